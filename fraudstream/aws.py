@@ -1,0 +1,60 @@
+"""The one place boto3 clients are made, so every adapter can point at AWS, LocalStack or the
+embedded emulator by settings alone.
+
+Endpoint precedence per service: ``AWS_ENDPOINT_URL_<SERVICE>`` (the standard per-service
+variable), then ``Settings.endpoint_url`` (``AWS_ENDPOINT_URL``), then AWS itself. Against a
+loopback endpoint, missing credentials are filled with the emulator's dummy pair so a fresh
+clone needs no AWS configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from fraudstream.settings import Settings
+
+LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def endpoint_for(service: str, settings: Settings) -> str | None:
+    """Endpoint URL for ``service`` (boto3 service name), or None for real AWS."""
+    specific = os.environ.get("AWS_ENDPOINT_URL_" + service.upper().replace("-", "_"))
+    return specific or settings.endpoint_url
+
+
+def session(settings: Settings) -> boto3.session.Session:
+    """A boto3 session in the configured region, with dummy credentials on a local endpoint."""
+    kwargs: dict[str, Any] = {"region_name": settings.region}
+    if settings.is_local and boto3.session.Session().get_credentials() is None:
+        kwargs.update(LOCAL_CREDENTIALS)
+    return boto3.session.Session(**kwargs)
+
+
+def client(
+    service: str,
+    settings: Settings,
+    *,
+    boto_session: boto3.session.Session | None = None,
+    max_attempts: int = 3,
+    connect_timeout: float = 5.0,
+    read_timeout: float = 30.0,
+    max_pool_connections: int = 16,
+) -> Any:
+    """A boto3 client for ``service`` configured from ``settings``.
+
+    ``max_attempts`` is botocore's own retry budget (standard mode). Callers that retry
+    themselves, such as the Kinesis writer retrying only failed records, pass 1.
+    """
+    config = Config(
+        retries={"max_attempts": max_attempts, "mode": "standard"},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        max_pool_connections=max_pool_connections,
+    )
+    sess = boto_session or session(settings)
+    return sess.client(service, endpoint_url=endpoint_for(service, settings), config=config)

@@ -1,0 +1,61 @@
+"""``fraudstream stack up|down|status|env``: the embedded local AWS stack."""
+
+from __future__ import annotations
+
+import click
+
+from fraudstream.cli.context import CliContext
+from fraudstream.stack import lifecycle
+
+
+@click.group()
+def stack() -> None:
+    """Start, stop or inspect the local AWS stack (moto's server on 127.0.0.1:4566)."""
+
+
+@stack.command()
+@click.option("--stock", is_flag=True, help="Run moto without the Kinesis performance patch.")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for health.")
+@click.pass_obj
+def up(obj: CliContext, stock: bool, timeout: float) -> None:
+    """Start the emulator (if needed) and create the streams, bucket and table."""
+    status = lifecycle.up(obj.settings, stock=stock, timeout=timeout)
+    who = f"emulator pid {status.pid}, log {status.log_path}" if status.managed else "external"
+    click.echo(f"stack up at {status.endpoint} ({who})")
+    if status.resources is not None:
+        for name, arn in status.resources.streams.items():
+            click.echo(f"  kinesis stream  {name:<22} {arn}")
+        click.echo(f"  s3 bucket       {status.resources.bucket}")
+        click.echo(f"  dynamodb table  {status.resources.alerts_table}")
+    click.echo(f"point every command at it with:\n  export AWS_ENDPOINT_URL={status.endpoint}")
+
+
+@stack.command()
+@click.pass_obj
+def down(obj: CliContext) -> None:
+    """Stop the emulator this machine started (never anything else)."""
+    if lifecycle.stop_emulator(obj.settings):
+        click.echo("stack stopped")
+    else:
+        click.echo("no emulator started by fraudstream is running")
+
+
+@stack.command()
+@click.pass_obj
+def status(obj: CliContext) -> None:
+    """Show whether the stack answers and who runs it; exit 1 when it is down."""
+    current = lifecycle.status(obj.settings)
+    state = "running" if current.running else "stopped"
+    owner = f" (pid {current.pid}, log {current.log_path})" if current.managed else ""
+    click.echo(f"{current.endpoint}: {state}{owner}")
+    if not current.running:
+        raise SystemExit(1)
+
+
+@stack.command()
+@click.pass_obj
+def env(obj: CliContext) -> None:
+    """Print shell exports for the stack: eval "$(fraudstream stack env)"."""
+    current = lifecycle.status(obj.settings)
+    click.echo(f"export AWS_ENDPOINT_URL={current.endpoint}")
+    click.echo(f"export AWS_REGION={obj.settings.region}")

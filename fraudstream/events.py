@@ -1,0 +1,346 @@
+"""The event contract: one definition of a transaction event and of a ground-truth label.
+
+The producer serialises with :meth:`TransactionEvent.to_json`, the processor validates with
+:func:`parse_event` (or the Spark schema from :func:`spark_schema` plus the same field
+constraints) and the lake stores the columns of :func:`arrow_schema`. All three derive from
+:data:`EVENT_FIELDS`, so adding a field is a one-line change here.
+
+Wire format: UTF-8 JSON object, partition key = ``card_id``, ``event_time`` RFC 3339 in UTC.
+Labels never travel with events; they go to the labels stream as :class:`LabelRecord`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+import pyarrow as pa
+
+from fraudstream.errors import FraudstreamError
+
+if TYPE_CHECKING:
+    from pyspark.sql.types import StructType
+
+SCHEMA_VERSION = 1
+SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
+MAX_AMOUNT = 1_000_000.0
+MAX_FUTURE = timedelta(minutes=5)
+CARD_ID_PATTERN = r"^tok_[0-9a-f]{16}_[0-9]{4}$"
+CHANNELS = ("pos", "online", "atm")
+
+Kind = Literal["string", "double", "long", "timestamp"]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of the contract and the constraints every validator applies to it."""
+
+    name: str
+    kind: Kind
+    required: bool
+    description: str
+    pattern: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    choices: tuple[str, ...] | None = None
+    max_length: int | None = None
+
+
+EVENT_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("schema_version", "long", True, "Contract version of this event."),
+    FieldSpec(
+        "transaction_id",
+        "string",
+        True,
+        "Unique id of the transaction.",
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+    ),
+    FieldSpec(
+        "card_id",
+        "string",
+        True,
+        "HMAC token of the card plus its last four digits.",
+        pattern=CARD_ID_PATTERN,
+    ),
+    FieldSpec(
+        "merchant_id",
+        "string",
+        True,
+        "Merchant (or terminal) id.",
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+    ),
+    FieldSpec(
+        "amount",
+        "double",
+        True,
+        "Amount in the transaction currency.",
+        minimum=0.0,
+        exclusive_minimum=True,
+        maximum=MAX_AMOUNT,
+    ),
+    FieldSpec("currency", "string", True, "ISO 4217 currency code.", pattern=r"^[A-Z]{3}$"),
+    FieldSpec("event_time", "timestamp", True, "When the card was used (RFC 3339, UTC)."),
+    FieldSpec("merchant_category", "string", False, "Merchant category name.", max_length=64),
+    FieldSpec("channel", "string", False, "Where the card was used.", choices=CHANNELS),
+    FieldSpec(
+        "country",
+        "string",
+        False,
+        "ISO 3166-1 alpha-2 country of the merchant.",
+        pattern=r"^[A-Z]{2}$",
+    ),
+    FieldSpec("lat", "double", False, "Latitude of the merchant.", minimum=-90.0, maximum=90.0),
+    FieldSpec("lon", "double", False, "Longitude of the merchant.", minimum=-180.0, maximum=180.0),
+)
+
+LABEL_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("transaction_id", "string", True, "The labelled transaction."),
+    FieldSpec("card_id", "string", True, "Card token of the transaction."),
+    FieldSpec("merchant_id", "string", True, "Merchant of the transaction."),
+    FieldSpec("is_fraud", "long", True, "1 when the transaction was fraud, else 0."),
+    FieldSpec("scenario", "string", True, "Fraud scenario name, or 'genuine'."),
+    FieldSpec("event_time", "timestamp", True, "Event time of the transaction."),
+    FieldSpec("label_time", "timestamp", True, "When the label became known (chargeback)."),
+)
+
+EVENT_FIELD_NAMES = tuple(f.name for f in EVENT_FIELDS)
+
+
+class InvalidEvent(FraudstreamError):
+    """An event that breaks the contract; ``reason`` is a short code for quarantine counts."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 in UTC with millisecond precision and a ``Z`` suffix."""
+    if moment.tzinfo is None:
+        raise ValueError("event times must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse an RFC 3339 timestamp that carries an offset; naive timestamps are rejected."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError("timestamp has no UTC offset")
+    return moment.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionEvent:
+    """A card transaction as it travels on the stream."""
+
+    transaction_id: str
+    card_id: str
+    merchant_id: str
+    amount: float
+    currency: str
+    event_time: datetime
+    merchant_category: str | None = None
+    channel: str | None = None
+    country: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; absent optional fields are left out rather than sent as null."""
+        out: dict[str, Any] = {}
+        for spec in EVENT_FIELDS:
+            value = getattr(self, spec.name)
+            if value is None:
+                continue
+            out[spec.name] = format_time(value) if spec.kind == "timestamp" else value
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    @property
+    def partition_key(self) -> str:
+        """Kinesis partition key: the card, so one card's events stay ordered on one shard."""
+        return self.card_id
+
+
+@dataclass(frozen=True, slots=True)
+class LabelRecord:
+    """Ground truth for one transaction, released after a delay like a chargeback."""
+
+    transaction_id: str
+    card_id: str
+    merchant_id: str
+    is_fraud: bool
+    scenario: str
+    event_time: datetime
+    label_time: datetime = field(compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["is_fraud"] = int(self.is_fraud)
+        out["event_time"] = format_time(self.event_time)
+        out["label_time"] = format_time(self.label_time)
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> LabelRecord:
+        data = json.loads(raw)
+        return cls(
+            transaction_id=str(data["transaction_id"]),
+            card_id=str(data["card_id"]),
+            merchant_id=str(data["merchant_id"]),
+            is_fraud=bool(int(data["is_fraud"])),
+            scenario=str(data["scenario"]),
+            event_time=parse_time(data["event_time"]),
+            label_time=parse_time(data["label_time"]),
+        )
+
+
+def _check_value(spec: FieldSpec, value: Any) -> Any:
+    """Type-check and constrain one present value; return it in its Python form."""
+    if spec.kind == "string":
+        if not isinstance(value, str):
+            raise InvalidEvent("wrong_type", f"{spec.name} must be a string")
+        if spec.max_length is not None and len(value) > spec.max_length:
+            raise InvalidEvent("bad_value", f"{spec.name} is longer than {spec.max_length}")
+        if spec.pattern is not None and not re.match(spec.pattern, value):
+            if spec.name == "card_id" and re.fullmatch(r"[0-9 -]{12,23}", value):
+                raise InvalidEvent("raw_card_number", "card_id looks like a card number")
+            raise InvalidEvent("bad_value", f"{spec.name} has an invalid format")
+        if spec.choices is not None and value not in spec.choices:
+            raise InvalidEvent("bad_value", f"{spec.name} must be one of {', '.join(spec.choices)}")
+        return value
+    if spec.kind == "timestamp":
+        if not isinstance(value, str):
+            raise InvalidEvent("wrong_type", f"{spec.name} must be an RFC 3339 string")
+        try:
+            return parse_time(value)
+        except ValueError as error:
+            raise InvalidEvent("bad_timestamp", f"{spec.name}: {error}") from error
+    # numbers: bool is an int subclass in Python but never a valid number here
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidEvent("wrong_type", f"{spec.name} must be a number")
+    if spec.kind == "long":
+        if isinstance(value, float) and not value.is_integer():
+            raise InvalidEvent("wrong_type", f"{spec.name} must be an integer")
+        return int(value)
+    number = float(value)
+    if not math.isfinite(number):
+        raise InvalidEvent("bad_value", f"{spec.name} must be finite")
+    too_low = spec.minimum is not None and (
+        number <= spec.minimum if spec.exclusive_minimum else number < spec.minimum
+    )
+    if too_low or (spec.maximum is not None and number > spec.maximum):
+        reason = "bad_amount" if spec.name == "amount" else "bad_value"
+        raise InvalidEvent(reason, f"{spec.name}={number} is outside its allowed range")
+    return number
+
+
+def validate_event(
+    data: Any, *, now: datetime | None = None, max_future: timedelta = MAX_FUTURE
+) -> TransactionEvent:
+    """Check a decoded JSON value against the contract and build the event.
+
+    Raises :class:`InvalidEvent` with the first problem found. ``now`` bounds how far in the
+    future an event may claim to be (clock skew allowance ``max_future``).
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidEvent("bad_json", "event must be a JSON object")
+    version = data.get("schema_version")
+    if version is None:
+        raise InvalidEvent("missing_field", "schema_version is required")
+    if (
+        isinstance(version, bool)
+        or not isinstance(version, int)
+        or (version not in SUPPORTED_SCHEMA_VERSIONS)
+    ):
+        raise InvalidEvent("unknown_schema_version", f"schema_version {version!r} is not supported")
+    unknown = set(data) - set(EVENT_FIELD_NAMES)
+    if unknown:
+        raise InvalidEvent("unknown_field", f"unexpected field(s): {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for spec in EVENT_FIELDS:
+        value = data.get(spec.name)
+        if value is None:
+            if spec.required:
+                raise InvalidEvent("missing_field", f"{spec.name} is required")
+            continue
+        values[spec.name] = _check_value(spec, value)
+    if ("lat" in values) != ("lon" in values):
+        raise InvalidEvent("bad_value", "lat and lon must be given together")
+    now = now or datetime.now(UTC)
+    if values["event_time"] > now + max_future:
+        raise InvalidEvent("future_event_time", "event_time is too far in the future")
+    return TransactionEvent(**values)
+
+
+def parse_event(
+    raw: str | bytes, *, now: datetime | None = None, max_future: timedelta = MAX_FUTURE
+) -> TransactionEvent:
+    """Decode and validate one wire payload; raise :class:`InvalidEvent` with a reason."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidEvent("bad_json", f"not valid JSON: {error}") from error
+    return validate_event(data, now=now, max_future=max_future)
+
+
+_ARROW_TYPES = {
+    "string": pa.string(),
+    "double": pa.float64(),
+    "long": pa.int64(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+}
+
+
+def arrow_schema(fields: tuple[FieldSpec, ...] = EVENT_FIELDS) -> pa.Schema:
+    """Arrow schema of the contract's fields (the lake's leading columns)."""
+    return pa.schema(
+        [pa.field(f.name, _ARROW_TYPES[f.kind], nullable=not f.required) for f in fields]
+    )
+
+
+def spark_schema(fields: tuple[FieldSpec, ...] = EVENT_FIELDS) -> StructType:
+    """Spark schema of the contract's fields. Imports pyspark lazily: the producer has none."""
+    from pyspark.sql import types as T
+
+    kinds = {
+        "string": T.StringType(),
+        "double": T.DoubleType(),
+        "long": T.LongType(),
+        "timestamp": T.TimestampType(),
+    }
+    return T.StructType(
+        [T.StructField(f.name, kinds[f.kind], nullable=not f.required) for f in fields]
+    )
+
+
+_PAN = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+
+
+def redact_card_numbers(text: str) -> str:
+    """Mask anything shaped like a card number, keeping the last four digits.
+
+    Quarantine keeps raw payloads for debugging; this keeps a mistaken raw card number out of
+    the lake.
+    """
+
+    def _mask(match: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", match.group(0))
+        return "*" * (len(digits) - 4) + digits[-4:]
+
+    return _PAN.sub(_mask, text)

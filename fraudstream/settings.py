@@ -1,0 +1,201 @@
+"""One typed, frozen settings object for every component.
+
+Values come from (highest first) explicit keyword arguments, environment variables prefixed
+``FRAUDSTREAM_``, an optional dotenv-style file, then the defaults below. The AWS endpoint also
+honours the standard ``AWS_ENDPOINT_URL`` so boto3, Terraform and the AWS CLI agree on where AWS
+is; per-service variants (``AWS_ENDPOINT_URL_KINESIS`` ...) are honoured by
+:mod:`fraudstream.aws`. Nothing here is read at import time: call :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fraudstream.errors import SettingsError
+
+ENV_PREFIX = "FRAUDSTREAM_"
+SETTINGS_FILE_ENV = "FRAUDSTREAM_SETTINGS_FILE"
+# A development-only default so a fresh clone runs; `check_production_safety` refuses it
+# against real AWS.
+DEV_TOKEN_KEY = "fraudstream-local-development-key"  # noqa: S105 - not a secret, see above
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+class Settings(BaseSettings):
+    """Every knob of the platform, validated at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        case_sensitive=False,
+    )
+
+    # --- AWS -----------------------------------------------------------------------------
+    region: str = Field(
+        "us-east-1",
+        validation_alias=AliasChoices("FRAUDSTREAM_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+        description="AWS region of every resource.",
+    )
+    endpoint_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("FRAUDSTREAM_ENDPOINT_URL", "AWS_ENDPOINT_URL"),
+        description="AWS endpoint override (local emulator or LocalStack); unset means real AWS.",
+    )
+
+    # --- Streams ---------------------------------------------------------------------------
+    stream_name: str = Field("transactions", description="Kinesis stream of transaction events.")
+    stream_shards: int = Field(4, ge=1, le=500, description="Shards created for the stream.")
+    labels_stream_name: str = Field(
+        "transaction-labels", description="Kinesis stream of delayed ground-truth labels."
+    )
+    labels_stream_shards: int = Field(1, ge=1, le=500, description="Shards of the labels stream.")
+
+    # --- Lake and alerts -------------------------------------------------------------------
+    bucket: str = Field("fraudstream-lake", description="S3 bucket of the Parquet lake.")
+    alerts_table: str = Field("fraud-alerts", description="DynamoDB table of review/block alerts.")
+    alert_ttl_days: int = Field(90, ge=1, le=3650, description="Days before an alert item expires.")
+
+    # --- Security --------------------------------------------------------------------------
+    card_token_key: SecretStr = Field(
+        SecretStr(DEV_TOKEN_KEY),
+        description="HMAC key that turns card numbers into tokens; set a real secret outside dev.",
+    )
+
+    # --- Model -----------------------------------------------------------------------------
+    model_dir: Path = Field(
+        Path("artifacts/model"), description="Folder holding model.tar.gz and manifest.json."
+    )
+    sagemaker_endpoint: str = Field(
+        "fraudstream-xgboost", description="SageMaker endpoint name the scoring client calls."
+    )
+    model_endpoint_url: str | None = Field(
+        None,
+        description="sagemaker-runtime endpoint override, e.g. the local model server's URL.",
+    )
+
+    # --- Processor -------------------------------------------------------------------------
+    checkpoint_location: str | None = Field(
+        None,
+        description="Spark checkpoint folder (local path or s3a://); default under state_dir.",
+    )
+    trigger_seconds: float = Field(1.0, gt=0, le=3600, description="Micro-batch trigger interval.")
+    watermark: str = Field("10 minutes", description="Event-time watermark delay.")
+    max_records_per_trigger: int | None = Field(
+        None, ge=1, description="Admission control: most records read per micro-batch."
+    )
+
+    # --- Local stack -----------------------------------------------------------------------
+    stack_host: str = Field("127.0.0.1", description="Address the local AWS emulator binds.")
+    stack_port: int = Field(4566, ge=1, le=65535, description="Port of the local AWS emulator.")
+    state_dir: Path = Field(
+        Path(".fraudstream"), description="Folder for pid files, logs and local checkpoints."
+    )
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level of every component."
+    )
+
+    @field_validator("stream_name", "labels_stream_name", "alerts_table", "sagemaker_endpoint")
+    @classmethod
+    def _aws_name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("must be 1-128 characters of letters, digits, '_', '.' or '-'")
+        return value
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_name(cls, value: str) -> str:
+        if not _BUCKET.match(value) or ".." in value:
+            raise ValueError("must be a valid S3 bucket name (3-63 lowercase letters, digits, . -)")
+        return value
+
+    @field_validator("endpoint_url", "model_endpoint_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @property
+    def stack_endpoint(self) -> str:
+        """URL of the embedded emulator this machine would start."""
+        return f"http://{self.stack_host}:{self.stack_port}"
+
+    @property
+    def checkpoint_dir(self) -> str:
+        """Where Spark checkpoints go: the explicit setting, else under ``state_dir``."""
+        return self.checkpoint_location or str(self.state_dir / "checkpoints" / "processor")
+
+    @property
+    def is_local(self) -> bool:
+        """True when AWS calls go to an emulator on this machine."""
+        return bool(self.endpoint_url) and bool(
+            re.match(r"^https?://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$", self.endpoint_url or "")
+        )
+
+
+def _env_names() -> dict[str, tuple[str, list[str]]]:
+    """Map every accepted key (field name or alias, lower-case) to (field, its env variables)."""
+    names: dict[str, tuple[str, list[str]]] = {}
+    for name, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        envs = [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else []
+        envs = envs or [ENV_PREFIX + name.upper()]
+        for key in [name, *envs]:
+            names[key.lower()] = (name, envs)
+    return names
+
+
+def _describe(error: ValidationError) -> str:
+    """Render pydantic errors as one line per field, naming its environment variable(s)."""
+    known = _env_names()
+    lines = []
+    for item in error.errors():
+        key = str(item["loc"][0]) if item["loc"] else "settings"
+        if item["type"] == "extra_forbidden":
+            lines.append(f"unknown setting {key.upper()} (misspelt? see docs/settings.md)")
+            continue
+        field, envs = known.get(key.lower(), (key, [ENV_PREFIX + key.upper()]))
+        value = item.get("input")
+        shown = "" if isinstance(value, dict) else f" (got {value!r})"
+        lines.append(f"invalid setting {field} [{' / '.join(envs)}]{shown}: {item['msg']}")
+    return "; ".join(lines)
+
+
+def load_settings(env_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Build and validate :class:`Settings`; raise :class:`SettingsError` naming the bad field.
+
+    ``env_file`` (or ``$FRAUDSTREAM_SETTINGS_FILE``) is a dotenv-style file of ``FRAUDSTREAM_*``
+    lines; a misspelt key in it is an error rather than silently ignored.
+    """
+    path = env_file or os.environ.get(SETTINGS_FILE_ENV)
+    if path is not None and not Path(path).is_file():
+        raise SettingsError(f"settings file not found: {path}")
+    try:
+        return Settings(_env_file=path, **overrides)  # type: ignore[call-arg]
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from error
+
+
+def check_production_safety(settings: Settings) -> None:
+    """Refuse development-only defaults when talking to real AWS."""
+    if settings.endpoint_url is None and (
+        settings.card_token_key.get_secret_value() == DEV_TOKEN_KEY
+    ):
+        raise SettingsError(
+            "invalid setting card_token_key [FRAUDSTREAM_CARD_TOKEN_KEY]: the development key "
+            "cannot be used against real AWS; set a secret (e.g. from Secrets Manager)"
+        )

@@ -1,0 +1,85 @@
+"""Fixtures shared by every test tier.
+
+Integration tests talk to a real emulator process on a free loopback port (never 4566, so a
+developer's own stack and parallel runs do not collide), with state under a temp folder.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fraudstream import aws
+from fraudstream.settings import Settings, load_settings
+from fraudstream.stack import lifecycle
+
+HANDBOOK = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "datasets"
+    / "fraud-handbook"
+    / ("transactions_2018-04_2018-07.parquet")
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep a developer's AWS or FRAUDSTREAM_* environment out of the tests."""
+    for name in list(os.environ):
+        if name.startswith(("FRAUDSTREAM_", "AWS_ENDPOINT_URL")):
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A running emulator with the default resources; yields settings pointing at it."""
+    port = free_port()
+    settings = load_settings(
+        stack_port=port,
+        endpoint_url=f"http://127.0.0.1:{port}",
+        state_dir=tmp_path_factory.mktemp("stack-state"),
+    )
+    lifecycle.up(settings)
+    yield settings
+    lifecycle.stop_emulator(settings)
+
+
+@pytest.fixture
+def fresh_streams(local_stack: Settings) -> Iterator[Settings]:
+    """Settings whose transaction and label streams are new and empty, for one test."""
+    suffix = uuid.uuid4().hex[:8]
+    settings = local_stack.model_copy(
+        update={"stream_name": f"tx-{suffix}", "labels_stream_name": f"labels-{suffix}"}
+    )
+    kinesis = aws.client("kinesis", settings)
+    for name, shards in (
+        (settings.stream_name, settings.stream_shards),
+        (settings.labels_stream_name, settings.labels_stream_shards),
+    ):
+        kinesis.create_stream(StreamName=name, ShardCount=shards)
+        kinesis.get_waiter("stream_exists").wait(
+            StreamName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50}
+        )
+    yield settings
+    for name in (settings.stream_name, settings.labels_stream_name):
+        kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+
+
+@pytest.fixture
+def handbook_path() -> Path:
+    """The handbook dataset; tests that need it skip with the reason where it is absent."""
+    if not HANDBOOK.is_file():
+        pytest.skip(f"handbook dataset not found at {HANDBOOK} (present in CI, not in a clone)")
+    return HANDBOOK

@@ -1,0 +1,137 @@
+"""Stack lifecycle against a real emulator process on a free port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fraudstream import aws
+from fraudstream.cli import cli
+from fraudstream.errors import StackError
+from fraudstream.settings import Settings, load_settings
+from fraudstream.stack import lifecycle
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.integration
+
+
+def stack_settings(tmp_path: Path, **extra: object) -> Settings:
+    port = free_port()
+    return load_settings(
+        stack_port=port,
+        endpoint_url=f"http://127.0.0.1:{port}",
+        state_dir=tmp_path / "state",
+        **extra,
+    )
+
+
+def test_up_is_idempotent_and_down_stops_it(tmp_path: Path) -> None:
+    settings = stack_settings(tmp_path)
+    first = lifecycle.up(settings)
+    try:
+        assert first.managed and first.running and first.pid
+        assert Path(first.log_path or "").is_file()
+        second = lifecycle.up(settings)
+        assert second.pid == first.pid  # reused, not restarted
+        assert set(second.resources.streams) == {"transactions", "transaction-labels"}  # type: ignore[union-attr]
+        kinesis = aws.client("kinesis", settings)
+        summary = kinesis.describe_stream_summary(StreamName="transactions")[
+            "StreamDescriptionSummary"
+        ]
+        assert summary["OpenShardCount"] == 4
+        table = aws.client("dynamodb", settings).describe_table(TableName="fraud-alerts")["Table"]
+        assert [k["AttributeName"] for k in table["KeySchema"]] == ["card_id", "alert_key"]
+        aws.client("s3", settings).head_bucket(Bucket="fraudstream-lake")
+        assert lifecycle.status(settings).running
+    finally:
+        assert lifecycle.stop_emulator(settings)
+    assert not lifecycle.status(settings).running
+    assert not lifecycle.stop_emulator(settings)  # nothing left to stop
+
+
+def test_down_never_kills_a_process_it_did_not_start(tmp_path: Path) -> None:
+    settings = stack_settings(tmp_path)
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        settings.state_dir.mkdir(parents=True)
+        (settings.state_dir / lifecycle.STATE_FILE).write_text(
+            f'{{"pid": {stranger.pid}, "endpoint": "x", "log_path": "x", '
+            f'"started_at": "x", "patched": true}}'
+        )
+        assert not lifecycle.stop_emulator(settings)
+        assert stranger.poll() is None
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_port_taken_by_something_else_is_a_clear_error(tmp_path: Path) -> None:
+    settings = stack_settings(tmp_path)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", settings.stack_port))
+        sock.listen()
+        with pytest.raises(StackError, match="already in use"):
+            lifecycle.up(settings)
+
+
+def test_external_endpoint_only_creates_resources(local_stack: Settings, tmp_path: Path) -> None:
+    """AWS_ENDPOINT_URL at a running emulator (as with LocalStack): nothing new is started."""
+    settings = local_stack.model_copy(
+        update={"stack_port": free_port(), "state_dir": tmp_path, "bucket": "other-lake"}
+    )
+    status = lifecycle.up(settings)
+    assert not status.managed and status.endpoint == local_stack.endpoint_url
+    assert lifecycle.read_state(settings) is None
+    aws.client("s3", settings).head_bucket(Bucket="other-lake")
+
+    dead = settings.model_copy(update={"endpoint_url": f"http://127.0.0.1:{free_port()}"})
+    with pytest.raises(StackError, match="does not answer"):
+        lifecycle.up(dead)
+
+
+def test_emulator_that_dies_at_start_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = stack_settings(tmp_path)
+    monkeypatch.setattr(lifecycle, "EMULATOR_MODULE", "fraudstream.no_such_module")
+    with pytest.raises(StackError, match="exited during start-up"):
+        lifecycle.start_emulator(settings, timeout=20)
+    assert lifecycle.read_state(settings) is None
+
+
+def test_cli_round_trip(tmp_path: Path) -> None:
+    port = free_port()
+    env = {"FRAUDSTREAM_STACK_PORT": str(port), "FRAUDSTREAM_STATE_DIR": str(tmp_path)}
+    runner = CliRunner()
+    result = runner.invoke(cli, ["stack", "status"], env=env)
+    assert result.exit_code == 1 and "stopped" in result.output
+    result = runner.invoke(cli, ["stack", "up"], env=env)
+    try:
+        assert result.exit_code == 0, result.output
+        assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in result.output
+        assert "transaction-labels" in result.output
+        status = runner.invoke(cli, ["stack", "status"], env=env)
+        assert status.exit_code == 0 and "running" in status.output
+        exports = runner.invoke(cli, ["stack", "env"], env=env)
+        assert f"AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in exports.output
+    finally:
+        down = runner.invoke(cli, ["stack", "down"], env=env)
+    assert "stack stopped" in down.output
+    bad = runner.invoke(cli, ["stack", "up"], env={**env, "FRAUDSTREAM_STREAM_SHARDS": "-1"})
+    assert bad.exit_code == 1
+    assert "invalid setting stream_shards [FRAUDSTREAM_STREAM_SHARDS]" in bad.output
+
+
+def test_sigterm_is_enough_to_stop_the_emulator(tmp_path: Path) -> None:
+    settings = stack_settings(tmp_path)
+    state = lifecycle.start_emulator(settings)
+    os.killpg(state.pid, signal.SIGTERM)
+    lifecycle.stop_emulator(settings)
+    assert not lifecycle.status(settings).running

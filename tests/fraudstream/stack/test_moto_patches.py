@@ -1,0 +1,128 @@
+"""The Kinesis patch: same answers as stock moto, and per-call work independent of shard size.
+
+Work is counted, not timed: the shard's record dict is replaced by one that counts every
+record it yields or looks up, so the test is deterministic on any machine.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from moto.kinesis import models
+
+from fraudstream.stack import moto_patches
+
+STOCK = {
+    name: getattr(models.Shard, name)
+    for name in (
+        "put_record",
+        "get_records",
+        "get_min_sequence_number",
+        "get_max_sequence_number",
+        "get_sequence_number_at",
+    )
+}
+
+
+class CountingDict(OrderedDict[int, Any]):
+    """An OrderedDict that counts records touched through iteration and lookups."""
+
+    touched = 0
+
+    def __iter__(self) -> Iterator[int]:
+        for key in super().__iter__():
+            self.touched += 1
+            yield key
+
+    def __getitem__(self, key: int) -> Any:
+        self.touched += 1
+        return super().__getitem__(key)
+
+    def items(self) -> Any:
+        return [(k, super(CountingDict, self).__getitem__(k)) for k in self]
+
+    def keys(self) -> Any:
+        return list(self)
+
+    def values(self) -> Any:
+        return [super(CountingDict, self).__getitem__(k) for k in self]
+
+
+@pytest.fixture
+def patched() -> Iterator[None]:
+    moto_patches._APPLIED = False
+    moto_patches.apply()
+    yield
+    for name, function in STOCK.items():
+        setattr(models.Shard, name, function)
+    moto_patches._APPLIED = False
+
+
+def filled_shard(records: int, put: Any) -> models.Shard:
+    shard = models.Shard(0, 0, 2**128)
+    shard.records = CountingDict()
+    data = base64.b64encode(b"x").decode()
+    for _ in range(records):
+        put(shard, "pk", data, "")
+    return shard
+
+
+def work_per_call(shard: models.Shard) -> tuple[int, int]:
+    """Records touched by one put and by one 100-record read from the middle of the shard."""
+    counting: CountingDict = shard.records  # type: ignore[assignment]
+    counting.touched = 0
+    shard.put_record("pk", base64.b64encode(b"y").decode(), "")
+    put_work = counting.touched
+    counting.touched = 0
+    middle = str(len(counting) // 2)
+    records, _, _ = shard.get_records(middle, 100)
+    assert len(records) == 100
+    return put_work, counting.touched
+
+
+@pytest.mark.usefixtures("patched")
+def test_patched_work_does_not_grow_with_shard_size() -> None:
+    small = work_per_call(filled_shard(1_000, models.Shard.put_record))
+    large = work_per_call(filled_shard(50_000, models.Shard.put_record))
+    assert small == large
+    assert large[1] <= 101  # a 100-record read touches the 100 records (and the newest)
+
+
+def test_stock_work_grows_with_shard_size() -> None:
+    """The measurement above would catch a regression: stock moto's work grows with size."""
+    small = work_per_call(filled_shard(250, STOCK["put_record"]))
+    large = work_per_call(filled_shard(5_000, STOCK["put_record"]))
+    assert large[0] > 10 * small[0]
+    assert large[1] > 10 * small[1]
+
+
+@pytest.mark.usefixtures("patched")
+def test_patched_answers_match_stock() -> None:
+    shard = filled_shard(500, models.Shard.put_record)
+    for start, limit in (("0", 10), ("250", 100), ("495", 100), ("500", 5), ("0", None)):
+        patched_result = shard.get_records(start, limit)
+        stock_result = STOCK["get_records"](shard, start, limit)
+        assert [r.sequence_number for r in patched_result[0]] == [
+            r.sequence_number for r in stock_result[0]
+        ]
+        assert patched_result[1] == stock_result[1]
+    assert shard.get_min_sequence_number() == STOCK["get_min_sequence_number"](shard) == 1
+    assert shard.get_max_sequence_number() == STOCK["get_max_sequence_number"](shard) == 500
+    moments = [shard.records[k].created_at for k in (1, 250, 500)]
+    for moment in (moments[0] - 1, *moments, moments[-1] + 1):
+        assert shard.get_sequence_number_at(moment) == STOCK["get_sequence_number_at"](
+            shard, moment
+        )
+
+
+@pytest.mark.usefixtures("patched")
+def test_patch_survives_moto_replacing_the_record_dict() -> None:
+    shard = filled_shard(10, models.Shard.put_record)
+    shard.records = OrderedDict(list(shard.records.items())[:4])  # what a reshard does
+    assert shard.get_max_sequence_number() == 4
+    assert shard.put_record("pk", base64.b64encode(b"z").decode(), "") == "5"
+    assert [r.sequence_number for r in shard.get_records("3", None)[0]] == [4, 5]
