@@ -1,0 +1,52 @@
+"""The catalogue of metrics the platform exports (Prometheus names, types, labels).
+
+One definition read by the processor's exporter and checked against the Grafana dashboard and
+alert rules under ``infrastructure/``, so a renamed metric cannot silently blank a panel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    kind: Literal["counter", "gauge", "histogram", "summary"]
+    help: str
+    labels: tuple[str, ...] = ()
+
+
+PROCESSOR_METRICS: tuple[Metric, ...] = (
+    Metric("fraudstream_rows_total", "counter", "Valid transactions processed."),
+    Metric("fraudstream_decisions_total", "counter", "Decisions by outcome.", ("decision",)),
+    Metric(
+        "fraudstream_quarantined_total", "counter", "Rejected input records by reason.", ("reason",)
+    ),
+    Metric(
+        "fraudstream_late_events_total", "counter", "Events dropped as later than the watermark."
+    ),
+    Metric("fraudstream_duplicates_total", "counter", "Duplicate deliveries removed."),
+    Metric("fraudstream_batch_seconds", "histogram", "Wall time of one micro-batch."),
+    Metric(
+        "fraudstream_end_to_end_latency_seconds",
+        "histogram",
+        "Kinesis arrival to sink commit, per transaction.",
+    ),
+    Metric(
+        "fraudstream_scored_total", "counter", "Scores by path (endpoint or fallback).", ("path",)
+    ),
+    Metric(
+        "fraudstream_kinesis_millis_behind_latest",
+        "gauge",
+        "How far the source is behind the stream tip, per shard.",
+        ("shard",),
+    ),
+    Metric("fraudstream_kinesis_records_total", "counter", "Records read from Kinesis."),
+    Metric("fraudstream_last_batch_id", "gauge", "Id of the last committed micro-batch."),
+)
+
+
+def by_name() -> dict[str, Metric]:
+    return {m.name: m for m in PROCESSOR_METRICS}
