@@ -48,9 +48,9 @@ def cli(ctx: click.Context, settings_file: str | None) -> None:
 
 
 def _register() -> None:
-    from fraudstream.cli import stack
+    from fraudstream.cli import produce, stack
 
-    for command in (stack.stack,):
+    for command in (stack.stack, produce.produce, produce.replay, produce.generate, produce.stream):
         cli.add_command(command)
 
 
