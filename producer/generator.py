@@ -22,7 +22,7 @@ from typing import Literal
 from fraudstream.events import LabelRecord, TransactionEvent
 from producer import rhythm
 from producer.geography import MAX_PLAUSIBLE_SPEED_KMH, City, haversine_km
-from producer.population import CATEGORIES, Merchant, Population, build_population
+from producer.population import CATEGORIES, Card, Merchant, Population, build_population
 from producer.scenarios import (
     CARD_SCENARIOS,
     EXPECTED_FRAUDS,
@@ -105,7 +105,8 @@ class TransactionGenerator:
         self._order = itertools.count()
         self._pending: list[tuple[datetime, int, Planned]] = []
         self._compromised: dict[str, datetime] = {}  # merchant id -> compromised until
-        self._last_seen: dict[str, tuple[datetime, City]] = {}  # card id -> last located use
+        # Every compromise as (merchant id, from, until): ground truth for reports and tests.
+        self.compromised_windows: list[tuple[str, datetime, datetime]] = []
         self._domestic: dict[str, list[City]] = {}
         for merchant in self.population.merchants:
             cities = self._domestic.setdefault(merchant.city.country, [])
@@ -162,45 +163,42 @@ class TransactionGenerator:
 
     # -- building transactions --------------------------------------------------------------
     def _genuine(self, moment: datetime) -> Planned:
+        """A holder's own use: mostly favourite merchants at home, sometimes a domestic trip,
+        never a move faster than a plane from where the card last was."""
         pop, rng = self.population, self.rng
         card = pop.pick_card(rng)
-        city = card.home
-        if rng.random() < 0.03:  # a trip elsewhere in the home country, when one is possible
+        target = card.home
+        if rng.random() < 0.03:
             trips = self._domestic.get(card.home.country, ())
-            trip = rng.choice(trips) if trips else card.home
-            if trip is not card.home and self._plausible(
-                self._last_seen.get(card.card_id), moment, trip
-            ):
-                city = trip
+            target = rng.choice(trips) if trips else card.home
+        city = target if self._plausible(card, moment, target) else card.last_city
         if city is card.home and rng.random() < 0.85:
             merchant = pop.merchants[rng.choice(card.favourites)]
-        elif city is card.home and rng.random() < 0.3 and pop.online:
+        elif rng.random() < 0.25 and pop.online:
             merchant = pop.merchants[rng.choice(pop.online)]
         else:
-            merchant = pop.merchants[rng.choice(pop.by_city[city.name])]
-        if not merchant.online and merchant.city != city:
             merchant = pop.merchants[rng.choice(pop.by_city[city.name])]
         _, multiplier = CATEGORIES[merchant.category]
         mu = math.log(card.mean_amount * multiplier) - card.amount_sigma**2 / 2
         amount = max(0.5, round(math.exp(rng.gauss(mu, card.amount_sigma)), 2))
-        until = self._compromised.get(merchant.merchant_id)
-        if until is not None and moment <= until:
-            return Planned(moment, card, merchant, amount, True, "compromised_merchant", city)
         return Planned(moment, card, merchant, amount, False, GENUINE, city)
 
     @staticmethod
-    def _plausible(last: tuple[datetime, City] | None, moment: datetime, city: City) -> bool:
-        if last is None:
+    def _plausible(card: Card, moment: datetime, city: City) -> bool:
+        if card.last_time is None or city is card.last_city:
             return True
-        hours = (moment - last[0]).total_seconds() / 3600
-        distance = haversine_km(last[1].lat, last[1].lon, city.lat, city.lon)
+        hours = (moment - card.last_time).total_seconds() / 3600
+        distance = haversine_km(card.last_city.lat, card.last_city.lon, city.lat, city.lon)
         return distance <= hours * MAX_PLAUSIBLE_SPEED_KMH * 0.8
 
     def _start_scenario(self, moment: datetime) -> None:
         name = self.rng.choices(self._scenario_names, self._scenario_weights)[0]
         if name == "compromised_merchant":
             merchant, duration = compromised_merchant_window(self._context)
+            if self._compromised.get(merchant.merchant_id, moment) > moment:
+                return  # already compromised: the scenario is under way there
             self._compromised[merchant.merchant_id] = moment + duration
+            self.compromised_windows.append((merchant.merchant_id, moment, moment + duration))
             return
         card = self.population.pick_card(self.rng)
         for planned in CARD_SCENARIOS[name](self._context, card, moment):
@@ -208,27 +206,32 @@ class TransactionGenerator:
 
     def _event(self, planned: Planned) -> GeneratedTransaction:
         merchant: Merchant = planned.merchant
-        located = not merchant.online
-        city = (planned.city or merchant.city) if located else merchant.city
+        city = merchant.city if merchant.online else (planned.city or merchant.city)
+        moment = planned.time.replace(microsecond=planned.time.microsecond // 1000 * 1000)
         lat = lon = None
-        if located:
+        if not merchant.online:
             lat = round(city.lat + self.rng.uniform(-0.05, 0.05), 5)
             lon = round(city.lon + self.rng.uniform(-0.05, 0.05), 5)
-            self._last_seen[planned.card.card_id] = (planned.time, city)
+            if not planned.is_fraud:  # where the holder really is; fraud does not move them
+                planned.card.last_city, planned.card.last_time = city, moment
+        is_fraud, scenario = planned.is_fraud, planned.scenario
+        until = self._compromised.get(merchant.merchant_id)
+        if not is_fraud and until is not None and moment <= until:
+            is_fraud, scenario = True, "compromised_merchant"
         event = TransactionEvent(
             transaction_id=f"{self._id_prefix}{next(self._counter):010d}",
             card_id=planned.card.card_id,
             merchant_id=merchant.merchant_id,
             amount=planned.amount,
             currency=CURRENCY,
-            event_time=planned.time,
+            event_time=moment,
             merchant_category=merchant.category,
             channel=merchant.channel,
             country=city.country,
             lat=lat,
             lon=lon,
         )
-        return GeneratedTransaction(event, planned.is_fraud, planned.scenario)
+        return GeneratedTransaction(event, is_fraud, scenario)
 
     # -- iteration --------------------------------------------------------------------------
     def __iter__(self) -> Iterator[GeneratedTransaction]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from producer.card_tokens import random_card_number, tokenize
 from producer.geography import CITIES, City
@@ -58,7 +59,9 @@ class Card:
     activity: float  # relative transaction rate
     favourites: tuple[int, ...]  # indices into Population.merchants
     categories: tuple[str, ...]  # categories the holder normally uses
+    # Where the holder really is: updated by the generator with each genuine located use.
     last_city: City = field(init=False)
+    last_time: datetime | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.last_city = self.home

@@ -35,20 +35,21 @@ def run_live(
     from the generator's start), so the achieved rate is the generator's rate; labels are
     released ``label delay`` seconds of wall time after their transaction."""
     start = generator.config.start
+    end = start + timedelta(seconds=duration)
     began = clock()
     item = next(generator)
     while not should_stop():
         elapsed = clock() - began
-        if elapsed >= duration:
-            break
-        now = start + timedelta(seconds=elapsed)
-        while item.event.event_time <= now:
+        now = start + timedelta(seconds=min(elapsed, duration))
+        while item.event.event_time <= now and item.event.event_time < end:
             session.send(item, label_from=item.event.event_time)
             item = next(generator)
         session.flush()
         session.release_labels(now)
         if on_tick is not None:
             on_tick(session.summary)
+        if elapsed >= duration:
+            break
         until_next = (item.event.event_time - now).total_seconds()
         wait = min(tick_seconds, max(until_next, 0.0), duration - elapsed)
         if wait > 0:

@@ -44,21 +44,33 @@ class Context:
 
 
 def _merchant_in(ctx: Context, city: City, categories: tuple[str, ...] | None = None) -> Merchant:
-    """A local merchant in ``city`` (any city if it has none), optionally of given categories."""
+    """A local merchant in ``city`` (any city if it has none); with ``categories``, one of
+    those categories in the city, else elsewhere in its country, else online."""
     pop = ctx.population
     candidates = pop.by_city.get(city.name) or next(iter(pop.by_city.values()))
     if categories:
         matching = [i for i in candidates if pop.merchants[i].category in categories]
-        candidates = matching or candidates
+        if not matching:
+            matching = [
+                i
+                for indices in pop.by_city.values()
+                for i in indices
+                if pop.merchants[i].city.country == city.country
+                and pop.merchants[i].category in categories
+            ]
+        if not matching:
+            return _online(ctx, categories)
+        candidates = matching
     return pop.merchants[ctx.rng.choice(candidates)]
 
 
 def _online(ctx: Context, categories: tuple[str, ...] | None = None) -> Merchant:
+    """An online merchant, of one of ``categories`` when any exists."""
     pop = ctx.population
     indices = pop.online or list(range(len(pop.merchants)))
     if categories:
         matching = [i for i in indices if pop.merchants[i].category in categories]
-        indices = matching or indices
+        indices = matching or [i for i in indices if pop.merchants[i].category in RISKY] or indices
     return pop.merchants[ctx.rng.choice(indices)]
 
 
@@ -73,30 +85,24 @@ def amount_spike(ctx: Context, card: Card, start: datetime) -> list[Planned]:
 
 
 def impossible_travel(ctx: Context, card: Card, start: datetime) -> list[Planned]:
-    """A genuine use at home, then one in another country sooner than a plane could fly."""
+    """A genuine use where the holder is, then one in another country sooner than a plane
+    could fly there."""
     rng = ctx.rng
-    home = _merchant_in(ctx, card.home)
+    here = card.last_city
+    local = _merchant_in(ctx, here)
     far = [
         c
         for c in CITIES
-        if c.country != card.home.country
-        and haversine_km(c.lat, c.lon, card.home.lat, card.home.lon) > 1500
+        if c.country != here.country and haversine_km(c.lat, c.lon, here.lat, here.lon) > 1500
     ]
     city = rng.choice(far)
     # 20 s to 2 min later: over 1500 km that is at least 45x faster than a plane.
-    gap = rng.uniform(20.0, 120.0)
+    gap = timedelta(seconds=rng.uniform(20.0, 120.0))
     abroad = _merchant_in(ctx, city)
+    fraud = "impossible_travel"
     return [
-        Planned(start, card, home, _scaled(card, 0.5, 1.5, rng), False, GENUINE, card.home),
-        Planned(
-            start + timedelta(seconds=gap),
-            card,
-            abroad,
-            _scaled(card, 1, 4, rng),
-            True,
-            "impossible_travel",
-            city,
-        ),
+        Planned(start, card, local, _scaled(card, 0.5, 1.5, rng), False, GENUINE, here),
+        Planned(start + gap, card, abroad, _scaled(card, 1, 4, rng), True, fraud, city),
     ]
 
 
@@ -136,29 +142,40 @@ def card_testing(ctx: Context, card: Card, start: datetime) -> list[Planned]:
     return out
 
 
+def _new_category_merchant(ctx: Context, card: Card, category: str) -> Merchant | None:
+    """A merchant of ``category`` the holder could be charged at: online, or in their country."""
+    pop = ctx.population
+    channel, _ = CATEGORIES[category]
+    if channel == "online":
+        pool = [i for i in pop.online if pop.merchants[i].category == category]
+    else:
+        pool = [
+            i
+            for indices in pop.by_city.values()
+            for i in indices
+            if pop.merchants[i].category == category
+            and pop.merchants[i].city.country == card.home.country
+        ]
+    return pop.merchants[ctx.rng.choice(pool)] if pool else None
+
+
 def account_takeover(ctx: Context, card: Card, start: datetime) -> list[Planned]:
-    """Someone else uses the account at an odd hour, in categories the holder never uses."""
+    """Someone else uses the account at an odd hour, in categories the holder never uses
+    (risky ones first)."""
     rng = ctx.rng
-    new = tuple(c for c in RISKY if c not in card.categories) or RISKY
+    unused = [c for c in CATEGORIES if c not in card.categories]
+    ranked = [c for c in unused if c in RISKY] + [c for c in unused if c not in RISKY]
+    options = [(c, m) for c in ranked if (m := _new_category_merchant(ctx, card, c))][:3]
+    if not options:  # the holder has used every category there is: nothing looks new
+        return []
     moment = ctx.night_shift(start)
     out = []
     for _ in range(rng.randint(3, 6)):
-        category = rng.choice(new)
-        channel, _ = CATEGORIES[category]
-        merchant = (
-            _online(ctx, (category,))
-            if channel == "online"
-            else _merchant_in(ctx, card.home, (category,))
-        )
+        _, merchant = rng.choice(options)
+        city = None if merchant.online else merchant.city
         out.append(
             Planned(
-                moment,
-                card,
-                merchant,
-                _scaled(card, 2, 6, rng),
-                True,
-                "account_takeover",
-                card.home,
+                moment, card, merchant, _scaled(card, 2, 6, rng), True, "account_takeover", city
             )
         )
         moment += timedelta(seconds=rng.uniform(10.0, 90.0))
