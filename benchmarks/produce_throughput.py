@@ -39,8 +39,12 @@ def _free_port() -> int:
 def measure(stock: bool, records: int, budget: float) -> dict[str, Any]:
     port = _free_port()
     with tempfile.TemporaryDirectory() as state:
-        settings = load_settings(stack_port=port, endpoint_url=f"http://127.0.0.1:{port}",
-                                 state_dir=Path(state), stream_shards=SHARDS)
+        settings = load_settings(
+            stack_port=port,
+            endpoint_url=f"http://127.0.0.1:{port}",
+            state_dir=Path(state),
+            stream_shards=SHARDS,
+        )
         lifecycle.start_emulator(settings, stock=stock)
         try:
             kinesis = aws.client("kinesis", settings, max_attempts=1)
@@ -58,8 +62,13 @@ def measure(stock: bool, records: int, budget: float) -> dict[str, Any]:
                 sent += 500
                 if sent % WINDOW == 0:
                     now = time.perf_counter()
-                    windows.append({"records": sent, "per_shard": sent // SHARDS,
-                                    "records_per_s": round(WINDOW / (now - window_start))})
+                    windows.append(
+                        {
+                            "records": sent,
+                            "per_shard": sent // SHARDS,
+                            "records_per_s": round(WINDOW / (now - window_start)),
+                        }
+                    )
                     window_start = now
             put_seconds = time.perf_counter() - began
             read_began = time.perf_counter()
@@ -82,14 +91,19 @@ def measure(stock: bool, records: int, budget: float) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=200_000)
-    parser.add_argument("--budget", type=float, default=240.0,
-                        help="seconds each engine may spend putting records")
+    parser.add_argument(
+        "--budget", type=float, default=240.0, help="seconds each engine may spend putting records"
+    )
     args = parser.parse_args(argv)
-    runs = [measure(stock=False, records=args.records, budget=args.budget),
-            measure(stock=True, records=args.records, budget=args.budget)]
+    runs = [
+        measure(stock=False, records=args.records, budget=args.budget),
+        measure(stock=True, records=args.records, budget=args.budget),
+    ]
     for run in runs:
-        print(f"{run['engine']:<24} put {run['records_put']:>7,} in {run['put_seconds']:>7.1f} s "
-              f"= {run['put_records_per_s']:>6,}/s; read {run['read_records_per_s']}/s")
+        print(
+            f"{run['engine']:<24} put {run['records_put']:>7,} in {run['put_seconds']:>7.1f} s "
+            f"= {run['put_records_per_s']:>6,}/s; read {run['read_records_per_s']}/s"
+        )
         for window in run["windows"]:
             print(f"    at {window['per_shard']:>6,}/shard: {window['records_per_s']:>6,}/s")
     out = {"shards": SHARDS, "target_records": args.records, "runs": runs}

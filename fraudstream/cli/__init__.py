@@ -48,9 +48,17 @@ def cli(ctx: click.Context, settings_file: str | None) -> None:
 
 
 def _register() -> None:
-    from fraudstream.cli import produce, stack
+    from fraudstream.cli import demo, produce, stack
 
-    for command in (stack.stack, produce.produce, produce.replay, produce.generate, produce.stream):
+    commands = [
+        stack.stack,
+        produce.produce,
+        produce.replay,
+        produce.generate,
+        produce.stream,
+        demo.demo,
+    ]
+    for command in commands:
         cli.add_command(command)
 
 

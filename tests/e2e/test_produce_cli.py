@@ -27,13 +27,20 @@ def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
         "FRAUDSTREAM_LABELS_STREAM_NAME": settings.labels_stream_name,
         "FRAUDSTREAM_STATE_DIR": str(settings.state_dir),
     }
-    return subprocess.run([sys.executable, "-m", "fraudstream", *args], env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "fraudstream", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_produce_10k_at_1k_per_second(fresh_streams: Settings) -> None:
-    result = run_cli(fresh_streams, "produce", "--rate", "1000", "--duration", "10",
-                     "--label-delay", "1")
+    result = run_cli(
+        fresh_streams, "produce", "--rate", "1000", "--duration", "10", "--label-delay", "1"
+    )
     assert result.returncode == 0, result.stderr
     assert "10,000" in result.stdout
     kinesis = aws.client("kinesis", fresh_streams)
@@ -42,8 +49,10 @@ def test_produce_10k_at_1k_per_second(fresh_streams: Settings) -> None:
     assert len(events) == 10_000
     assert len({e.transaction_id for e in events}) == 10_000
     assert all(r.partition_key == e.card_id for r, e in zip(records, events, strict=True))
-    labels = [LabelRecord.from_json(r.data)
-              for r in read_stream(kinesis, fresh_streams.labels_stream_name)]
+    labels = [
+        LabelRecord.from_json(r.data)
+        for r in read_stream(kinesis, fresh_streams.labels_stream_name)
+    ]
     assert {lab.transaction_id for lab in labels} == {e.transaction_id for e in events}
 
     stats = run_cli(fresh_streams, "stream", "stats")
@@ -55,8 +64,9 @@ def test_bad_input_is_one_line_and_non_zero(fresh_streams: Settings) -> None:
     negative = run_cli(fresh_streams, "produce", "--rate", "-5", "--duration", "1")
     assert negative.returncode == 1
     assert negative.stderr.strip() == "Error: --rate must be positive (got -5)"
-    missing = run_cli(fresh_streams.model_copy(update={"stream_name": "absent"}), "produce",
-                      "--duration", "1")
+    missing = run_cli(
+        fresh_streams.model_copy(update={"stream_name": "absent"}), "produce", "--duration", "1"
+    )
     assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1
     assert "stream 'absent' does not exist" in missing.stderr
 

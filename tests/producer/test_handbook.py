@@ -18,19 +18,27 @@ KEY = b"k"
 
 
 def write_sample(path: Path) -> Path:
-    table = pa.table({
-        "TRANSACTION_ID": pa.array([3, 1, 2, 4], pa.int64()),
-        "TX_DATETIME": pa.array([datetime(2018, 4, 1, 0, 5), datetime(2018, 4, 1, 0, 1),  # noqa: DTZ001
-                                 datetime(2018, 4, 1, 0, 1), datetime(2018, 4, 2, 9, 0)],  # noqa: DTZ001
-                                pa.timestamp("us")),
-        "CUSTOMER_ID": pa.array([17, 17, 4321, 17], pa.int64()),
-        "TERMINAL_ID": pa.array([9, 3, 3, 9], pa.int64()),
-        "TX_AMOUNT": pa.array([12.5, 230.0, 40.0, 1.0]),
-        "TX_TIME_SECONDS": pa.array([300, 60, 60, 118800], pa.int64()),
-        "TX_TIME_DAYS": pa.array([0, 0, 0, 1], pa.int64()),
-        "TX_FRAUD": pa.array([0, 1, 0, 1], pa.int64()),
-        "TX_FRAUD_SCENARIO": pa.array([0, 1, 0, 2], pa.int64()),
-    })
+    table = pa.table(
+        {
+            "TRANSACTION_ID": pa.array([3, 1, 2, 4], pa.int64()),
+            "TX_DATETIME": pa.array(
+                [
+                    datetime(2018, 4, 1, 0, 5),
+                    datetime(2018, 4, 1, 0, 1),  # noqa: DTZ001
+                    datetime(2018, 4, 1, 0, 1),
+                    datetime(2018, 4, 2, 9, 0),
+                ],  # noqa: DTZ001
+                pa.timestamp("us"),
+            ),
+            "CUSTOMER_ID": pa.array([17, 17, 4321, 17], pa.int64()),
+            "TERMINAL_ID": pa.array([9, 3, 3, 9], pa.int64()),
+            "TX_AMOUNT": pa.array([12.5, 230.0, 40.0, 1.0]),
+            "TX_TIME_SECONDS": pa.array([300, 60, 60, 118800], pa.int64()),
+            "TX_TIME_DAYS": pa.array([0, 0, 0, 1], pa.int64()),
+            "TX_FRAUD": pa.array([0, 1, 0, 1], pa.int64()),
+            "TX_FRAUD_SCENARIO": pa.array([0, 1, 0, 2], pa.int64()),
+        }
+    )
     pq.write_table(table, path)
     return path
 
@@ -53,8 +61,9 @@ def test_mapping_order_and_absent_optional_fields(tmp_path: Path) -> None:
 
 def test_date_range(tmp_path: Path) -> None:
     path = write_sample(tmp_path / "hb.parquet")
-    table = handbook.read_table(path, start=datetime(2018, 4, 1, 0, 2, tzinfo=UTC),
-                                end=datetime(2018, 4, 2, tzinfo=UTC))
+    table = handbook.read_table(
+        path, start=datetime(2018, 4, 1, 0, 2, tzinfo=UTC), end=datetime(2018, 4, 2, tzinfo=UTC)
+    )
     assert table["TRANSACTION_ID"].to_pylist() == [3]
 
 
