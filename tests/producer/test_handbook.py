@@ -17,17 +17,22 @@ from producer.errors import ReplayFormatError
 KEY = b"k"
 
 
+def naive(*parts: int) -> datetime:
+    """The handbook stores naive UTC timestamps."""
+    return datetime(*parts, tzinfo=UTC).replace(tzinfo=None)
+
+
 def write_sample(path: Path) -> Path:
     table = pa.table(
         {
             "TRANSACTION_ID": pa.array([3, 1, 2, 4], pa.int64()),
             "TX_DATETIME": pa.array(
                 [
-                    datetime(2018, 4, 1, 0, 5),
-                    datetime(2018, 4, 1, 0, 1),  # noqa: DTZ001
-                    datetime(2018, 4, 1, 0, 1),
-                    datetime(2018, 4, 2, 9, 0),
-                ],  # noqa: DTZ001
+                    naive(2018, 4, 1, 0, 5),
+                    naive(2018, 4, 1, 0, 1),
+                    naive(2018, 4, 1, 0, 1),
+                    naive(2018, 4, 2, 9, 0),
+                ],
                 pa.timestamp("us"),
             ),
             "CUSTOMER_ID": pa.array([17, 17, 4321, 17], pa.int64()),
