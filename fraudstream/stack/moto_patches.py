@@ -131,6 +131,6 @@ def apply() -> None:
         setattr(models.Shard, name, function)
     from moto.kinesis import responses
 
-    responses.KinesisResponse.put_records = _put_records_response
-    responses.KinesisResponse.get_records = _get_records_response
+    setattr(responses.KinesisResponse, "put_records", _put_records_response)  # noqa: B010
+    setattr(responses.KinesisResponse, "get_records", _get_records_response)  # noqa: B010
     _APPLIED = True
