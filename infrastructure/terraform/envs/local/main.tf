@@ -45,6 +45,8 @@ module "kinesis" {
   account_id               = local.account_id
   streams                  = { (var.stream_name) = var.stream_shards, (var.labels_stream_name) = var.labels_stream_shards }
   kms_deletion_window_days = 7
+  # The AWS-managed key: no customer key to create first (the provider waits ~12 s for a new key).
+  kms_key_id = "alias/aws/kinesis"
 }
 
 module "lake" {

@@ -5,5 +5,5 @@ output "stream_arns" {
 
 output "kms_key_arn" {
   description = "ARN of the key that encrypts the streams (producers need GenerateDataKey, consumers Decrypt)."
-  value       = aws_kms_key.streams.arn
+  value       = local.kms_key
 }

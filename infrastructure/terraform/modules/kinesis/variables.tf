@@ -52,6 +52,12 @@ variable "shard_level_metrics" {
   default     = []
 }
 
+variable "kms_key_id" {
+  description = "Existing key (ARN or alias) to encrypt the streams with; null creates a customer key."
+  type        = string
+  default     = null
+}
+
 variable "kms_deletion_window_days" {
   description = "Days a scheduled KMS key deletion can be cancelled."
   type        = number

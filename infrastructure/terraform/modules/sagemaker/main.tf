@@ -104,6 +104,7 @@ resource "aws_iam_role_policy" "execution" {
 }
 
 resource "aws_security_group" "endpoint" {
+  #checkov:skip=CKV2_AWS_5:Attached to the endpoint through aws_sagemaker_model.vpc_config, which checkov's graph does not follow.
   name_prefix = "${var.name}-sagemaker-"
   description = "SageMaker endpoint ENIs: no inbound; outbound HTTPS inside the VPC only (S3 via the gateway endpoint)"
   vpc_id      = var.vpc_id
