@@ -132,7 +132,6 @@ module "workload_iam" {
   source = "../../modules/workload_iam"
 
   name                         = var.name
-  namespace                    = var.namespace
   account_id                   = local.account_id
   partition                    = local.partition
   region                       = var.region

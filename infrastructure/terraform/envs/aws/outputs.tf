@@ -1,23 +1,20 @@
 output "kubernetes" {
-  description = "Values substituted into infrastructure/kubernetes/*.yaml by render.py (keys are the $${NAME} placeholders)."
+  description = "Values substituted into infrastructure/kubernetes/*.yaml by render.py (keys are the $${NAME} placeholders; CD adds IMAGE_TAG)."
   value = {
-    NAMESPACE                  = var.namespace
-    AWS_REGION                 = var.region
-    PROCESSOR_IMAGE_REPOSITORY = module.ecr.repository_urls["processor"]
-    PRODUCER_IMAGE_REPOSITORY  = module.ecr.repository_urls["producer"]
-    SPARK_DRIVER_ROLE_ARN      = module.workload_iam.role_arns["spark-driver"]
-    SPARK_EXECUTOR_ROLE_ARN    = module.workload_iam.role_arns["spark-executor"]
-    PRODUCER_ROLE_ARN          = module.workload_iam.role_arns["producer"]
-    MODEL_DEPLOY_ROLE_ARN      = module.workload_iam.role_arns["model-deploy"]
-    STREAM_NAME                = var.stream_name
-    STREAM_SHARDS              = tostring(var.stream_shards)
-    LABELS_STREAM_NAME         = var.labels_stream_name
-    LABELS_STREAM_SHARDS       = tostring(var.labels_stream_shards)
-    BUCKET                     = module.lake.bucket
-    ALERTS_TABLE               = module.alerts.table_name
-    SAGEMAKER_ENDPOINT         = module.sagemaker.endpoint_name
-    CHECKPOINT_LOCATION        = "s3a://${module.lake.bucket}/checkpoints/processor"
-    VPC_CIDR                   = module.network.vpc_cidr
+    AWS_REGION                = var.region
+    PRODUCER_IMAGE_REPOSITORY = module.ecr.repository_urls["producer"]
+    SPARK_DRIVER_ROLE_ARN     = module.workload_iam.role_arns["spark-driver"]
+    SPARK_EXECUTOR_ROLE_ARN   = module.workload_iam.role_arns["spark-executor"]
+    PRODUCER_ROLE_ARN         = module.workload_iam.role_arns["producer"]
+    MODEL_DEPLOY_ROLE_ARN     = module.workload_iam.role_arns["model-deploy"]
+    STREAM_NAME               = var.stream_name
+    STREAM_SHARDS             = tostring(var.stream_shards)
+    LABELS_STREAM_NAME        = var.labels_stream_name
+    LABELS_STREAM_SHARDS      = tostring(var.labels_stream_shards)
+    BUCKET                    = module.lake.bucket
+    ALERTS_TABLE              = module.alerts.table_name
+    SAGEMAKER_ENDPOINT        = module.sagemaker.endpoint_name
+    CHECKPOINT_LOCATION       = "s3a://${module.lake.bucket}/checkpoints/processor"
   }
 }
 

@@ -198,11 +198,6 @@ variable "node_max" {
   default     = 6
 }
 
-variable "namespace" {
-  description = "Kubernetes namespace of the workloads."
-  type        = string
-  default     = "fraudstream"
-}
 
 # --- CI/CD and alarms ---------------------------------------------------------------------------------
 
