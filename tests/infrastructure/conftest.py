@@ -112,8 +112,10 @@ def terraform(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
     if binary is None:
         pytest.skip("terraform is not installed (CI installs 1.11 with hashicorp/setup-terraform)")
     mirror = _mirror()
-    provider = mirror / "registry.terraform.io" / "hashicorp" / "aws" / AWS_PROVIDER_VERSION
-    if not provider.is_dir():
+    provider = mirror / "registry.terraform.io" / "hashicorp" / "aws"
+    unpacked = (provider / AWS_PROVIDER_VERSION).is_dir()
+    packed = any(provider.glob(f"terraform-provider-aws_{AWS_PROVIDER_VERSION}_*.zip"))
+    if not (unpacked or packed):
         pytest.skip(
             f"no hashicorp/aws {AWS_PROVIDER_VERSION} in the provider mirror {mirror}; set "
             "TF_PLUGIN_MIRROR or fill it with `terraform providers mirror` (CI does)"
