@@ -13,7 +13,8 @@ provider "aws" {
   skip_region_validation      = true
   skip_requesting_account_id  = false
   s3_use_path_style           = true
-  max_retries                 = 1
+  # A few retries: the emulator's HTTP server sometimes drops a keep-alive connection under load.
+  max_retries = 3
 
   endpoints {
     athena   = var.endpoint
