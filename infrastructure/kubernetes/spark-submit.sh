@@ -74,7 +74,8 @@ submit() {
     --conf spark.sql.shuffle.partitions=16
     --conf spark.hadoop.fs.s3a.aws.credentials.provider=software.amazon.awssdk.auth.credentials.WebIdentityTokenFileCredentialsProvider
     --conf "spark.hadoop.fs.s3a.endpoint.region=${AWS_REGION}"
-    --conf spark.hadoop.fs.s3a.server-side-encryption-algorithm=SSE-KMS
+    # No s3a encryption setting: objects get the bucket's default customer key (an explicit
+    # SSE-KMS without a key id would use the AWS-managed aws/s3 key instead).
     local:///opt/fraudstream/processor/streaming_job.py
   )
   if [[ "${DRY_RUN:-0}" == "1" ]]; then

@@ -8,7 +8,8 @@
 #
 # Runs with the CD deploy role or in-cluster as the model-deploy service account (IRSA); both may
 # create models and configurations named <endpoint>-* and update only this endpoint.
-# Needs: aws CLI v2, jq. Optional: FRAUDSTREAM_SAGEMAKER_ENDPOINT (default fraudstream-xgboost).
+# Needs: aws CLI v2, jq. Optional: FRAUDSTREAM_SAGEMAKER_ENDPOINT (default fraudstream-xgboost),
+# MODEL_IMAGE (a new model-server image, ECR URI with tag; default: keep the live one).
 set -euo pipefail
 
 die() { echo "deploy-model.sh: $*" >&2; exit 1; }
@@ -31,11 +32,14 @@ current_model="$(jq -r '.ProductionVariants[0].ModelName' "${work}/config.json")
 aws sagemaker describe-model --model-name "${current_model}" > "${work}/model.json"
 aws s3 ls "${model_url}" >/dev/null || die "no object at ${model_url}"
 
-echo "model ${current_model} -> ${name} (${model_url})"
-jq --arg name "${name}" --arg url "${model_url}" '{
+echo "model ${current_model} -> ${name}"
+image="${MODEL_IMAGE:-$(jq -r '.PrimaryContainer.Image' "${work}/model.json")}"
+[[ "${image}" != *:latest ]] || die "MODEL_IMAGE must carry an immutable tag, not latest"
+echo "  artefact ${model_url}"
+jq --arg name "${name}" --arg url "${model_url}" --arg image "${image}" '{
     ModelName: $name,
     ExecutionRoleArn: .ExecutionRoleArn,
-    PrimaryContainer: (.PrimaryContainer | .ModelDataUrl = $url | del(.ModelDataSource)),
+    PrimaryContainer: (.PrimaryContainer | .ModelDataUrl = $url | .Image = $image | del(.ModelDataSource)),
     VpcConfig: .VpcConfig,
     EnableNetworkIsolation: .EnableNetworkIsolation
   } | with_entries(select(.value != null))' "${work}/model.json" > "${work}/new-model.json"

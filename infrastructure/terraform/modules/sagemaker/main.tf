@@ -1,9 +1,10 @@
 # The XGBoost endpoint: model, endpoint configuration with data capture, endpoint, and
 # target-tracking autoscaling on invocations per instance.
 #
-# Terraform creates the first version. Later models roll forward with
-# infrastructure/scripts/deploy-model.sh (new model + endpoint config, UpdateEndpoint), so the
-# endpoint ignores changes to its configuration name here.
+# Terraform creates the first version (model "<endpoint>-bootstrap"). Later models and model-server
+# images roll forward with infrastructure/scripts/deploy-model.sh (new model + endpoint config,
+# UpdateEndpoint), so the bootstrap model ignores image/artefact changes and the endpoint ignores
+# changes to its configuration name here.
 
 locals {
   variant = "primary"
@@ -122,8 +123,8 @@ resource "aws_security_group" "endpoint" {
   }
 }
 
-resource "aws_sagemaker_model" "this" {
-  name                     = "${var.endpoint_name}-${substr(sha1("${var.image} ${var.model_data_url}"), 0, 10)}"
+resource "aws_sagemaker_model" "bootstrap" {
+  name                     = "${var.endpoint_name}-bootstrap"
   execution_role_arn       = aws_iam_role.execution.arn
   enable_network_isolation = true
 
@@ -137,6 +138,12 @@ resource "aws_sagemaker_model" "this" {
     security_group_ids = [aws_security_group.endpoint.id]
   }
 
+  lifecycle {
+    # Newer images and artefacts roll out through deploy-model.sh, never by replacing this model
+    # (the endpoint may still run on it).
+    ignore_changes = [primary_container]
+  }
+
   depends_on = [aws_iam_role_policy.execution]
 }
 
@@ -146,7 +153,7 @@ resource "aws_sagemaker_endpoint_configuration" "this" {
 
   production_variants {
     variant_name           = local.variant
-    model_name             = aws_sagemaker_model.this.name
+    model_name             = aws_sagemaker_model.bootstrap.name
     instance_type          = var.instance_type
     initial_instance_count = var.min_instances
     initial_variant_weight = 1

@@ -82,6 +82,13 @@ locals {
         Resource = [var.alerts_table_arn]
       },
       {
+        Sid       = "UseAlertsKeyThroughDynamoDB"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+        Resource  = [var.alerts_kms_key_arn]
+        Condition = { StringEquals = { "kms:ViaService" = "dynamodb.${var.region}.amazonaws.com" } }
+      },
+      {
         Sid      = "InvokeModel"
         Effect   = "Allow"
         Action   = ["sagemaker:InvokeEndpoint"]

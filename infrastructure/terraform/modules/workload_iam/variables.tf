@@ -60,6 +60,11 @@ variable "alerts_table_arn" {
   type        = string
 }
 
+variable "alerts_kms_key_arn" {
+  description = "Key of the alerts table (DynamoDB uses it on the caller's behalf)."
+  type        = string
+}
+
 variable "endpoint_arn" {
   description = "ARN of the SageMaker endpoint the processor invokes."
   type        = string

@@ -42,7 +42,7 @@ run "endpoint_shape" {
   }
 
   assert {
-    condition     = aws_sagemaker_endpoint_configuration.this.kms_key_arn != null && aws_sagemaker_model.this.enable_network_isolation
+    condition     = aws_sagemaker_endpoint_configuration.this.kms_key_arn != null && aws_sagemaker_model.bootstrap.enable_network_isolation
     error_message = "Endpoint storage is encrypted and the model container has no network."
   }
 
@@ -59,7 +59,7 @@ run "endpoint_shape" {
   }
 
   assert {
-    condition     = startswith(aws_sagemaker_model.this.name, "fraudstream-xgboost-")
+    condition     = aws_sagemaker_model.bootstrap.name == "fraudstream-xgboost-bootstrap"
     error_message = "Model names carry the endpoint name (the model deploy role is scoped to that prefix)."
   }
 }
