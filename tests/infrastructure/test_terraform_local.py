@@ -16,7 +16,7 @@ from fraudstream.settings import Settings, load_settings
 from fraudstream.stack import lifecycle
 from fraudstream.stack.resources import ensure_resources
 from tests.conftest import free_port
-from tests.infrastructure.conftest import Terraform, output_of
+from tests.infrastructure.conftest import REPO, Terraform, output_of
 
 pytestmark = [pytest.mark.infra, pytest.mark.integration, pytest.mark.slow]
 
@@ -118,7 +118,7 @@ def test_local_env_applies_the_same_data_plane_as_stack_up(
     assert pitr["PointInTimeRecoveryStatus"] == "ENABLED"
     athena = aws.client("athena", bare_emulator)
     queries = athena.list_named_queries(WorkGroup="fraudstream")["NamedQueryIds"]
-    assert len(queries) == len(list(Path("infrastructure/queries").glob("*.sql")))
+    assert len(queries) == len(list((REPO / "infrastructure" / "queries").glob("*.sql")))
 
     # `stack up` on top of Terraform's resources finds them and changes nothing it relies on.
     again = ensure_resources(bare_emulator)
