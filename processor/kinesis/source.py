@@ -36,6 +36,7 @@ from processor.kinesis.consumer import KinesisShards, make_client, read_range
 from processor.kinesis.offsets import ShardPosition, SourceOffset, StartSpec, seq_int
 from processor.kinesis.options import SourceOptions, parse_options
 from processor.kinesis.planner import Planner
+from processor.kinesis.records import Record
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -106,19 +107,24 @@ class KinesisStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         first, last = SourceOffset.from_json(start), SourceOffset.from_json(end)
         planned = self.planner.planned(first, last)
         if planned is not None:
-            return [
-                KinesisPartition(
-                    shard_id=sid,
-                    end_seq=records[-1]["SequenceNumber"],
-                    payload=rows.encode(
-                        rows.to_record_batch(
-                            records, sid, self.options.stream_name, self.options.data_type
-                        )
-                    ),
-                )
-                for sid, records in sorted(planned.items())
-            ]
+            return self._handoff_partitions(planned)
         # Not planned by this process (the query restarted): re-read the checkpointed range.
+        return self._range_partitions(first, last)
+
+    def _handoff_partitions(self, planned: dict[str, list[Record]]) -> list[KinesisPartition]:
+        """One partition per shard carrying the records the driver fetched for the batch."""
+        stream, data_type = self.options.stream_name, self.options.data_type
+        return [
+            KinesisPartition(
+                shard_id=sid,
+                end_seq=records[-1]["SequenceNumber"],
+                payload=rows.encode(rows.to_record_batch(records, sid, stream, data_type)),
+            )
+            for sid, records in sorted(planned.items())
+        ]
+
+    def _range_partitions(self, first: SourceOffset, last: SourceOffset) -> list[KinesisPartition]:
+        """One partition per shard that advanced, for executors to re-read from Kinesis."""
         self.planner.check_stream(last)
         partitions = []
         for sid, position in sorted(last.shards.items()):
