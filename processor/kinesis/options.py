@@ -11,9 +11,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from processor.kinesis.errors import InvalidOptionError
+
+if TYPE_CHECKING:
+    from fraudstream.settings import Settings
 
 StartingPosition = Literal["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"]
 DataType = Literal["binary", "string"]
@@ -31,7 +34,7 @@ OPTION_DOCS: dict[str, str] = {
     "startingTimestamp": "With AT_TIMESTAMP: RFC 3339 time with a zone, or epoch milliseconds.",
     "maxRecordsPerTrigger": "Most records admitted per micro-batch (admission control).",
     "failOnDataLoss": "true (default): fail when records the checkpoint needs have expired.",
-    "dataType": "Type of the data column: binary (default) or string (UTF-8).",
+    "dataType": "Type of the data column: binary (default) or string (UTF-8, bad bytes replaced).",
     "maxRecordsPerFetch": "GetRecords Limit, 1-10000 (default 10000).",
     "idleTimeBetweenReadsMs": "Pause before polling a shard that was caught up (default 1000).",
     "shardSyncIntervalMs": "How often shards and the stream's identity are re-listed (10000).",
@@ -182,3 +185,23 @@ def parse_options(options: Mapping[str, str]) -> SourceOptions:
         fetch_threads=tuning("fetchThreads", 8, 1, 64),
         prefetch=_bool("prefetch", get("prefetch") or "true"),
     )
+
+
+def options_from_settings(settings: Settings, **extra: str) -> dict[str, str]:
+    """Reader options for the transactions stream as ``settings`` describe it.
+
+    Stream, region, endpoint (honouring ``AWS_ENDPOINT_URL_KINESIS`` like every other client)
+    and admission control come from settings; ``extra`` adds or overrides options, e.g.
+    ``startingPosition="TRIM_HORIZON"``. The result is validated like any option map.
+    """
+    from fraudstream.aws import endpoint_for
+
+    options = {"streamName": settings.stream_name, "region": settings.region}
+    endpoint = endpoint_for("kinesis", settings)
+    if endpoint:
+        options["endpointUrl"] = endpoint
+    if settings.max_records_per_trigger is not None:
+        options["maxRecordsPerTrigger"] = str(settings.max_records_per_trigger)
+    options.update(extra)
+    parse_options(options)
+    return options

@@ -8,12 +8,14 @@ inside ``read()``, and all the reading logic lives in :mod:`~processor.kinesis.p
 Usage::
 
     from processor.kinesis import register
+    from processor.kinesis.options import options_from_settings
+
     register(spark)
     events = (spark.readStream.format("kinesis")
-              .option("streamName", "transactions")
-              .option("startingPosition", "TRIM_HORIZON")
-              .option("maxRecordsPerTrigger", "10000")
+              .options(**options_from_settings(settings, startingPosition="TRIM_HORIZON"))
               .load())
+
+Per-batch source metrics ride on the query progress: see :mod:`processor.kinesis.metrics`.
 """
 
 from __future__ import annotations

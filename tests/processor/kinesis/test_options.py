@@ -93,3 +93,22 @@ def test_bad_options_fail_with_a_value_error_naming_the_option(
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
         parse_options(options)
     assert isinstance(info.value, InvalidOptionError)
+
+
+def test_options_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fraudstream.settings import load_settings
+    from processor.kinesis.options import options_from_settings
+
+    settings = load_settings(
+        stream_name="tx", region="eu-west-1", max_records_per_trigger=5000, endpoint_url=None
+    )
+    assert options_from_settings(settings, startingPosition="TRIM_HORIZON") == {
+        "streamName": "tx",
+        "region": "eu-west-1",
+        "maxRecordsPerTrigger": "5000",
+        "startingPosition": "TRIM_HORIZON",
+    }
+    monkeypatch.setenv("AWS_ENDPOINT_URL_KINESIS", "http://127.0.0.1:9999")
+    assert options_from_settings(settings)["endpointUrl"] == "http://127.0.0.1:9999"
+    with pytest.raises(ValueError, match="startingPosition"):
+        options_from_settings(settings, startingPosition="EARLIEST")
