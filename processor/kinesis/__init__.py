@@ -1,11 +1,15 @@
 """Kinesis streaming source for Spark: ``spark.readStream.format("kinesis")``.
 
-Layers (STYLE item 1): :mod:`.source` adapts to Spark's Python data source API;
-:mod:`.planner` (driver-side batch planning) and :mod:`.consumer` (the boto3 loop) do the
-reading; :mod:`.offsets`, :mod:`.options`, :mod:`.records` and :mod:`.metrics` are pure.
-:mod:`.testing` ships an AWS-faithful Kinesis double. Design notes: ``docs/adr/0002``.
+Layers (STYLE item 1):
 
-pyspark is imported only when the Spark adapter is used, so the pure modules stay light.
+- :mod:`.source` adapts to Spark's Python data source API, and nothing more;
+- :mod:`.planner` plans micro-batches on the driver, :mod:`.shard_reader` runs the per-shard
+  fetch and replay loops, :mod:`.consumer` makes the Kinesis calls and sorts their failures;
+- :mod:`.offsets`, :mod:`.options`, :mod:`.records` and :mod:`.metrics` are pure;
+- :mod:`.testing` ships an AWS-faithful Kinesis double and a manual clock.
+
+Design notes: ``docs/adr/0002-kinesis-source.md``. pyspark is imported only when the Spark
+adapter is used, so the pure modules stay light.
 """
 
 from __future__ import annotations

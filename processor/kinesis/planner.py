@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from processor.kinesis.consumer import FillStats, KinesisShards, ShardCursor, fill
+from processor.kinesis.consumer import KinesisShards
 from processor.kinesis.errors import DataLossError, StreamRecreatedError
 from processor.kinesis.metrics import BatchMetrics, ShardMetrics
 from processor.kinesis.offsets import (
@@ -39,6 +39,7 @@ from processor.kinesis.offsets import (
 )
 from processor.kinesis.options import SourceOptions
 from processor.kinesis.records import Record, arrival_ms, record_bytes
+from processor.kinesis.shard_reader import FillStats, ShardCursor, fill
 
 log = logging.getLogger(__name__)
 

@@ -34,11 +34,12 @@ from pyspark.sql.streaming.datasource import (
 )
 
 from processor.kinesis import records as rows
-from processor.kinesis.consumer import KinesisShards, make_client, read_range
+from processor.kinesis.consumer import KinesisShards, make_client
 from processor.kinesis.offsets import ShardPosition, SourceOffset, StartSpec, seq_int
 from processor.kinesis.options import SourceOptions, parse_options
 from processor.kinesis.planner import Planner
 from processor.kinesis.records import Record
+from processor.kinesis.shard_reader import read_range
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

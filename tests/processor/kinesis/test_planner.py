@@ -10,11 +10,12 @@ from collections import defaultdict
 
 import pytest
 
-from processor.kinesis.consumer import KinesisShards, make_client, read_range
+from processor.kinesis.consumer import KinesisShards, make_client
 from processor.kinesis.errors import DataLossError, KinesisReadError, StreamRecreatedError
 from processor.kinesis.offsets import ShardPosition, SourceOffset
 from processor.kinesis.planner import Planner, offset_key, share_out
 from processor.kinesis.records import Record
+from processor.kinesis.shard_reader import read_range
 
 from .conftest import STREAM, Double
 
