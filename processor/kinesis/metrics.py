@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -99,9 +99,6 @@ class BatchMetrics:
                 for sid, m in report.get("shards", {}).items()
             },
         )
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def from_progress(progress: Any) -> dict[str, BatchMetrics]:

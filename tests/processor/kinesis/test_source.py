@@ -110,3 +110,18 @@ def test_metrics_are_read_back_from_a_query_progress() -> None:
     assert from_progress(json.dumps(progress)) == {STREAM: metrics}
     assert from_progress({"sources": []}) == {}
     assert metrics.max_millis_behind_latest == 0
+
+
+def test_metrics_accept_a_progress_object_and_skip_foreign_offsets() -> None:
+    class Progress:
+        json = json.dumps(
+            {
+                "sources": [
+                    {"latestOffset": "not json"},
+                    {"latestOffset": json.dumps({"offset": 3})},
+                    {"latestOffset": json.dumps(BatchMetrics(records=1).to_report(STREAM))},
+                ]
+            }
+        )
+
+    assert from_progress(Progress()) == {STREAM: BatchMetrics(records=1)}
