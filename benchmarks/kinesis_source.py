@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> Path:
         default="10000,25000",
         help="comma-separated batch sizes, each measured for both designs",
     )
-    parser.add_argument("--rounds", type=int, default=1, help="runs per design and batch size")
+    parser.add_argument("--rounds", type=int, default=2, help="runs per design and batch size")
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.max_records_per_trigger.split(",")]
 
