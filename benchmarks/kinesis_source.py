@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import sys
@@ -282,6 +283,7 @@ def main(argv: list[str] | None = None) -> Path:
         spark.stop()
     finally:
         lifecycle.stop_emulator(settings)
+        shutil.rmtree(state, ignore_errors=True)
 
     by_size = {}
     for size, designs in runs.items():
