@@ -9,9 +9,9 @@ Failures are sorted by what fixes them (STYLE item 6):
 - Anything else: :class:`~processor.kinesis.errors.KinesisReadError`, which fails the batch.
   Nothing here swallows an error and lets the source report an unchanged offset.
 
-Clients are made with botocore retries off (``max_attempts=0``: botocore counts *retries*
-there, so 1 would still retry once): botocore would otherwise sleep on a throttled shard
-inside the call, stalling every other shard behind it.
+Clients are made with botocore retries off (``max_attempts=1``: one attempt per call):
+botocore would otherwise sleep on a throttled shard inside the call, stalling every other
+shard behind it.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def make_client(options: SourceOptions, max_pool_connections: int = 16) -> Any:
     if options.endpoint_url:
         overrides["endpoint_url"] = options.endpoint_url
     settings = load_settings(**overrides)
-    return client("kinesis", settings, max_attempts=0, max_pool_connections=max_pool_connections)
+    return client("kinesis", settings, max_attempts=1, max_pool_connections=max_pool_connections)
 
 
 @dataclass
