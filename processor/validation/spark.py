@@ -84,9 +84,8 @@ def _python_verdicts(max_future: timedelta) -> Any:
     def python_verdicts(payloads: pa.Array, now: pa.Array) -> pa.Array:
         return fallback.verdicts(payloads, now, seconds)
 
-    from pyspark.sql.functions import ArrowUDFType
-
-    return F.arrow_udf(python_verdicts, _verdict_type(), ArrowUDFType.SCALAR)
+    # The type hints (pa.Array -> pa.Array) tell Spark this is a scalar Arrow UDF.
+    return F.arrow_udf(python_verdicts, _verdict_type())  # type: ignore[call-overload]
 
 
 class _Checks:

@@ -182,3 +182,38 @@ def test_default_clock_is_the_batch_time(spark: Any, raw_frame: Callable[..., An
     )
     reasons = {r["sequence_number"]: r["reason"] for r in validate(frame).collect()}
     assert reasons == {"1": None, "2": "future_event_time"}
+
+
+def test_validation_runs_inside_a_streaming_query(spark: Any, tmp_path: Any) -> None:
+    import pyarrow.parquet as pq
+    from pyspark.sql import functions as F
+
+    from processor.validation import validate
+
+    source = tmp_path / "raw"
+    source.mkdir()
+    good = dict(CORPUS)["good"]
+    rows = {
+        "data": [good, b"not json", good.replace(b"tx-000001", b"tx-000002")],
+        "partition_key": ["pk"] * 3,
+        "shard_id": ["shardId-0"] * 3,
+        "sequence_number": ["1", "2", "3"],
+        "approximate_arrival_timestamp": pa.array([ARRIVAL] * 3, pa.timestamp("us", tz="UTC")),
+        "stream_name": ["transactions"] * 3,
+    }
+    pq.write_table(pa.table(rows), source / "part-0.parquet")
+    seen: list[Any] = []
+    stream = spark.readStream.schema(spark.read.parquet(str(source)).schema).parquet(str(source))
+    query = (
+        validate(stream, now=F.lit(NOW))
+        .writeStream.foreachBatch(lambda batch, _: seen.extend(batch.collect()))
+        .option("checkpointLocation", str(tmp_path / "checkpoint"))
+        .trigger(availableNow=True)
+        .start()
+    )
+    query.awaitTermination(120)
+    assert sorted((r["sequence_number"], r["reason"]) for r in seen) == [
+        ("1", None),
+        ("2", "bad_json"),
+        ("3", None),
+    ]
