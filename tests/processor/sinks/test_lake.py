@@ -54,6 +54,29 @@ def test_conform_gives_exactly_the_lake_schema() -> None:
     assert again.column("event_time").to_pylist() == [START] * 3
 
 
+def test_conform_accepts_sparks_large_arrow_types() -> None:
+    """Spark's toArrow() hands strings and lists over as large_string / large_list."""
+    table = pa.Table.from_pandas(transactions(3), preserve_index=False)
+    for index, column in enumerate(table.schema):
+        if pa.types.is_string(column.type):
+            table = table.set_column(
+                index, column.name, table.column(index).cast(pa.large_string())
+            )
+    table = table.set_column(
+        table.column_names.index("reasons"),
+        "reasons",
+        table.column("reasons").cast(pa.large_list(pa.large_string())),
+    )
+    table = table.set_column(
+        table.column_names.index("features"),
+        "features",
+        pa.array([{"a": 1.0}] * 3, pa.map_(pa.large_string(), pa.float64())),
+    )
+    rows = conform("transactions", table, 1)
+    assert rows.schema == lake_tables.arrow_schema("transactions")
+    assert rows.column("features").to_pylist()[0] == [("a", 1.0)]
+
+
 def test_conform_names_missing_and_unconvertible_columns() -> None:
     with pytest.raises(LakeSchemaError, match="lack: decision, reasons"):
         conform("transactions", transactions(1).drop(columns=["decision", "reasons"]), 1)
