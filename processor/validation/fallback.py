@@ -3,8 +3,8 @@
 Spark decides most records with SQL expressions (:mod:`processor.validation.spark`); the few it
 cannot decide exactly as :func:`fraudstream.events.parse_event` would (payloads that are not a
 flat JSON object, timestamps in a non-canonical ISO form, invalid UTF-8, ...) and the quarantined
-records whose raw text needs card numbers masked come here, one Arrow batch at a time. Only
-pyarrow and the standard library are imported: this runs inside Spark's Python workers.
+records whose raw text needs card numbers masked come here, one Arrow batch at a time. Only the
+event contract, pyarrow and the standard library are imported: this runs in Spark's Python workers.
 """
 
 from __future__ import annotations
