@@ -93,6 +93,18 @@ class Settings(BaseSettings):
     max_records_per_trigger: int | None = Field(
         None, ge=1, description="Admission control: most records read per micro-batch."
     )
+    rules_path: Path | None = Field(
+        None, description="Decision rules YAML; unset uses the default shipped with the processor."
+    )
+    metrics_port: int = Field(
+        9108, ge=0, le=65535, description="Port of the processor's Prometheus endpoint; 0 = off."
+    )
+    metrics_host: str = Field(
+        "127.0.0.1", description="Address the processor's Prometheus endpoint binds."
+    )
+    sink_max_attempts: int = Field(
+        6, ge=1, le=20, description="Attempts per lake object or alerts batch before failing."
+    )
 
     # --- Local stack -----------------------------------------------------------------------
     stack_host: str = Field("127.0.0.1", description="Address the local AWS emulator binds.")

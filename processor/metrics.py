@@ -1,0 +1,262 @@
+"""Per-batch operational output: one summary log line and the Prometheus metrics.
+
+Pure part: :func:`summarize` turns a committed micro-batch (its decided transactions, its
+quarantined records, timings) into a :class:`BatchSummary`, and :func:`format_line` renders
+it as one ``key=value`` log line. Exporter: :class:`ProcessorMetrics` owns the metrics named
+in :data:`fraudstream.metric_names.PROCESSOR_METRICS` (built from that catalogue, so the names
+cannot drift) and :func:`serve` exposes them over HTTP for Prometheus.
+
+End-to-end latency is measured per transaction from its Kinesis arrival
+(``arrival_time``, ApproximateArrivalTimestamp) to the moment the batch's sinks committed.
+Late and duplicate counts come from the query's progress (:func:`progress_drops`), which Spark
+reports after the batch, e.g. from a ``StreamingQueryListener``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeAlias
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import Counter as PromCounter
+from prometheus_client import Gauge as PromGauge
+from prometheus_client import Histogram as PromHistogram
+
+from fraudstream.metric_names import PROCESSOR_METRICS
+from fraudstream.settings import Settings
+from processor.decisions import columns as C
+
+log = logging.getLogger("processor.batches")
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+BATCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
+
+Rows: TypeAlias = pa.Table | pd.DataFrame
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What one committed micro-batch did."""
+
+    batch_id: int
+    rows: int
+    decisions: dict[str, int]
+    quarantined: dict[str, int]
+    batch_seconds: float
+    latency_p50: float | None
+    latency_p99: float | None
+    latency_max: float | None
+    scored_by: dict[str, int] = field(default_factory=dict)
+    late_events: int = 0
+    duplicates: int = 0
+    latencies: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False, compare=False)
+
+
+def _column(rows: Rows | None, name: str) -> pa.ChunkedArray | None:
+    if rows is None:
+        return None
+    if isinstance(rows, pd.DataFrame):
+        if name not in rows.columns:
+            return None
+        return pa.chunked_array([pa.array(rows[name], from_pandas=True)])
+    return rows.column(name) if name in rows.column_names else None
+
+
+def _counts(column: pa.ChunkedArray | None) -> dict[str, int]:
+    if column is None or len(column) == 0:
+        return {}
+    counted = pc.value_counts(column.combine_chunks().fill_null("unknown"))
+    return {str(item["values"]): int(item["counts"]) for item in counted.to_pylist()}
+
+
+def _latencies(arrivals: pa.ChunkedArray | None, committed_at: datetime) -> np.ndarray:
+    if arrivals is None or len(arrivals) == 0:
+        return np.empty(0)
+    values = arrivals.combine_chunks()
+    if not pa.types.is_timestamp(values.type):
+        raise TypeError(f"arrival_time must be a timestamp column, not {values.type}")
+    if values.type.tz is None:  # naive timestamps are UTC wall time
+        values = values.cast(pa.timestamp(values.type.unit, tz="UTC"))
+    micros = pc.cast(pc.cast(values, pa.timestamp("us", tz="UTC")), pa.int64())
+    arrived = micros.to_numpy(zero_copy_only=False).astype("float64")
+    valid = values.is_valid().to_numpy(zero_copy_only=False)
+    commit = committed_at.astimezone(UTC).timestamp() * 1e6
+    seconds: np.ndarray = (commit - arrived[valid]) / 1e6
+    return seconds
+
+
+def summarize(
+    batch_id: int,
+    transactions: Rows | None,
+    quarantine: Rows | None,
+    *,
+    batch_seconds: float,
+    committed_at: datetime,
+    late_events: int = 0,
+    duplicates: int = 0,
+) -> BatchSummary:
+    """Summarise a committed batch.
+
+    ``transactions``: the decided rows written (columns ``decision``, ``arrival_time`` and,
+    if present, ``scored_by``); ``quarantine``: the rejected rows (column ``reason``).
+    ``committed_at``: when the sinks finished (timezone-aware).
+    """
+    if committed_at.tzinfo is None:
+        raise ValueError("committed_at must be timezone-aware")
+    latencies = _latencies(_column(transactions, "arrival_time"), committed_at)
+    p50 = p99 = top = None
+    if latencies.size:
+        p50, p99 = (float(v) for v in np.percentile(latencies, [50, 99]))
+        top = float(latencies.max())
+    return BatchSummary(
+        batch_id=batch_id,
+        rows=0 if transactions is None else len(transactions),
+        decisions=_counts(_column(transactions, C.DECISION)),
+        quarantined=_counts(_column(quarantine, "reason")),
+        batch_seconds=batch_seconds,
+        latency_p50=p50,
+        latency_p99=p99,
+        latency_max=top,
+        scored_by=_counts(_column(transactions, "scored_by")),
+        late_events=late_events,
+        duplicates=duplicates,
+        latencies=latencies,
+    )
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else str(round(seconds * 1000))
+
+
+def format_line(summary: BatchSummary) -> str:
+    """One ``key=value`` line: rows, each outcome, quarantine by reason, timings."""
+    outcomes = " ".join(f"{o}={summary.decisions.get(o, 0)}" for o in C.OUTCOMES)
+    reasons = ",".join(f"{r}:{n}" for r, n in sorted(summary.quarantined.items())) or "-"
+    scored = ",".join(f"{p}:{n}" for p, n in sorted(summary.scored_by.items())) or "-"
+    return (
+        f"batch={summary.batch_id} rows={summary.rows} {outcomes} "
+        f"quarantined={sum(summary.quarantined.values())} quarantine_reasons={reasons} "
+        f"late={summary.late_events} duplicates={summary.duplicates} "
+        f"batch_ms={_ms(summary.batch_seconds)} e2e_p50_ms={_ms(summary.latency_p50)} "
+        f"e2e_p99_ms={_ms(summary.latency_p99)} e2e_max_ms={_ms(summary.latency_max)} "
+        f"scored_by={scored}"
+    )
+
+
+def progress_drops(progress: Mapping[str, Any]) -> tuple[int, int]:
+    """(late events, duplicates) one batch's ``StreamingQueryProgress`` JSON reports.
+
+    Late: ``numRowsDroppedByWatermark`` over every stateful operator. Duplicates: the
+    deduplication operators' ``numDroppedDuplicateRows`` custom metric.
+    """
+    late = duplicates = 0
+    for operator in progress.get("stateOperators") or []:
+        late += int(operator.get("numRowsDroppedByWatermark") or 0)
+        duplicates += int((operator.get("customMetrics") or {}).get("numDroppedDuplicateRows") or 0)
+    return late, duplicates
+
+
+class ProcessorMetrics:
+    """The processor's Prometheus metrics, in their own registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self._metrics: dict[str, Any] = {}
+        for spec in PROCESSOR_METRICS:
+            labels = list(spec.labels)
+            if spec.kind == "counter":
+                metric: Any = PromCounter(spec.name, spec.help, labels, registry=self.registry)
+            elif spec.kind == "gauge":
+                metric = PromGauge(spec.name, spec.help, labels, registry=self.registry)
+            elif spec.kind == "histogram":
+                buckets = LATENCY_BUCKETS if "latency" in spec.name else BATCH_BUCKETS
+                metric = PromHistogram(
+                    spec.name, spec.help, labels, registry=self.registry, buckets=buckets
+                )
+            else:
+                raise ValueError(f"unsupported metric kind {spec.kind!r} for {spec.name}")
+            self._metrics[spec.name] = metric
+
+    def metric(self, name: str) -> Any:
+        """The prometheus_client object behind a catalogue name."""
+        return self._metrics[name]
+
+    def record(self, summary: BatchSummary) -> None:
+        """Count a committed batch."""
+        self.metric("fraudstream_rows_total").inc(summary.rows)
+        for outcome, count in summary.decisions.items():
+            self.metric("fraudstream_decisions_total").labels(decision=outcome).inc(count)
+        for reason, count in summary.quarantined.items():
+            self.metric("fraudstream_quarantined_total").labels(reason=reason).inc(count)
+        for path, count in summary.scored_by.items():
+            self.metric("fraudstream_scored_total").labels(path=path).inc(count)
+        self.metric("fraudstream_late_events_total").inc(summary.late_events)
+        self.metric("fraudstream_duplicates_total").inc(summary.duplicates)
+        self.metric("fraudstream_batch_seconds").observe(summary.batch_seconds)
+        latency = self.metric("fraudstream_end_to_end_latency_seconds")
+        for seconds in summary.latencies.tolist():
+            latency.observe(seconds)
+        self.metric("fraudstream_last_batch_id").set(summary.batch_id)
+
+    def record_progress(self, progress: Mapping[str, Any]) -> tuple[int, int]:
+        """Count late events and duplicates from a query progress report; return them."""
+        late, duplicates = progress_drops(progress)
+        self.metric("fraudstream_late_events_total").inc(late)
+        self.metric("fraudstream_duplicates_total").inc(duplicates)
+        return late, duplicates
+
+    def record_source(
+        self, *, records: int = 0, millis_behind: Mapping[str, float] | None = None
+    ) -> None:
+        """Kinesis source figures: records read, and per-shard distance from the tip."""
+        self.metric("fraudstream_kinesis_records_total").inc(records)
+        for shard, millis in (millis_behind or {}).items():
+            self.metric("fraudstream_kinesis_millis_behind_latest").labels(shard=shard).set(millis)
+
+
+def report(summary: BatchSummary, metrics: ProcessorMetrics | None = None) -> str:
+    """Log the summary line (INFO, logger ``processor.batches``) and record the metrics."""
+    line = format_line(summary)
+    log.info(line)
+    if metrics is not None:
+        metrics.record(summary)
+    return line
+
+
+@dataclass
+class MetricsServer:
+    """A running metrics endpoint; :meth:`stop` shuts it down."""
+
+    host: str
+    port: int
+    _server: Any = field(repr=False)
+    _thread: Any = field(repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/metrics"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def serve(metrics: ProcessorMetrics, host: str = "127.0.0.1", port: int = 0) -> MetricsServer:
+    """Serve ``metrics`` at ``http://host:port/metrics`` (port 0: any free port)."""
+    server, thread = start_http_server(port, addr=host, registry=metrics.registry)
+    return MetricsServer(host, int(server.server_address[1]), server, thread)
+
+
+def serve_from_settings(metrics: ProcessorMetrics, settings: Settings) -> MetricsServer | None:
+    """Serve on ``settings.metrics_host:metrics_port``; None when the port setting is 0."""
+    if settings.metrics_port == 0:
+        return None
+    return serve(metrics, settings.metrics_host, settings.metrics_port)

@@ -1,0 +1,151 @@
+"""Batch summaries, the log line, and the Prometheus endpoint scraped over real HTTP."""
+
+from __future__ import annotations
+
+import logging
+import urllib.request
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from fraudstream.metric_names import PROCESSOR_METRICS
+from fraudstream.settings import load_settings
+from processor.metrics import (
+    ProcessorMetrics,
+    format_line,
+    progress_drops,
+    report,
+    serve,
+    serve_from_settings,
+    summarize,
+)
+from tests.conftest import free_port
+
+COMMIT = datetime(2026, 11, 22, 10, 0, 1, tzinfo=UTC)
+
+
+def decided(latencies_ms: list[int]) -> pd.DataFrame:
+    outcomes = ["approve", "approve", "review", "block"]
+    return pd.DataFrame(
+        {
+            "decision": [outcomes[i % 4] for i in range(len(latencies_ms))],
+            "arrival_time": [COMMIT - timedelta(milliseconds=ms) for ms in latencies_ms],
+            "scored_by": ["endpoint"] * (len(latencies_ms) - 1) + ["fallback"],
+        }
+    )
+
+
+QUARANTINE = pd.DataFrame({"reason": ["bad_json", "bad_json", "bad_amount"]})
+
+
+def test_summary_counts_outcomes_reasons_and_latency_percentiles() -> None:
+    latencies = list(range(1, 101))  # 1..100 ms
+    summary = summarize(
+        7, decided(latencies), QUARANTINE, batch_seconds=0.8125, committed_at=COMMIT, late_events=2
+    )
+    assert summary.rows == 100
+    assert summary.decisions == {"approve": 50, "review": 25, "block": 25}
+    assert summary.quarantined == {"bad_json": 2, "bad_amount": 1}
+    assert summary.scored_by == {"endpoint": 99, "fallback": 1}
+    assert summary.latency_p50 == pytest.approx(np.percentile(latencies, 50) / 1000)
+    assert summary.latency_p99 == pytest.approx(np.percentile(latencies, 99) / 1000)
+    assert summary.latency_max == pytest.approx(0.1)
+    assert format_line(summary) == (
+        "batch=7 rows=100 approve=50 review=25 block=25 quarantined=3 "
+        "quarantine_reasons=bad_amount:1,bad_json:2 late=2 duplicates=0 batch_ms=812 "
+        "e2e_p50_ms=50 e2e_p99_ms=99 e2e_max_ms=100 scored_by=endpoint:99,fallback:1"
+    )
+
+
+def test_summary_from_arrow_with_naive_times_and_an_empty_batch() -> None:
+    table = pa.table(
+        {
+            "decision": ["review"],
+            "arrival_time": pa.array(
+                [(COMMIT - timedelta(milliseconds=250)).replace(tzinfo=None)], pa.timestamp("ms")
+            ),
+        }
+    )
+    summary = summarize(1, table, None, batch_seconds=0.3, committed_at=COMMIT)
+    assert summary.latency_p99 == pytest.approx(0.25)
+    assert summary.scored_by == {}
+    empty = summarize(2, None, None, batch_seconds=0.01, committed_at=COMMIT)
+    assert (empty.rows, empty.latency_p50) == (0, None)
+    assert "rows=0 approve=0 review=0 block=0 quarantined=0 quarantine_reasons=-" in format_line(
+        empty
+    )
+    assert "e2e_p50_ms=-" in format_line(empty)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        summarize(3, None, None, batch_seconds=0.0, committed_at=COMMIT.replace(tzinfo=None))
+
+
+def test_late_and_duplicate_rows_from_query_progress() -> None:
+    progress = {
+        "batchId": 9,
+        "stateOperators": [
+            {
+                "operatorName": "dedupeWithinWatermark",
+                "numRowsDroppedByWatermark": 3,
+                "customMetrics": {"numDroppedDuplicateRows": 5},
+            },
+            {"operatorName": "stateStoreSave", "numRowsDroppedByWatermark": 1, "customMetrics": {}},
+        ],
+    }
+    assert progress_drops(progress) == (4, 5)
+    assert progress_drops({}) == (0, 0)
+
+
+@pytest.mark.integration
+def test_metrics_are_served_with_their_catalogue_names(caplog: pytest.LogCaptureFixture) -> None:
+    metrics = ProcessorMetrics()
+    summary = summarize(
+        42, decided([100, 200, 300, 900]), QUARANTINE, batch_seconds=0.5, committed_at=COMMIT
+    )
+    with caplog.at_level(logging.INFO, logger="processor.batches"):
+        line = report(summary, metrics)
+    assert caplog.records[-1].getMessage() == line
+    metrics.record_progress({"stateOperators": [{"numRowsDroppedByWatermark": 2}]})
+    metrics.record_source(records=10, millis_behind={"shardId-000000000000": 1500})
+    server = serve(metrics)
+    try:
+        with urllib.request.urlopen(server.url, timeout=5) as response:
+            text = response.read().decode()
+    finally:
+        server.stop()
+    for spec in PROCESSOR_METRICS:
+        assert f"# TYPE {spec.name.removesuffix('_total')}" in text, spec.name
+    expected = [
+        "fraudstream_rows_total 4.0",
+        'fraudstream_decisions_total{decision="approve"} 2.0',
+        'fraudstream_decisions_total{decision="block"} 1.0',
+        'fraudstream_quarantined_total{reason="bad_json"} 2.0',
+        "fraudstream_late_events_total 2.0",
+        'fraudstream_scored_total{path="fallback"} 1.0',
+        "fraudstream_batch_seconds_count 1.0",
+        'fraudstream_end_to_end_latency_seconds_bucket{le="0.25"} 2.0',
+        'fraudstream_end_to_end_latency_seconds_bucket{le="1.0"} 4.0',
+        "fraudstream_end_to_end_latency_seconds_count 4.0",
+        "fraudstream_last_batch_id 42.0",
+        "fraudstream_kinesis_records_total 10.0",
+        'fraudstream_kinesis_millis_behind_latest{shard="shardId-000000000000"} 1500.0',
+    ]
+    for sample in expected:
+        assert sample in text, sample
+
+
+@pytest.mark.integration
+def test_server_from_settings_can_be_switched_off() -> None:
+    assert serve_from_settings(ProcessorMetrics(), load_settings(metrics_port=0)) is None
+    server = serve_from_settings(
+        ProcessorMetrics(),
+        load_settings(metrics_port=0).model_copy(update={"metrics_port": free_port()}),
+    )
+    assert server is not None
+    try:
+        with urllib.request.urlopen(server.url, timeout=5) as response:
+            assert response.status == 200
+    finally:
+        server.stop()
