@@ -217,7 +217,11 @@ def _check_value(spec: FieldSpec, value: Any) -> Any:
             raise InvalidEvent("wrong_type", f"{spec.name} must be a string")
         if spec.max_length is not None and len(value) > spec.max_length:
             raise InvalidEvent("bad_value", f"{spec.name} is longer than {spec.max_length}")
-        if spec.pattern is not None and not re.match(spec.pattern, value):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:  # an unpaired surrogate from a \uD8xx escape
+            raise InvalidEvent("bad_value", f"{spec.name} is not valid Unicode") from error
+        if spec.pattern is not None and not re.fullmatch(spec.pattern, value):
             if spec.name == "card_id" and re.fullmatch(r"[0-9 -]{12,23}", value):
                 raise InvalidEvent("raw_card_number", "card_id looks like a card number")
             raise InvalidEvent("bad_value", f"{spec.name} has an invalid format")
@@ -229,7 +233,7 @@ def _check_value(spec: FieldSpec, value: Any) -> Any:
             raise InvalidEvent("wrong_type", f"{spec.name} must be an RFC 3339 string")
         try:
             return parse_time(value)
-        except ValueError as error:
+        except (ValueError, OverflowError) as error:
             raise InvalidEvent("bad_timestamp", f"{spec.name}: {error}") from error
     # numbers: bool is an int subclass in Python but never a valid number here
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -238,7 +242,10 @@ def _check_value(spec: FieldSpec, value: Any) -> Any:
         if isinstance(value, float) and not value.is_integer():
             raise InvalidEvent("wrong_type", f"{spec.name} must be an integer")
         return int(value)
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer with hundreds of digits
+        number = math.inf if value > 0 else -math.inf
     if not math.isfinite(number):
         raise InvalidEvent("bad_value", f"{spec.name} must be finite")
     too_low = spec.minimum is not None and (
@@ -296,6 +303,8 @@ def parse_event(
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidEvent("bad_json", f"not valid JSON: {error}") from error
+    except RecursionError as error:
+        raise InvalidEvent("bad_json", "JSON nested too deeply") from error
     return validate_event(data, now=now, max_future=max_future)
 
 

@@ -1,8 +1,8 @@
 """Regular expressions shared by the Spark validator, written for Java's regex engine.
 
 Spark evaluates ``rlike`` with ``java.util.regex`` and ``find()``; the contract's patterns are
-Python ``re.match`` patterns. :func:`java_pattern` makes a contract pattern mean in Java what it
-means in Python, and :data:`FLAT_JSON_OBJECT` recognises a payload that is one complete, flat
+Python patterns matched whole (``re.fullmatch``); :func:`java_pattern` makes one mean in Java what
+it means in Python, and :data:`FLAT_JSON_OBJECT` recognises a payload that is one complete, flat
 JSON object (the only shape Spark decides itself; anything else goes to the Python validator).
 """
 
@@ -55,11 +55,10 @@ _UNSUPPORTED = re.compile(r"\\[dDwWsSbBAZ]|\(\?[aiLmsux]|(?<!\\)\$(?!\Z)")
 
 
 def java_pattern(pattern: str) -> str:
-    """Translate a contract pattern (Python ``re.match``) into an equivalent Java ``find()``.
+    """Translate a contract pattern (Python ``re.fullmatch``) into an equivalent Java ``find()``.
 
-    ``re.match`` anchors at the start, and Python's ``$`` matches at the end or before one final
-    ``\\n`` while Java's also matches before ``\\r``, ``\\u0085`` and other line terminators;
-    so ``^`` becomes ``\\A`` and a final ``$`` becomes ``(?=\\n?\\z)``. Constructs whose meaning
+    ``^`` becomes ``\\A`` and a final ``$`` becomes ``\\z``: Java's ``$`` would also match
+    before a final line terminator, which a whole match must not. Constructs whose meaning
     differs between the engines (``\\d``, ``\\w``, ``\\s``, inline flags, a ``$`` not at the end)
     are refused rather than translated wrongly.
     """
@@ -67,5 +66,5 @@ def java_pattern(pattern: str) -> str:
         raise ValueError(f"pattern {pattern!r} uses a construct with engine-specific meaning")
     body = pattern[1:] if pattern.startswith("^") else pattern
     if body.endswith("$") and not body.endswith("\\$"):
-        body = body[:-1] + r"(?=\n?\z)"
-    return r"\A(?:" + body + ")"
+        body = body[:-1]
+    return r"\A(?:" + body + r")\z"

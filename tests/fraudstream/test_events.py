@@ -144,3 +144,20 @@ def test_redaction_keeps_last_four_only() -> None:
     redacted = redact_card_numbers(text)
     assert "4111 1111" not in redacted and "************1111" in redacted
     assert "12.5" in redacted and "tx-123" in redacted
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (payload(currency="EUR\n"), "bad_value"),  # a whole match, not a prefix
+        (payload(merchant_category="\ud800"), "bad_value"),  # unpaired surrogate
+        ("[" * 100_000, "bad_json"),  # nesting deeper than the parser's recursion
+        (payload(amount=10**400), "bad_value"),  # too large for a float
+        (payload(amount=float("nan")), "bad_value"),
+        (payload(event_time="0001-01-01T00:00:00+01:00"), "bad_timestamp"),  # leaves the calendar
+    ],
+)
+def test_hostile_payloads_are_rejected_not_crashing(raw: str, reason: str) -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        parse_event(raw, now=NOW)
+    assert caught.value.reason == reason

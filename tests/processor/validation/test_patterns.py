@@ -16,16 +16,17 @@ def as_python(java: str) -> re.Pattern[str]:
     return re.compile(java.replace(r"\z", r"\Z"))
 
 
-def test_java_pattern_keeps_python_match_semantics() -> None:
+def test_java_pattern_keeps_python_fullmatch_semantics() -> None:
     translated = java_pattern(r"^[A-Z]{3}$")
-    assert translated == r"\A(?:[A-Z]{3}(?=\n?\z))"
+    assert translated == r"\A(?:[A-Z]{3})\z"
     python = as_python(translated)
     for text in ("EUR", "EUR\n", "EURO", "EUR\r", "eur", "EUR\n\n"):
-        assert bool(python.search(text)) == bool(re.match(r"^[A-Z]{3}$", text)), text
+        assert bool(python.search(text)) == bool(re.fullmatch(r"^[A-Z]{3}$", text)), text
+    assert not python.search("EUR\n")  # a trailing newline is not a currency code
 
 
-def test_java_pattern_without_anchors_matches_a_prefix() -> None:
-    assert java_pattern("[a-z]+") == r"\A(?:[a-z]+)"
+def test_java_pattern_without_anchors_matches_the_whole_value() -> None:
+    assert java_pattern("[a-z]+") == r"\A(?:[a-z]+)\z"
 
 
 @pytest.mark.parametrize("pattern", [r"^\d{4}$", r"^\w+$", r"(?i)^abc$", r"^a$|^b$"])
