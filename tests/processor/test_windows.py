@@ -32,7 +32,9 @@ def test_windows_close_only_when_the_watermark_passes_their_end() -> None:
     assert closed == [] and late == 0
     closed, _ = state.advance([tx(19, 1)])  # watermark 9 min: only [-5, 5) has ended
     assert {(r["entity_type"], r["window_start_ms"], r["tx_count"]) for r in closed} == {
-        ("card", -5 * MIN, 2), ("merchant", -5 * MIN, 2)}
+        ("card", -5 * MIN, 2),
+        ("merchant", -5 * MIN, 2),
+    }
     closed, _ = state.advance([tx(20, 1)])  # watermark 10 min: [0, 10) closes
     assert {(r["entity_type"], r["entity_id"]) for r in closed} == {
         ("card", "c1"),
