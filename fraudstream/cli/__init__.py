@@ -48,9 +48,9 @@ def cli(ctx: click.Context, settings_file: str | None) -> None:
 
 
 def _register() -> None:
-    from fraudstream.cli import stack
+    from fraudstream.cli import model, stack
 
-    for command in (stack.stack,):
+    for command in (stack.stack, model.train, model.backtest, model.serve_model, model.model):
         cli.add_command(command)
 
 
