@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,3 +84,18 @@ def handbook_path() -> Path:
     if not HANDBOOK.is_file():
         pytest.skip(f"handbook dataset not found at {HANDBOOK} (present in CI, not in a clone)")
     return HANDBOOK
+
+
+@pytest.fixture
+def faults(local_stack: Settings) -> Iterator[Callable[..., dict[str, Any]]]:
+    """Set the session emulator's fault plan for one test; reset to faithful afterwards."""
+    from fraudstream.stack.faults import FaultPlan, get_faults, set_faults
+
+    endpoint = local_stack.endpoint_url or ""
+
+    def apply(**plan: Any) -> dict[str, Any]:
+        return set_faults(endpoint, FaultPlan(**plan))
+
+    apply.status = lambda: get_faults(endpoint)  # type: ignore[attr-defined]
+    yield apply
+    set_faults(endpoint, FaultPlan())

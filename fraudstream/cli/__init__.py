@@ -48,9 +48,21 @@ def cli(ctx: click.Context, settings_file: str | None) -> None:
 
 
 def _register() -> None:
-    from fraudstream.cli import model, stack
+    from fraudstream.cli import demo, model, produce, stack
 
-    for command in (stack.stack, model.train, model.backtest, model.serve_model, model.model):
+    commands = [
+        stack.stack,
+        produce.produce,
+        produce.replay,
+        produce.generate,
+        produce.stream,
+        demo.demo,
+        model.train,
+        model.backtest,
+        model.serve_model,
+        model.model,
+    ]
+    for command in commands:
         cli.add_command(command)
 
 

@@ -59,3 +59,78 @@ def env(obj: CliContext) -> None:
     current = lifecycle.status(obj.settings)
     click.echo(f"export AWS_ENDPOINT_URL={current.endpoint}")
     click.echo(f"export AWS_REGION={obj.settings.region}")
+
+
+@stack.command()
+@click.option(
+    "--put-records-fail",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Share of PutRecords records rejected (not stored), as Kinesis throttling.",
+)
+@click.option(
+    "--put-records-throttle",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Share of PutRecords calls throttled as a whole.",
+)
+@click.option(
+    "--get-records-throttle",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Share of GetRecords calls throttled.",
+)
+@click.option(
+    "--batch-write-unprocessed",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Share of BatchWriteItem items returned as UnprocessedItems (not written).",
+)
+@click.option(
+    "--batch-write-throttle",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Share of BatchWriteItem calls throttled.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--show", is_flag=True, help="Only show the current plan and what was injected.")
+@click.pass_obj
+def faults(
+    obj: CliContext,
+    put_records_fail: float,
+    put_records_throttle: float,
+    get_records_throttle: float,
+    batch_write_unprocessed: float,
+    batch_write_throttle: float,
+    seed: int,
+    show: bool,
+) -> None:
+    """Inject AWS-style failures into the running emulator (all zero turns them off)."""
+    from fraudstream.errors import StackError
+    from fraudstream.stack.faults import FaultPlan, get_faults, set_faults
+
+    current = lifecycle.status(obj.settings)
+    if not current.running:
+        raise StackError(f"no emulator answers at {current.endpoint}; run `fraudstream stack up`")
+    if show:
+        answer = get_faults(current.endpoint)
+    else:
+        try:
+            plan = FaultPlan(
+                put_records_fail_fraction=put_records_fail,
+                put_records_throttle_fraction=put_records_throttle,
+                get_records_throttle_fraction=get_records_throttle,
+                batch_write_unprocessed_fraction=batch_write_unprocessed,
+                batch_write_throttle_fraction=batch_write_throttle,
+                seed=seed,
+            )
+        except ValueError as error:
+            raise StackError(str(error)) from error
+        answer = set_faults(current.endpoint, plan)
+    active = {k: v for k, v in answer["plan"].items() if k != "seed" and v}
+    click.echo(f"faults: {active or 'none'}; injected so far: {answer['injected'] or 'nothing'}")

@@ -1,13 +1,22 @@
 """Entry point of the emulator process: ``python -m fraudstream.stack.emulator``.
 
 Runs moto's HTTP server with :mod:`fraudstream.stack.moto_patches` applied (unless
-``--stock``, which the benchmark uses to measure the unpatched emulator side by side).
+``--stock``, which the benchmark uses to measure the unpatched emulator side by side), behind
+the fault-injection middleware of :mod:`fraudstream.stack.faults` (inactive unless a fault
+plan is set).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
+import sys
+from types import FrameType
+
+
+def _exit(signum: int, frame: FrameType | None) -> None:
+    sys.exit(0)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -19,13 +28,25 @@ def main(argv: list[str] | None = None) -> None:
 
     # IAM managed policies are needed by Terraform's data-plane apply against the emulator.
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    os.environ.setdefault("MOTO_PORT", str(args.port))
     if not args.stock:
         from fraudstream.stack import moto_patches
 
         moto_patches.apply()
-    from moto import server
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import run_simple
 
-    server.main(["--host", args.host, "--port", str(args.port)])
+    from fraudstream.stack.faults import ENV_VAR, FaultInjector, FaultPlan
+
+    signal.signal(signal.SIGTERM, _exit)
+    signal.signal(signal.SIGINT, _exit)
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    app = FaultInjector(moto_app, FaultPlan.from_json(os.environ.get(ENV_VAR, "")))
+    run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised as a subprocess

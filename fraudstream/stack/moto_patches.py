@@ -1,4 +1,5 @@
-"""Make moto's Kinesis shard O(log n) per call instead of O(n).
+"""Make moto's Kinesis fast enough to stand in for Kinesis: O(log n) per call, and cheap
+responses.
 
 moto 5.2.5 stores a shard's records in an insertion-ordered dict keyed by increasing sequence
 number, then (a) finds the last sequence number on every put with
@@ -7,12 +8,18 @@ its first record. Both make throughput fall as a shard fills (about 9k -> 135 re
 records per shard). The patch keeps a sorted list of the shard's sequence numbers beside the
 dict and answers with ``bisect``; results are identical to moto's.
 
+Second, moto 5.2.5 serialises every response through its generic, model-driven serializer,
+which costs ~85 us per record of a PutRecords or GetRecords response (profiled: 70 % of the
+time of a 500-record PutRecords). The two hot responses are written directly as the JSON the
+Kinesis API returns; the shapes are those of botocore's Kinesis model.
+
 The patch is applied only inside the emulator process started by :mod:`fraudstream.stack`,
 never to a user's moto in tests that mock AWS in-process.
 """
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_left, bisect_right
 from typing import Any
 
@@ -78,6 +85,34 @@ def _sequence_at(self: Any, at_timestamp: float) -> int:
     return keys[index - 1] if index else 0
 
 
+def _put_records_response(self: Any) -> str:
+    response = self.kinesis_backend.put_records(
+        self._get_param("StreamARN"), self._get_param("StreamName"), self._get_param("Records")
+    )
+    return json.dumps(response)
+
+
+def _get_records_response(self: Any) -> str:
+    iterator, records, millis_behind = self.kinesis_backend.get_records(
+        self._get_param("StreamARN"), self._get_param("ShardIterator"), self._get_param("Limit")
+    )
+    return json.dumps(
+        {
+            "NextShardIterator": iterator,
+            "MillisBehindLatest": millis_behind,
+            "Records": [
+                {
+                    "Data": record.data,  # stored as the base64 text the producer sent
+                    "PartitionKey": record.partition_key,
+                    "SequenceNumber": str(record.sequence_number),
+                    "ApproximateArrivalTimestamp": record.created_at,
+                }
+                for record in records
+            ],
+        }
+    )
+
+
 def apply() -> None:
     """Install the patch into moto's Kinesis ``Shard`` class (idempotent)."""
     global _APPLIED
@@ -94,4 +129,8 @@ def apply() -> None:
     }
     for name, function in replacements.items():
         setattr(models.Shard, name, function)
+    from moto.kinesis import responses
+
+    setattr(responses.KinesisResponse, "put_records", _put_records_response)  # noqa: B010
+    setattr(responses.KinesisResponse, "get_records", _get_records_response)  # noqa: B010
     _APPLIED = True

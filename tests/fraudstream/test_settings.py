@@ -82,3 +82,10 @@ def test_dev_token_key_refused_against_real_aws() -> None:
     check_production_safety(load_settings(card_token_key="a-real-secret"))
     assert load_settings().card_token_key.get_secret_value() == DEV_TOKEN_KEY
     assert DEV_TOKEN_KEY not in repr(load_settings())
+
+
+def test_settings_reference_is_up_to_date() -> None:
+    from fraudstream.settings_doc import render
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
+    assert doc.read_text() == render(), "run: python -m fraudstream.settings_doc > docs/settings.md"

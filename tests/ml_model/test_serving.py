@@ -52,19 +52,19 @@ def rows(bundle: ModelBundle) -> np.ndarray:
 def post(
     url: str, body: bytes, content_type: str, accept: str | None = None
 ) -> tuple[int, bytes, dict[str, str]]:
-    request = urllib.request.Request(url, data=body, method="POST")  # noqa: S310 - loopback
+    request = urllib.request.Request(url, data=body, method="POST")
     request.add_header("Content-Type", content_type)
     if accept:
         request.add_header("Accept", accept)
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.read(), dict(response.headers)
     except urllib.error.HTTPError as error:
         return error.code, error.read(), dict(error.headers)
 
 
 def test_ping(server: RunningServer) -> None:
-    with urllib.request.urlopen(server.url + "/ping", timeout=10) as response:  # noqa: S310
+    with urllib.request.urlopen(server.url + "/ping", timeout=10) as response:
         assert response.status == 200
 
 
@@ -142,7 +142,7 @@ def test_no_model_is_503(tmp_path: Path) -> None:
             )
         assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
         with pytest.raises(urllib.error.HTTPError) as ping:
-            urllib.request.urlopen(empty.url + "/ping", timeout=10)  # noqa: S310
+            urllib.request.urlopen(empty.url + "/ping", timeout=10)
         assert ping.value.code == 503
 
 
@@ -152,5 +152,5 @@ def test_payload_over_6_mb_is_413(server: RunningServer) -> None:
 
 
 def test_manifest_route(server: RunningServer, bundle: ModelBundle) -> None:
-    with urllib.request.urlopen(server.url + "/manifest", timeout=10) as response:  # noqa: S310
+    with urllib.request.urlopen(server.url + "/manifest", timeout=10) as response:
         assert json.loads(response.read())["version"] == bundle.version

@@ -135,3 +135,24 @@ def test_sigterm_is_enough_to_stop_the_emulator(tmp_path: Path) -> None:
     os.killpg(state.pid, signal.SIGTERM)
     lifecycle.stop_emulator(settings)
     assert not lifecycle.status(settings).running
+
+
+def test_cli_faults(tmp_path: Path) -> None:
+    port = free_port()
+    env = {"FRAUDSTREAM_STACK_PORT": str(port), "FRAUDSTREAM_STATE_DIR": str(tmp_path)}
+    runner = CliRunner()
+    assert (
+        "no emulator answers" in runner.invoke(cli, ["stack", "faults", "--show"], env=env).output
+    )
+    assert runner.invoke(cli, ["stack", "up"], env=env).exit_code == 0
+    try:
+        result = runner.invoke(cli, ["stack", "faults", "--put-records-fail", "0.25"], env=env)
+        assert result.exit_code == 0 and "put_records_fail_fraction': 0.25" in result.output
+        shown = runner.invoke(cli, ["stack", "faults", "--show"], env=env)
+        assert "0.25" in shown.output
+        bad = runner.invoke(cli, ["stack", "faults", "--batch-write-throttle", "3"], env=env)
+        assert bad.exit_code == 1 and "within [0, 1]" in bad.output
+        off = runner.invoke(cli, ["stack", "faults"], env=env)
+        assert "faults: none" in off.output
+    finally:
+        runner.invoke(cli, ["stack", "down"], env=env)

@@ -1,0 +1,90 @@
+"""The two ways to feed the stream: live generation at a steady rate, and replay of history.
+
+Both loops are plain functions of injected clocks so tests can drive them; they stop early when
+``should_stop()`` turns true (the CLI wires it to Ctrl-C) and always finish by flushing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+
+from producer.generator import GeneratedTransaction, TransactionGenerator
+from producer.session import ProduceSession, Summary
+
+Tick = Callable[[Summary], None]
+
+
+def _never() -> bool:
+    return False
+
+
+def run_live(
+    session: ProduceSession,
+    generator: TransactionGenerator,
+    *,
+    duration: float,
+    tick_seconds: float = 0.05,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    should_stop: Callable[[], bool] = _never,
+    on_tick: Tick | None = None,
+) -> Summary:
+    """Send the generator's transactions when their event time comes (event time = wall time
+    from the generator's start), so the achieved rate is the generator's rate; labels are
+    released ``label delay`` seconds of wall time after their transaction."""
+    start = generator.config.start
+    end = start + timedelta(seconds=duration)
+    began = clock()
+    item = next(generator)
+    while not should_stop():
+        elapsed = clock() - began
+        now = start + timedelta(seconds=min(elapsed, duration))
+        while item.event.event_time <= now and item.event.event_time < end:
+            session.send(item, label_from=item.event.event_time)
+            item = next(generator)
+        session.flush()
+        session.release_labels(now)
+        if on_tick is not None:
+            on_tick(session.summary)
+        if elapsed >= duration:
+            break
+        until_next = (item.event.event_time - now).total_seconds()
+        wait = min(tick_seconds, max(until_next, 0.0), duration - elapsed)
+        if wait > 0:
+            sleep(wait)
+    session.summary.interrupted = should_stop()
+    return session.finish()
+
+
+def run_replay(
+    session: ProduceSession,
+    transactions: Iterable[GeneratedTransaction],
+    *,
+    max_rate: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    should_stop: Callable[[], bool] = _never,
+    on_tick: Tick | None = None,
+    tick_every: int = 2000,
+) -> Summary:
+    """Send historical transactions in their (event-time) order as fast as allowed; a label is
+    released once replay reaches its label time in event time."""
+    if max_rate is not None and max_rate <= 0:
+        raise ValueError("max rate must be positive")
+    began = clock()
+    for count, item in enumerate(transactions, start=1):
+        if should_stop():
+            session.summary.interrupted = True
+            break
+        session.release_labels(item.event.event_time)
+        session.send(item, label_from=item.event.event_time)
+        if max_rate is not None:
+            ahead = count / max_rate - (clock() - began)
+            if ahead > 0.01:
+                session.flush()
+                sleep(ahead)
+        if on_tick is not None and count % tick_every == 0:
+            on_tick(session.summary)
+    return session.finish()

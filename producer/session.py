@@ -1,0 +1,94 @@
+"""One producing run: transactions to the events stream, labels to the labels stream, with
+running statistics for progress and the final summary. Shared by live generation and replay."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from fraudstream.events import LabelRecord
+from producer.generator import GeneratedTransaction
+from producer.kinesis_writer import KinesisWriter
+from producer.labels import LabelQueue
+
+
+@dataclass
+class Summary:
+    """What a run did; ``rate`` is achieved transactions per second."""
+
+    sent: int = 0
+    labels_sent: int = 0
+    retried: int = 0
+    undelivered: int = 0
+    elapsed: float = 0.0
+    fraud_by_scenario: Counter[str] = field(default_factory=Counter)
+    interrupted: bool = False
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def frauds(self) -> int:
+        return sum(self.fraud_by_scenario.values())
+
+
+class ProduceSession:
+    """Sends generated transactions and their delayed labels; tracks what was sent."""
+
+    def __init__(self, events: KinesisWriter, labels: KinesisWriter, queue: LabelQueue) -> None:
+        self.events = events
+        self.labels = labels
+        self.queue = queue
+        self.summary = Summary()
+        self._queued: Counter[str] = Counter()
+        self._started: float | None = None
+
+    def send(self, generated: GeneratedTransaction, label_from: datetime) -> None:
+        """Queue a transaction for Kinesis and its label for later release."""
+        event = generated.event
+        if self._started is None:
+            self._started = time.monotonic()
+        self.events.put(event.to_json().encode(), event.partition_key)
+        if generated.is_fraud:
+            self._queued[generated.scenario] += 1
+        self.queue.add(generated, label_from)
+
+    def release_labels(self, now: datetime) -> None:
+        for label in self.queue.due(now):
+            self._put_label(label)
+
+    def _put_label(self, label: LabelRecord) -> None:
+        self.labels.put(label.to_json().encode(), label.card_id)
+        self.summary.labels_sent += 1
+
+    def flush(self) -> None:
+        """Deliver what is buffered; counts are updated from the writers afterwards."""
+        try:
+            self.events.flush()
+            self.labels.flush()
+        finally:
+            self._refresh()
+
+    def finish(self) -> Summary:
+        """Flush transactions, release every remaining label, and return the summary."""
+        try:
+            self.events.flush()
+            self._refresh()  # the rate covers sending transactions, not the label drain below
+            for label in self.queue.drain():
+                self._put_label(label)
+            self.labels.flush()
+        finally:
+            self._refresh(timing=False)
+        return self.summary
+
+    def _refresh(self, *, timing: bool = True) -> None:
+        stats = self.events.stats
+        self.summary.sent = stats.sent
+        self.summary.retried = stats.retried + self.labels.stats.retried
+        self.summary.undelivered = stats.undelivered + self.labels.stats.undelivered
+        self.summary.fraud_by_scenario = self._queued.copy()
+        if timing and self._started is not None:
+            self.summary.elapsed = time.monotonic() - self._started

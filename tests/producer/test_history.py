@@ -1,0 +1,33 @@
+from datetime import UTC, datetime, timedelta
+
+import pyarrow.compute as pc
+
+from fraudstream.events import arrow_schema
+from producer.history import generate_history, history_schema
+
+
+def test_history_table_shape_labels_and_determinism() -> None:
+    start = datetime(2026, 2, 1, tzinfo=UTC)
+    table = generate_history(
+        cards=400, days=5, seed=3, fraud_rate=0.02, start=start, label_delay=timedelta(minutes=5)
+    )
+    assert table.schema == history_schema()
+    assert table.schema.names[: len(arrow_schema())] == arrow_schema().names
+    assert 400 * 3 * 5 * 0.8 < table.num_rows < 400 * 3 * 5 * 1.2  # ~3 per card per day
+    times = table["event_time"].to_pylist()
+    assert times == sorted(times) and times[0] >= start and times[-1] < start + timedelta(days=5)
+    delays = pc.subtract(table["label_time"], table["event_time"]).to_pylist()
+    assert set(delays) == {timedelta(minutes=5)}
+    fraud_share = sum(table["is_fraud"].to_pylist()) / table.num_rows
+    assert 0.01 < fraud_share < 0.04
+    again = generate_history(
+        cards=400, days=5, seed=3, fraud_rate=0.02, start=start, label_delay=timedelta(minutes=5)
+    )
+    assert again.equals(table)
+
+
+def test_history_at_live_density() -> None:
+    table = generate_history(
+        cards=200, days=60 / 86_400, rate=50.0, start=datetime(2026, 2, 1, tzinfo=UTC)
+    )
+    assert 2_500 < table.num_rows < 3_500  # ~50/s for a minute, Poisson
