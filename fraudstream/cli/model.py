@@ -72,7 +72,7 @@ _MODEL_OPTIONS = [
         type=float,
         help="Last share of the training window used for early stopping [default: 0.2].",
     ),
-    click.option("--seed", "model_seed", type=int, help="XGBoost random seed [default: 0]."),
+    click.option("--model-seed", type=int, help="XGBoost random seed [default: 0]."),
 ]
 
 
@@ -97,8 +97,8 @@ def _train_params(options: dict[str, Any]) -> Any:
 @click.option(
     "--data",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Labelled history (Parquet). Without it a default generator history is made "
-    "(pending: needs the producer's generator).",
+    help="Labelled history (Parquet). Without it, a generator history is made in memory "
+    "from --cards/--days/--seed.",
 )
 @click.option(
     "--format",
@@ -108,14 +108,24 @@ def _train_params(options: dict[str, Any]) -> Any:
     show_default=True,
     help="Layout of --data.",
 )
+@click.option("--cards", type=int, default=5_000, show_default=True, help="Generated cards.")
+@click.option("--days", type=float, default=30.0, show_default=True, help="Generated days.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Generator seed.")
+@click.option(
+    "--fraud-rate", type=float, default=0.01, show_default=True, help="Generated fraud share."
+)
 @click.option("--train-start", help="First training day, YYYY-MM-DD [default: first day].")
 @click.option("--train-end", help="Last training day (inclusive) [default: last day].")
 @click.option(
     "--label-delay",
-    default="7d",
-    show_default=True,
     help="How long fraud labels take to arrive; merchant risk windows end this long before "
-    "each transaction (e.g. 7d for the handbook, 60s for the live demo).",
+    "each transaction, e.g. 60s or 7d [default: 7d for the handbook, the data's median "
+    "label delay for generator history].",
+)
+@click.option(
+    "--merchant-bucket",
+    help="Time bucket of merchant counts, a divisor of a day [default: 1m when the label "
+    "delay is under an hour, else 1h].",
 )
 @click.option(
     "--out",
@@ -143,36 +153,61 @@ def train(
     obj: CliContext,
     data: Path | None,
     fmt: str,
+    cards: int,
+    days: float,
+    seed: int,
+    fraud_rate: float,
     train_start: str | None,
     train_end: str | None,
-    label_delay: str,
+    label_delay: str | None,
+    merchant_bucket: str | None,
     out_dir: Path | None,
     alert_rate: float,
     block_precision: float,
     **options: Any,
 ) -> None:
     """Train the fraud model on labelled history and write model.tar.gz + manifest.json."""
-    from ml_model.data.history import load_history, parse_day
-    from ml_model.errors import DataError
+    from ml_model.data.history import load_history, median_label_delay_ms, parse_day
     from ml_model.features import FeatureConfig
     from ml_model.training.pipeline import train_model
 
     settings = obj.settings
-    delay_ms = parse_duration_ms(label_delay)
-    if data is None:
-        raise DataError(
-            "no --data given and the default generator history is not available yet "
-            "(pending the producer's generate_history); pass --data FILE --format handbook"
-        )
     report = _Reporter()
-    report.say(f"loading {data} ({fmt})")
-    history = load_history(data, fmt, label_delay_ms=delay_ms)
+    delay_ms = parse_duration_ms(label_delay) if label_delay else None
+    if data is None:
+        from producer.history import generate_history
+
+        report.say(f"generating {days:g} days of history for {cards:,} cards (seed {seed})")
+        table = generate_history(
+            cards=cards,
+            days=days,
+            seed=seed,
+            fraud_rate=fraud_rate,
+            token_key=settings.card_token_key.get_secret_value().encode(),
+        )
+        history = load_history(table, "generator")
+    else:
+        report.say(f"loading {data} ({fmt})")
+        fallback = delay_ms if delay_ms is not None else 7 * 86_400_000
+        history = load_history(data, fmt, label_delay_ms=fallback)
+    if delay_ms is None:
+        delay_ms = median_label_delay_ms(history)
+    bucket_ms = (
+        parse_duration_ms(merchant_bucket)
+        if merchant_bucket
+        else (60_000 if delay_ms < 3_600_000 else 3_600_000)
+    )
+    try:
+        config = FeatureConfig(label_delay_ms=delay_ms, merchant_bucket_ms=bucket_ms)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from error
+    report.say(f"label delay {delay_ms / 1000:g} s, merchant buckets of {bucket_ms / 1000:g} s")
     start = parse_day(train_start) if train_start else None
     end = parse_day(train_end) + 86_400_000 if train_end else None
     outcome = train_model(
         history,
         out_dir=out_dir or settings.model_dir,
-        config=FeatureConfig(label_delay_ms=delay_ms),
+        config=config,
         params=_train_params(options),
         train_start_ms=start,
         train_end_ms=end,
@@ -237,6 +272,14 @@ def _print_training(outcome: Any) -> None:
     help="Report folder [default: <output without .parquet>-report].",
 )
 @click.option(
+    "--weeks",
+    type=click.IntRange(1, 52),
+    default=1,
+    show_default=True,
+    help="Also evaluate the split shifted back 1..N-1 weeks (same training start); "
+    "features are built once.",
+)
+@click.option(
     "--keep-known-cards",
     is_flag=True,
     help="Keep cards already known to be compromised in the test set (the handbook drops them).",
@@ -252,6 +295,7 @@ def backtest(
     delay_days: int,
     output: Path,
     report_dir: Path | None,
+    weeks: int,
     keep_known_cards: bool,
     **options: Any,
 ) -> None:
@@ -264,7 +308,7 @@ def backtest(
         run_backtest,
         write_scores,
     )
-    from ml_model.training.report import comparison_table, write_report
+    from ml_model.training.report import comparison_table, weekly_table, write_report
 
     day = 86_400_000
     windows = Windows(
@@ -276,20 +320,22 @@ def backtest(
     report = _Reporter()
     report.say(f"loading {data} ({fmt})")
     history = load_history(data, fmt, label_delay_ms=delay_days * day)
-    result = run_backtest(
+    results = run_backtest(
         history,
         windows,
         delay_days=delay_days,
         params=_train_params(options),
         config=FeatureConfig(label_delay_ms=delay_days * day),
         exclude_known=not keep_known_cards,
+        weeks=weeks,
         say=report.say,
         progress=report.features,
         round_progress=report.rounds,
     )
+    result = results[0]
     write_scores(result.scores, output)
     folder = report_dir or output.with_name(output.stem + "-report")
-    path = write_report(result, folder, data_source=str(data))
+    path = write_report(results, folder, data_source=str(data))
     m = result.metrics
     click.echo(
         f"test: {int(m['rows']):,} transactions, {int(m['frauds']):,} frauds "
@@ -308,6 +354,8 @@ def backtest(
             f"{result.ceiling['card_precision_at_100']:.4f}"
         )
     click.echo(comparison_table(result))
+    if len(results) > 1:
+        click.echo(weekly_table(results))
     click.echo(f"scores -> {output}; report -> {path}")
 
 

@@ -107,6 +107,13 @@ class History:
         return self.transactions["event_ms"].to_numpy() // DAY_MS
 
 
+def median_label_delay_ms(history: History) -> int:
+    """The typical time from a transaction to its label in ``history`` (0 if none)."""
+    tx = history.transactions
+    delays = (tx["label_ms"] - tx["event_ms"]).to_numpy()
+    return int(np.median(delays)) if len(delays) else 0
+
+
 def _canonical(frame: pd.DataFrame, source: str) -> History:
     frame = frame.sort_values(["event_ms", "transaction_id"], kind="stable").reset_index(drop=True)
     if frame.empty:

@@ -146,36 +146,52 @@ def delayed_label_ceiling(
     return hidden
 
 
-def run_backtest(
+def prepare(
     history: History,
+    end_ms: int,
+    config: FeatureConfig,
+    *,
+    say: Say | None = None,
+    progress: Progress | None = None,
+) -> tuple[History, np.ndarray]:
+    """History up to ``end_ms`` and its feature matrix (valid for any split ending by then:
+    a row's features depend only on what came before it)."""
+    history = history.before(end_ms)
+    if say:
+        say(f"building features for {len(history):,} transactions ({history.source})")
+    return history, feature_matrix(history, config, progress)
+
+
+def evaluate_split(
+    history: History,
+    matrix: np.ndarray,
     windows: Windows,
     *,
     delay_days: int,
     params: TrainParams,
-    config: FeatureConfig | None = None,
     known_days: int = HANDBOOK_KNOWN_DAYS,
     exclude_known: bool = True,
     say: Say | None = None,
-    progress: Progress | None = None,
     round_progress: RoundProgress | None = None,
 ) -> BacktestResult:
+    """Train and test one split on precomputed features (see :func:`prepare`)."""
     tell = say or (lambda _text: None)
     windows.check()
-    config = config or FeatureConfig(label_delay_ms=delay_days * DAY_MS)
-    history = history.before(windows.test_end)
     tx = history.transactions
     event_ms = tx["event_ms"].to_numpy()
-    if event_ms.max() < windows.test_start:
-        raise DataError(f"{history.source} has no transactions in the test window")
-    tell(f"building features for {len(history):,} transactions ({history.source})")
-    matrix = feature_matrix(history, config, progress)
     labels = tx["is_fraud"].to_numpy(dtype=bool)
     known_by_test = tx["label_ms"].to_numpy() <= windows.test_start
     train = (event_ms >= windows.train_start) & (event_ms < windows.train_end) & known_by_test
     test = (event_ms >= windows.test_start) & (event_ms < windows.test_end)
+    if not test.any():
+        raise DataError(f"{history.source} has no transactions in the test window")
     if not train.any():
         raise DataError("no labelled transactions in the training window")
-    tell(f"training on {int(train.sum()):,} transactions ({int(labels[train].sum()):,} frauds)")
+    tell(
+        f"training on {int(train.sum()):,} transactions ({int(labels[train].sum()):,} frauds), "
+        f"testing {windows.to_dict()['test_start'][:10]} .. "
+        f"{format_ms(windows.test_end - 1)[:10]}"
+    )
     result = fit(matrix[train], labels[train], event_ms[train], params, progress=round_progress)
 
     days = event_ms // DAY_MS
@@ -228,6 +244,51 @@ def run_backtest(
         excluded_rows=int(excluded.sum()),
         per_day_card_precision=per_day,
     )
+
+
+def run_backtest(
+    history: History,
+    windows: Windows,
+    *,
+    delay_days: int,
+    params: TrainParams,
+    config: FeatureConfig | None = None,
+    known_days: int = HANDBOOK_KNOWN_DAYS,
+    exclude_known: bool = True,
+    weeks: int = 1,
+    say: Say | None = None,
+    progress: Progress | None = None,
+    round_progress: RoundProgress | None = None,
+) -> list[BacktestResult]:
+    """The split as given, then (``weeks`` > 1) the same split shifted back one week at a
+    time, training start fixed; features are built once. The first result is the split
+    as given."""
+    windows.check()
+    config = config or FeatureConfig(label_delay_ms=delay_days * DAY_MS)
+    cut, matrix = prepare(history, windows.test_end, config, say=say, progress=progress)
+    results = []
+    for week in range(weeks):
+        shift = week * 7 * DAY_MS
+        shifted = Windows(
+            windows.train_start,
+            windows.train_end - shift,
+            windows.test_start - shift,
+            windows.test_end - shift,
+        )
+        results.append(
+            evaluate_split(
+                cut,
+                matrix,
+                shifted,
+                delay_days=delay_days,
+                params=params,
+                known_days=known_days,
+                exclude_known=exclude_known,
+                say=say,
+                round_progress=round_progress,
+            )
+        )
+    return results
 
 
 def write_scores(frame: pd.DataFrame, path: str | Path) -> Path:

@@ -37,6 +37,30 @@ def comparison_table(result: BacktestResult, label: str = "fraudstream XGBoost")
     return "\n".join(lines)
 
 
+def weekly_table(results: list[BacktestResult]) -> str:
+    """One row per test week (newest first) with the delayed-label ceiling, and the mean."""
+    lines = [
+        "| test week | AUC ROC | average precision | card precision@100 | CP@100 ceiling |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        w = r.windows.to_dict()
+        ceiling = r.ceiling.get("card_precision_at_100") if r.ceiling else None
+        lines.append(
+            f"| {w['test_start'][:10]} | {_fmt(r.metrics['auc_roc'])} | "
+            f"{_fmt(r.metrics['average_precision'])} | "
+            f"{_fmt(r.metrics['card_precision_at_100'])} | {_fmt(ceiling)} |"
+        )
+    keys = ("auc_roc", "average_precision", "card_precision_at_100")
+    means = [float(np.mean([r.metrics[k] for r in results])) for k in keys]
+    ceilings = [r.ceiling["card_precision_at_100"] for r in results if r.ceiling]
+    lines.append(
+        f"| **mean of {len(results)} weeks** | **{means[0]:.3f}** | **{means[1]:.3f}** | "
+        f"**{means[2]:.3f}** | {_fmt(float(np.mean(ceilings)) if ceilings else None)} |"
+    )
+    return "\n".join(lines)
+
+
 def plot_precision_recall(result: BacktestResult, path: Path) -> Path:
     import matplotlib
 
@@ -63,12 +87,26 @@ def plot_precision_recall(result: BacktestResult, path: Path) -> Path:
     return path
 
 
-def write_report(result: BacktestResult, folder: str | Path, *, data_source: str) -> Path:
-    """Write ``report.md``, ``metrics.json`` and ``precision_recall.png`` into ``folder``."""
+def write_report(results: list[BacktestResult], folder: str | Path, *, data_source: str) -> Path:
+    """Write ``report.md``, ``metrics.json`` and ``precision_recall.png`` into ``folder``; the
+    first result is the requested split, any others the earlier weeks."""
+    result = results[0]
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     plot_precision_recall(result, out / "precision_recall.png")
-    (out / "metrics.json").write_text(json.dumps(result.summary(), indent=2, default=float) + "\n")
+    summary = result.summary()
+    if len(results) > 1:
+        summary["weeks"] = [
+            r.summary() | {"card_precision_at_100_per_day": r.per_day_card_precision}
+            for r in results
+        ]
+    (out / "metrics.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
+    weekly = (
+        "\n\nThe same protocol on earlier test weeks (training start fixed, training end and "
+        f"test window shifted back a week at a time):\n\n{weekly_table(results)}"
+        if len(results) > 1
+        else ""
+    )
     w = result.windows.to_dict()
     per_day = ", ".join(f"{v:.2f}" for v in result.per_day_card_precision)
     text = f"""# Backtest report
@@ -82,7 +120,7 @@ cards already known to be compromised (handbook protocol).
 
 {comparison_table(result)}
 
-Card precision@100 per test day: {per_day}.
+Card precision@100 per test day: {per_day}.{weekly}
 
 Handbook rows are the published results on the handbook's own split (Le Borgne et al.,
 *Reproducible Machine Learning for Credit Card Fraud Detection - Practical Handbook*, 2022).

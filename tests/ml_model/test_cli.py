@@ -58,10 +58,58 @@ def test_train_writes_the_artifact_and_prints_a_summary(
     assert (out / "model.tar.gz").is_file()
 
 
-def test_train_without_data_says_what_is_missing(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["train", "--out", str(tmp_path)])
-    assert result.exit_code == 1
-    assert "pending the producer" in result.output
+def test_train_without_data_generates_history(tmp_path: Path) -> None:
+    out = tmp_path / "model"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "--cards",
+            "300",
+            "--days",
+            "12",
+            "--seed",
+            "3",
+            "--fraud-rate",
+            "0.03",
+            "--out",
+            str(out),
+            *SMALL,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    # the generator's labels arrive a minute late: merchant windows follow, in minute buckets
+    assert manifest["feature_config"]["label_delay_ms"] == 60_000
+    assert manifest["feature_config"]["merchant_bucket_ms"] == 60_000
+    assert manifest["data"]["source"] == "generator table"
+
+
+def test_train_on_generator_file(tmp_path: Path) -> None:
+    from producer.history import generate_history
+
+    path = tmp_path / "history.parquet"
+    pq.write_table(generate_history(cards=200, days=10, seed=5, fraud_rate=0.03), path)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "--data",
+            str(path),
+            "--format",
+            "generator",
+            "--label-delay",
+            "5m",
+            "--merchant-bucket",
+            "1h",
+            "--out",
+            str(tmp_path / "m"),
+            *SMALL,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "m" / "manifest.json").read_text())["feature_config"]
+    assert (config["label_delay_ms"], config["merchant_bucket_ms"]) == (300_000, 3_600_000)
 
 
 def test_backtest_prints_metrics_and_writes_scores_and_report(
@@ -83,8 +131,10 @@ def test_backtest_prints_metrics_and_writes_scores_and_report(
             "--test-start",
             "2026-01-21",
             "--test-end",
-            "2026-01-28",
+            "2026-01-27",
             "--delay-days",
+            "2",
+            "--weeks",
             "2",
             "--output",
             str(output),
@@ -102,6 +152,11 @@ def test_backtest_prints_metrics_and_writes_scores_and_report(
     assert "| model | AUC ROC |" in (report / "report.md").read_text()
     metrics = json.loads((report / "metrics.json").read_text())
     assert metrics["metrics"]["auc_roc"] > 0.5
+    assert [w["windows"]["test_start"][:10] for w in metrics["weeks"]] == [
+        "2026-01-21",
+        "2026-01-14",
+    ]
+    assert "mean of 2 weeks" in result.output
 
 
 def test_backtest_rejects_overlapping_windows(handbook_file: Path, tmp_path: Path) -> None:
