@@ -237,10 +237,11 @@ def _print_training(outcome: Any) -> None:
         f"{metrics['card_precision_at_100']:.4f}"
     )
     click.echo(
-        f"  thresholds: review >= {thresholds.review:.4f} "
-        f"({metrics['review_or_block_rate']:.2%} of transactions, precision "
-        f"{metrics['review_or_block_precision']:.2f}), block >= {thresholds.block:.4f} "
-        f"(precision {metrics['block_precision']:.2f})"
+        f"  thresholds: review >= {thresholds.review:.4f} ({metrics['review_rate']:.2%} of "
+        f"validation transactions, precision {metrics['review_precision']:.2f}); block >= "
+        f"{thresholds.block:.4f} ({metrics['block_rate']:.2%}, precision "
+        f"{metrics['block_precision']:.2f}); frauds caught by either "
+        f"{metrics['review_or_block_recall']:.0%}"
     )
 
 

@@ -109,12 +109,17 @@ def train_model(
     )
     flagged = result.valid_scores >= thresholds.review
     blocked = result.valid_scores >= thresholds.block
+    queued = flagged & ~blocked
+
+    def precision(mask: np.ndarray) -> float:
+        return float(valid_labels[mask].mean()) if mask.any() else 0.0
+
     valid_metrics |= {
-        "review_or_block_rate": float(flagged.mean()),
-        "review_or_block_precision": float(valid_labels[flagged].mean()) if flagged.any() else 0.0,
-        "review_or_block_recall": float(flagged[valid_labels].mean()),
+        "review_rate": float(queued.mean()),
+        "review_precision": precision(queued),
         "block_rate": float(blocked.mean()),
-        "block_precision": float(valid_labels[blocked].mean()) if blocked.any() else 0.0,
+        "block_precision": precision(blocked),
+        "review_or_block_recall": float(flagged[valid_labels].mean()),
     }
     raw = booster_bytes(result.booster)
     now = datetime.now(UTC)

@@ -109,14 +109,18 @@ def write_report(results: list[BacktestResult], folder: str | Path, *, data_sour
     )
     w = result.windows.to_dict()
     per_day = ", ".join(f"{v:.2f}" for v in result.per_day_card_precision)
+    intro = (
+        f"Data: `{data_source}`. Train {w['train_start'][:10]} to "
+        f"{w['train_end_exclusive'][:10]} (exclusive), test {w['test_start'][:10]} to "
+        f"{w['test_end_exclusive'][:10]} (exclusive), label delay {result.delay_days} days. "
+        f"{result.train_rows:,} training transactions (early stopping at round "
+        f"{result.fit.best_round}); {int(result.metrics['rows']):,} test transactions with "
+        f"{int(result.metrics['frauds']):,} frauds after dropping {result.excluded_rows:,} "
+        "transactions of cards already known to be compromised (handbook protocol)."
+    )
     text = f"""# Backtest report
 
-Data: `{data_source}`. Train {w["train_start"]} to {w["train_end_exclusive"]} (exclusive),
-test {w["test_start"]} to {w["test_end_exclusive"]} (exclusive), label delay
-{result.delay_days} days. {result.train_rows:,} training transactions (early stopping at round
-{result.fit.best_round}); {int(result.metrics["rows"]):,} test transactions with
-{int(result.metrics["frauds"]):,} frauds after dropping {result.excluded_rows:,} transactions of
-cards already known to be compromised (handbook protocol).
+{intro}
 
 {comparison_table(result)}
 

@@ -6,9 +6,9 @@ Rule (also in ``docs/model.md`` and every manifest):
   validation transactions scoring at or above it are fraud, among thresholds that flag at least
   ``min_block_alerts`` transactions. Automatic blocks must be nearly always right. If no
   threshold reaches that precision, nothing is blocked automatically (block = just above 1).
-* **review**: the score at which the alert budget is spent: ``alert_rate`` (default 0.5 %) of
-  validation transactions score at or above it, so analysts see a predictable volume. If the
-  block threshold is lower, review = block (there is no review band).
+* **review**: the analysts' budget: the score such that ``alert_rate`` (default 0.5 %) of the
+  validation transactions fall between it and the block threshold (the review queue), so
+  analysts see a predictable volume of the cases just below automatic blocking.
 
 Decisions: ``score >= block`` -> block, else ``score >= review`` -> review, else approve.
 """
@@ -26,8 +26,8 @@ from ml_model.training.metrics import precision_recall_curve
 NEVER = math.nextafter(1.0, 2.0)
 RULE = (
     "block = lowest validation score whose alerts are >= {block_precision:.0%} fraud "
-    "(at least {min_block_alerts} alerts; none -> never block); review = score flagging "
-    "{alert_rate:.2%} of validation transactions (not above block)"
+    "(at least {min_block_alerts} alerts; none -> never block); review = score putting "
+    "{alert_rate:.2%} of validation transactions between review and block"
 )
 
 
@@ -71,8 +71,8 @@ def choose_thresholds(
     good = np.flatnonzero((precision >= block_precision) & (alerts >= min_block_alerts))
     block = float(cut[good[-1]]) if len(good) else NEVER
     k = max(1, math.ceil(alert_rate * len(s)))
-    review = float(np.sort(s)[::-1][k - 1])
-    review = min(review, block)
+    below = np.sort(s[s < block])[::-1]
+    review = float(below[min(k, len(below)) - 1]) if len(below) else block
     rule = RULE.format(
         block_precision=block_precision, min_block_alerts=min_block_alerts, alert_rate=alert_rate
     )
