@@ -185,7 +185,16 @@ def deploy(
             result.action = "created"
         else:
             if current.get("EndpointConfigName") != name:
-                sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=name)
+                try:
+                    sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=name)
+                except ClientError as error:
+                    if settings.is_local and _code(error) in ("500", "InternalFailure"):
+                        raise DeployError(
+                            "the local emulator does not implement UpdateEndpoint (moto "
+                            f"5.2.5); model {name} and its endpoint config exist, endpoint "
+                            f"{endpoint} still serves {current.get('EndpointConfigName')}"
+                        ) from error
+                    raise
                 result.action = "updated"
         result.steps.append(f"endpoint {endpoint} {result.action}")
         tell(f"endpoint {endpoint} {result.action} (config {name})")

@@ -51,6 +51,20 @@ def test_first_deploy_creates_everything(local_stack: Settings, model_dir: Path)
     assert deploy(settings, model_dir, role_arn=ROLE, image_uri=IMAGE).action == "unchanged"
 
 
+def test_redeploy_on_the_emulator_explains_the_missing_update(
+    local_stack: Settings, model_dir: Path, tmp_path: Path
+) -> None:
+    from ml_model.artifact import load_model, write_artifact
+
+    settings = local_stack.model_copy(update={"sagemaker_endpoint": "fraud-emulator-update"})
+    deploy(settings, model_dir, role_arn=ROLE, image_uri=IMAGE)
+    bundle = load_model(model_dir)
+    manifest = {k: v for k, v in bundle.manifest.items() if k != "artifact"}
+    write_artifact(bundle.booster, manifest | {"version": bundle.version + "-c"}, tmp_path)
+    with pytest.raises(DeployError, match="does not implement UpdateEndpoint"):
+        deploy(settings, tmp_path, role_arn=ROLE, image_uri=IMAGE)
+
+
 def test_missing_role_or_image_or_bucket(local_stack: Settings, model_dir: Path) -> None:
     with pytest.raises(DeployError, match="ROLE_ARN"):
         deploy(local_stack, model_dir, image_uri=IMAGE)
