@@ -5,9 +5,13 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Infrastructure linters (checkov, kubernetes-validate, hadolint, yamllint, actionlint) in their own
+# venv: checkov's pins clash with requirements.lock. tests/infrastructure finds them here.
+TOOLS := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install test test-fast lint demo bench faults stack-up stack-down clean lock
+.PHONY: help install tools test test-fast test-infra lint demo bench faults stack-up stack-down clean lock lock-tools
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -20,11 +24,22 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)  ## create .venv and install pinned dependencies
 
-test: $(STAMP) lint  ## lint, then every test tier with line coverage
+$(TOOLS_STAMP): requirements-tools.lock
+	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade "pip>=24"
+	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.lock
+	@touch $@
+
+tools: $(TOOLS_STAMP)  ## create .venv-tools with the pinned infrastructure linters
+
+test: $(STAMP) $(TOOLS_STAMP) lint  ## lint, then every test tier (infra checks included) with line coverage
 	$(PY) -m pytest --cov --cov-report=term --cov-report=xml
 
 test-fast: $(STAMP)  ## unit tests only
 	$(PY) -m pytest -m "not integration and not e2e and not slow and not infra"
+
+test-infra: $(STAMP) $(TOOLS_STAMP)  ## only the infrastructure checks (terraform, checkov, manifests, images, workflows)
+	$(PY) -m pytest -m infra
 
 lint: $(STAMP)  ## ruff and mypy
 	$(VENV)/bin/ruff check .
@@ -48,6 +63,13 @@ lock:  ## re-pin requirements.lock from a fresh resolve (needs network to PyPI)
 	.venv-lock/bin/pip install --quiet -e '.[dev]'
 	.venv-lock/bin/pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
 	rm -rf .venv-lock
+
+lock-tools:  ## re-pin requirements-tools.lock from requirements-tools.in (needs network to PyPI)
+	rm -rf .venv-lock-tools && $(PYTHON) -m venv .venv-lock-tools
+	.venv-lock-tools/bin/pip install --quiet -r requirements-tools.in
+	( echo "# Pinned by 'make lock-tools' from requirements-tools.in; installed into .venv-tools."; \
+	  .venv-lock-tools/bin/pip freeze ) > requirements-tools.lock
+	rm -rf .venv-lock-tools
 
 clean:  ## remove caches and local state (keeps .venv)
 	rm -rf .fraudstream .pytest_cache .mypy_cache .ruff_cache htmlcov .coverage .coverage.* coverage.xml spark-warehouse

@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             _wait_ready(url, process)
             local = load_settings(endpoint_url=url, sagemaker_endpoint="bench")
-            runtime = aws.client("sagemaker-runtime", local, max_attempts=0)
+            runtime = aws.client("sagemaker-runtime", local, max_attempts=1)
             for _ in range(20):  # warm-up: connections, caches
                 runtime.invoke_endpoint(EndpointName="bench", ContentType="text/csv", Body=body)
             samples = []

@@ -47,11 +47,14 @@ def client(
 ) -> Any:
     """A boto3 client for ``service`` configured from ``settings``.
 
-    ``max_attempts`` is botocore's own retry budget (standard mode). Callers that retry
-    themselves, such as the Kinesis writer retrying only failed records, pass 1.
+    ``max_attempts`` is the total number of attempts botocore makes per call, the first
+    included (standard retry mode). Callers that retry themselves, such as the Kinesis writer
+    retrying only failed records, pass 1: exactly one attempt, no hidden retries.
     """
+    if max_attempts < 1:
+        raise ValueError("max_attempts counts the first attempt, so it must be at least 1")
     config = Config(
-        retries={"max_attempts": max_attempts, "mode": "standard"},
+        retries={"total_max_attempts": max_attempts, "mode": "standard"},
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         max_pool_connections=max_pool_connections,

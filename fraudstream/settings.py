@@ -82,6 +82,10 @@ class Settings(BaseSettings):
         None,
         description="sagemaker-runtime endpoint override, e.g. the local model server's URL.",
     )
+    model_server_host: str = Field(
+        "127.0.0.1", description="Address serve-model binds (0.0.0.0 inside a container)."
+    )
+    model_server_port: int = Field(8080, ge=1, le=65535, description="Port serve-model binds.")
     model_connect_timeout_seconds: float = Field(
         1.0, gt=0, le=60, description="Connect timeout of one scoring request to the endpoint."
     )

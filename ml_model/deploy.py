@@ -2,11 +2,11 @@
 
 Steps, each idempotent so a re-run after a failure continues where it stopped:
 
-1. upload ``model.tar.gz`` and ``manifest.json`` to
-   ``s3://<bucket>/sagemaker/models/<version>/``;
+1. upload ``model.tar.gz`` and ``manifest.json`` to ``s3://<bucket>/models/<version>/`` (the
+   prefix the Terraform-made SageMaker role may read);
 2. create the SageMaker model ``<endpoint>-<version>`` (image + model data);
 3. create the endpoint config ``<endpoint>-<version>``: one production variant and data capture
-   of requests and responses to ``s3://<bucket>/sagemaker/data-capture/``;
+   of requests and responses to ``s3://<bucket>/data-capture/``;
 4. create the endpoint, or point the existing one at the new config (``UpdateEndpoint``:
    SageMaker swaps instances without downtime); optionally wait until it is in service.
 
@@ -28,8 +28,8 @@ from ml_model.errors import DeployError
 if TYPE_CHECKING:
     from fraudstream.settings import Settings
 
-MODELS_PREFIX = "sagemaker/models"
-CAPTURE_PREFIX = "sagemaker/data-capture"
+MODELS_PREFIX = "models"  # the lake bucket prefix the SageMaker role may read (Terraform)
+CAPTURE_PREFIX = "data-capture"  # ... and may write captured requests to
 VARIANT = "primary"
 
 
@@ -128,7 +128,11 @@ def deploy(
                 PrimaryContainer={
                     "Image": image,
                     "ModelDataUrl": model_data,
-                    "Environment": {"FRAUDSTREAM_MODEL_VERSION": version},
+                    "Environment": {
+                        # our serve-model image binds loopback unless told otherwise
+                        "FRAUDSTREAM_MODEL_SERVER_HOST": "0.0.0.0",  # noqa: S104 - in-container
+                        "MODEL_VERSION": version,
+                    },
                 },
                 Tags=[{"Key": "model_version", "Value": version}],
             )
@@ -159,7 +163,7 @@ def deploy(
                 DataCaptureConfig={
                     "EnableCapture": percent > 0,
                     "InitialSamplingPercentage": max(percent, 1),
-                    "DestinationS3Uri": f"s3://{bucket}/{CAPTURE_PREFIX}",
+                    "DestinationS3Uri": f"s3://{bucket}/{CAPTURE_PREFIX}/",
                     "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
                     "CaptureContentTypeHeader": {
                         "CsvContentTypes": ["text/csv"],

@@ -70,7 +70,7 @@ class KinesisWriter:
         client: Any,
         stream_name: str,
         *,
-        max_attempts: int = 10,
+        max_attempts: int = 20,
         base_backoff: float = 0.05,
         max_backoff: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,

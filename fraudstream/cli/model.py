@@ -362,10 +362,12 @@ def backtest(
 
 @click.command("serve-model")
 @click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Bind address (0.0.0.0 in a container)."
+    "--host",
+    help="Bind address [default: FRAUDSTREAM_MODEL_SERVER_HOST, 127.0.0.1; 0.0.0.0 in a "
+    "container].",
 )
 @click.option(
-    "--port", type=int, default=8080, show_default=True, help="Port (SageMaker uses 8080)."
+    "--port", type=int, help="Port [default: FRAUDSTREAM_MODEL_SERVER_PORT, 8080 as SageMaker]."
 )
 @click.option(
     "--model-dir",
@@ -384,8 +386,8 @@ def backtest(
 @click.pass_obj
 def serve_model(
     obj: CliContext,
-    host: str,
-    port: int,
+    host: str | None,
+    port: int | None,
     model_dir: Path | None,
     endpoint_name: str | None,
     threads: int,
@@ -396,6 +398,8 @@ def serve_model(
     settings = obj.settings
     folder = model_dir or settings.model_dir
     name = endpoint_name or settings.sagemaker_endpoint
+    host = host or settings.model_server_host
+    port = port or settings.model_server_port
     click.echo(
         f"serving {folder} on http://{host}:{port} (endpoint {name}); Ctrl-C stops", err=True
     )

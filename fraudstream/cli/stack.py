@@ -18,7 +18,7 @@ def stack() -> None:
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for health.")
 @click.pass_obj
 def up(obj: CliContext, stock: bool, timeout: float) -> None:
-    """Start the emulator (if needed) and create the streams, bucket and table."""
+    """Start the emulator (if needed) and create the streams, bucket, table and Glue tables."""
     status = lifecycle.up(obj.settings, stock=stock, timeout=timeout)
     who = f"emulator pid {status.pid}, log {status.log_path}" if status.managed else "external"
     click.echo(f"stack up at {status.endpoint} ({who})")
@@ -27,6 +27,9 @@ def up(obj: CliContext, stock: bool, timeout: float) -> None:
             click.echo(f"  kinesis stream  {name:<22} {arn}")
         click.echo(f"  s3 bucket       {status.resources.bucket}")
         click.echo(f"  dynamodb table  {status.resources.alerts_table}")
+        if status.resources.glue_database:
+            tables = ", ".join(status.resources.glue_tables)
+            click.echo(f"  glue database   {status.resources.glue_database} ({tables})")
     click.echo(f"point every command at it with:\n  export AWS_ENDPOINT_URL={status.endpoint}")
 
 

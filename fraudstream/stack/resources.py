@@ -1,5 +1,8 @@
 """The AWS resources the platform needs, created idempotently.
 
+Streams, the lake bucket, the alerts table, and the Glue database and tables of the lake (from
+``fraudstream/lake_tables.json``) so Athena-style queries see the same tables everywhere.
+
 `fraudstream stack up` calls :func:`ensure_resources` against the emulator (or LocalStack);
 Terraform's ``envs/local`` creates the same names and keys, and a test compares the two.
 On real AWS, Terraform owns these resources and this module is not used.
@@ -14,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from fraudstream import aws
+from fraudstream import aws, lake_tables
 from fraudstream.errors import StackError
 from fraudstream.settings import Settings
 
@@ -26,6 +29,14 @@ ALERTS_HASH_KEY = "card_id"
 ALERTS_RANGE_KEY = "alert_key"  # "<event_time RFC 3339>#<transaction_id>"
 ALERTS_TTL_ATTRIBUTE = "expires_at"
 
+# Glue tables: Parquet under s3://<bucket>/<prefix>dt=YYYY-MM-DD/hour=HH/, found by Athena through
+# partition projection (no crawler, no partitions to register). Terraform's lake module sets the
+# same parameters; a test compares the two.
+PARQUET_INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+PARQUET_OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+PROJECTION_START_DATE = "2024-01-01"
+
 
 @dataclass(frozen=True)
 class StackResources:
@@ -34,6 +45,8 @@ class StackResources:
     streams: dict[str, str]  # name -> ARN
     bucket: str
     alerts_table: str
+    glue_database: str | None = None  # None when the endpoint has no Glue (LocalStack community)
+    glue_tables: tuple[str, ...] = ()
 
 
 def _ensure_stream(kinesis: Any, name: str, shards: int, timeout: float) -> str:
@@ -107,6 +120,77 @@ def _ensure_table(dynamodb: Any, table: str, timeout: float) -> None:
         )
 
 
+def _glue_columns(columns: tuple[lake_tables.Column, ...]) -> list[dict[str, str]]:
+    return [{"Name": c.name, "Type": c.type, "Comment": c.comment} for c in columns]
+
+
+def table_input(name: str, bucket: str) -> dict[str, Any]:
+    """Glue ``TableInput`` of one lake table, from ``lake_tables.json``, with dt/hour projection."""
+    spec = lake_tables.table(name)
+    location = f"s3://{bucket}/{spec.prefix}"
+    return {
+        "Name": name,
+        "Description": spec.comment,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {
+            "EXTERNAL": "TRUE",
+            "classification": "parquet",
+            "parquet.compression": "SNAPPY",
+            "projection.enabled": "true",
+            "projection.dt.type": "date",
+            "projection.dt.format": "yyyy-MM-dd",
+            "projection.dt.range": f"{PROJECTION_START_DATE},NOW",
+            "projection.dt.interval": "1",
+            "projection.dt.interval.unit": "DAYS",
+            "projection.hour.type": "integer",
+            "projection.hour.range": "0,23",
+            "projection.hour.digits": "2",
+            "storage.location.template": location + "dt=${dt}/hour=${hour}/",
+        },
+        "PartitionKeys": _glue_columns(spec.partition_keys),
+        "StorageDescriptor": {
+            "Location": location,
+            "InputFormat": PARQUET_INPUT_FORMAT,
+            "OutputFormat": PARQUET_OUTPUT_FORMAT,
+            "SerdeInfo": {
+                "SerializationLibrary": PARQUET_SERDE,
+                "Parameters": {"serialization.format": "1"},
+            },
+            "Columns": _glue_columns(spec.columns),
+        },
+    }
+
+
+def _glue_unavailable(error: ClientError) -> bool:
+    """True when the endpoint does not offer Glue at all (LocalStack's community edition)."""
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    code = error.response.get("Error", {}).get("Code", "")
+    return status == 501 or code in ("NotImplemented", "InternalFailure")
+
+
+def _ensure_glue(glue: Any, bucket: str) -> tuple[str, tuple[str, ...]]:
+    """Create the lake's Glue database and tables; update a table whose definition drifted."""
+    database = lake_tables.database()
+    try:
+        glue.create_database(
+            DatabaseInput={"Name": database, "Description": "Fraudstream lake tables."}
+        )
+        log.info("created glue database %s", database)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "AlreadyExistsException":
+            raise
+    for name in lake_tables.table_names():
+        wanted = table_input(name, bucket)
+        try:
+            glue.create_table(DatabaseName=database, TableInput=wanted)
+            log.info("created glue table %s.%s", database, name)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "AlreadyExistsException":
+                raise
+            glue.update_table(DatabaseName=database, TableInput=wanted)
+    return database, lake_tables.table_names()
+
+
 def ensure_resources(settings: Settings, timeout: float = 30.0) -> StackResources:
     """Create the streams, bucket and table if missing; safe to call any number of times."""
     kinesis = aws.client("kinesis", settings)
@@ -120,6 +204,21 @@ def ensure_resources(settings: Settings, timeout: float = 30.0) -> StackResource
     }
     _ensure_bucket(aws.client("s3", settings), settings.bucket, settings.region)
     _ensure_table(aws.client("dynamodb", settings), settings.alerts_table, timeout)
+    glue_database: str | None = None
+    glue_tables: tuple[str, ...] = ()
+    try:
+        glue_database, glue_tables = _ensure_glue(aws.client("glue", settings), settings.bucket)
+    except ClientError as error:
+        if not _glue_unavailable(error):
+            raise
+        log.warning(
+            "the endpoint has no Glue (%s); Athena tables were not created",
+            error.response["Error"].get("Code"),
+        )
     return StackResources(
-        streams=streams, bucket=settings.bucket, alerts_table=settings.alerts_table
+        streams=streams,
+        bucket=settings.bucket,
+        alerts_table=settings.alerts_table,
+        glue_database=glue_database,
+        glue_tables=glue_tables,
     )

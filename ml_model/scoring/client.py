@@ -166,9 +166,7 @@ class ScoringClient:
         runtime = aws.client(
             "sagemaker-runtime",
             target,
-            # botocore reads retries["max_attempts"] as *retries* (total = value + 1): 0 means a
-            # single attempt; this client retries itself, then falls back
-            max_attempts=0,
+            max_attempts=1,  # one attempt per call: this client retries itself, then falls back
             connect_timeout=settings.model_connect_timeout_seconds,
             read_timeout=settings.model_request_timeout_seconds,
         )

@@ -37,7 +37,9 @@ def test_first_deploy_creates_everything(local_stack: Settings, model_dir: Path)
     config = sagemaker.describe_endpoint_config(EndpointConfigName=result.endpoint_config_name)
     capture = config["DataCaptureConfig"]
     assert capture["EnableCapture"] is True
-    assert capture["DestinationS3Uri"] == f"s3://{settings.bucket}/{CAPTURE_PREFIX}"
+    assert capture["DestinationS3Uri"] == f"s3://{settings.bucket}/data-capture/"
+    assert CAPTURE_PREFIX == "data-capture"
+    assert result.model_data_url.startswith(f"s3://{settings.bucket}/models/")
     assert config["ProductionVariants"][0]["ModelName"] == result.model_name
     model = sagemaker.describe_model(ModelName=result.model_name)
     assert model["PrimaryContainer"]["ModelDataUrl"] == result.model_data_url

@@ -1,0 +1,9 @@
+#!/bin/sh
+# SageMaker starts the container as `docker run <image> serve` with the model unpacked in
+# /opt/ml/model and expects /ping and /invocations on port 8080. Any other command runs as given.
+set -eu
+if [ "$#" -eq 0 ] || [ "$1" = "serve" ]; then
+  export FRAUDSTREAM_MODEL_DIR="${FRAUDSTREAM_MODEL_DIR:-/opt/ml/model}"
+  exec fraudstream serve-model
+fi
+exec "$@"

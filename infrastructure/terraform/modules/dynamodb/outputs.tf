@@ -1,0 +1,14 @@
+output "table_name" {
+  description = "Alerts table name."
+  value       = aws_dynamodb_table.alerts.name
+}
+
+output "table_arn" {
+  description = "Alerts table ARN."
+  value       = aws_dynamodb_table.alerts.arn
+}
+
+output "kms_key_arn" {
+  description = "Key that encrypts the table."
+  value       = aws_kms_key.alerts.arn
+}

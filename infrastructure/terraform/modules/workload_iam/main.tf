@@ -1,0 +1,176 @@
+# IAM roles for service accounts (IRSA). Each role trusts exactly one Kubernetes service
+# account, and grants only what that workload calls:
+#   spark-driver, spark-executor  read both streams; read/write the table and checkpoint
+#                                 prefixes; write alerts; invoke the endpoint. Both run the job's
+#                                 code (sources plan on the driver, read on executors; state
+#                                 stores write checkpoints from executors), so they share one
+#                                 policy; only the driver gets Kubernetes RBAC (to make executors).
+#   producer                      put records on both streams.
+#   model-deploy                  upload a model artefact, create model + endpoint config, update
+#                                 the one endpoint, pass the SageMaker execution role.
+
+locals {
+  service_accounts = {
+    spark-driver   = "spark-driver"
+    spark-executor = "spark-executor"
+    producer       = "producer"
+    model-deploy   = "model-deploy"
+  }
+  sagemaker_arn = "arn:${var.partition}:sagemaker:${var.region}:${var.account_id}"
+}
+
+resource "aws_iam_role" "this" {
+  for_each = local.service_accounts
+
+  name        = "${var.name}-${each.key}"
+  description = "IRSA role of ${var.namespace}/${each.value}"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Federated = var.oidc_provider_arn }
+      Action    = "sts:AssumeRoleWithWebIdentity"
+      Condition = {
+        StringEquals = {
+          "${var.oidc_issuer}:sub" = "system:serviceaccount:${var.namespace}:${each.value}"
+          "${var.oidc_issuer}:aud" = "sts.amazonaws.com"
+        }
+      }
+    }]
+  })
+}
+
+locals {
+  processor_policy = {
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "ReadStreams"
+        Effect   = "Allow"
+        Action   = ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:ListShards", "kinesis:GetShardIterator", "kinesis:GetRecords"]
+        Resource = var.stream_arns
+      },
+      {
+        Sid      = "DecryptStreams"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt"]
+        Resource = [var.streams_kms_key_arn]
+      },
+      {
+        Sid       = "ListLakePrefixes"
+        Effect    = "Allow"
+        Action    = ["s3:ListBucket"]
+        Resource  = [var.lake_bucket_arn]
+        Condition = { StringLike = { "s3:prefix" = [for p in var.lake_prefixes : "${p}*"] } }
+      },
+      {
+        Sid      = "ReadWriteLakePrefixes"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+        Resource = [for p in var.lake_prefixes : "${var.lake_bucket_arn}/${p}*"]
+      },
+      {
+        Sid      = "UseLakeKey"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource = [var.lake_kms_key_arn]
+      },
+      {
+        Sid      = "WriteAlerts"
+        Effect   = "Allow"
+        Action   = ["dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:DescribeTable"]
+        Resource = [var.alerts_table_arn]
+      },
+      {
+        Sid       = "UseAlertsKeyThroughDynamoDB"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+        Resource  = [var.alerts_kms_key_arn]
+        Condition = { StringEquals = { "kms:ViaService" = "dynamodb.${var.region}.amazonaws.com" } }
+      },
+      {
+        Sid      = "InvokeModel"
+        Effect   = "Allow"
+        Action   = ["sagemaker:InvokeEndpoint"]
+        Resource = [var.endpoint_arn]
+      },
+    ]
+  }
+
+  producer_policy = {
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "PutRecords"
+        Effect   = "Allow"
+        Action   = ["kinesis:PutRecord", "kinesis:PutRecords", "kinesis:DescribeStreamSummary", "kinesis:ListShards"]
+        Resource = var.stream_arns
+      },
+      {
+        Sid      = "EncryptRecords"
+        Effect   = "Allow"
+        Action   = ["kms:GenerateDataKey"]
+        Resource = [var.streams_kms_key_arn]
+      },
+    ]
+  }
+
+  model_deploy_policy = {
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "UploadModelArtefacts"
+        Effect   = "Allow"
+        Action   = ["s3:PutObject", "s3:GetObject"]
+        Resource = ["${var.lake_bucket_arn}/${var.model_prefix}*"]
+      },
+      {
+        Sid      = "UseLakeKey"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource = [var.lake_kms_key_arn]
+      },
+      {
+        Sid    = "RollModelForward"
+        Effect = "Allow"
+        Action = [
+          "sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:DeleteModel",
+          "sagemaker:CreateEndpointConfig", "sagemaker:DescribeEndpointConfig", "sagemaker:DeleteEndpointConfig",
+          "sagemaker:AddTags",
+        ]
+        Resource = [
+          "${local.sagemaker_arn}:model/${var.endpoint_name}-*",
+          "${local.sagemaker_arn}:endpoint-config/${var.endpoint_name}-*",
+        ]
+      },
+      {
+        Sid      = "UpdateTheEndpoint"
+        Effect   = "Allow"
+        Action   = ["sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpoint"]
+        Resource = [var.endpoint_arn]
+      },
+      {
+        Sid       = "PassSageMakerRole"
+        Effect    = "Allow"
+        Action    = ["iam:PassRole"]
+        Resource  = [var.sagemaker_execution_role_arn]
+        Condition = { StringEquals = { "iam:PassedToService" = "sagemaker.amazonaws.com" } }
+      },
+    ]
+  }
+
+  policies = {
+    spark-driver   = local.processor_policy
+    spark-executor = local.processor_policy
+    producer       = local.producer_policy
+    model-deploy   = local.model_deploy_policy
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  for_each = local.policies
+
+  name   = "${var.name}-${each.key}"
+  role   = aws_iam_role.this[each.key].id
+  policy = jsonencode(each.value)
+}

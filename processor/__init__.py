@@ -1,0 +1,1 @@
+"""The Spark job: Kinesis source, validation, dedup, per-card state, scoring, decisions, sinks."""

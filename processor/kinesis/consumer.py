@@ -1,0 +1,197 @@
+"""Kinesis calls for one stream, and what each failure means (the loops are in shard_reader).
+
+Failures are sorted by what fixes them (STYLE item 6):
+
+- ``ProvisionedThroughputExceededException`` (and other throttles): that shard alone backs off,
+  exponentially with jitter; the other shards keep going.
+- ``ExpiredIteratorException``: the iterator is re-acquired after the last sequence number read.
+- Transient failures (5xx, connection errors): retried a few times, then fatal.
+- Anything else: :class:`~processor.kinesis.errors.KinesisReadError`, which fails the batch.
+  Nothing here swallows an error and lets the source report an unchanged offset.
+
+Clients are made with botocore retries off (``max_attempts=1``: one attempt per call):
+botocore would otherwise sleep on a throttled shard inside the call, stalling every other
+shard behind it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    ReadTimeoutError,
+)
+
+from fraudstream.aws import client
+from fraudstream.settings import load_settings
+from processor.kinesis.errors import KinesisReadError
+from processor.kinesis.offsets import ShardInfo, ShardPosition, StartSpec, StreamIdentity
+from processor.kinesis.options import SourceOptions
+from processor.kinesis.records import Record
+
+log = logging.getLogger(__name__)
+
+THROTTLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "LimitExceededException",
+        "KMSThrottlingException",
+    }
+)
+TRANSIENT_CODES = frozenset(
+    {"InternalFailure", "InternalFailureException", "ServiceUnavailable", "InternalServerError"}
+)
+MAX_TRANSIENT_RETRIES = 3
+MAX_ITERATOR_REFRESHES = 5
+
+
+class Throttled(Exception):
+    """GetRecords was throttled for this shard."""
+
+
+class IteratorExpired(Exception):
+    """The shard iterator is older than five minutes."""
+
+
+def make_client(options: SourceOptions, max_pool_connections: int = 16) -> Any:
+    """A Kinesis client for the source's region and endpoint, via the project's factory."""
+    overrides: dict[str, Any] = {}
+    if options.region:
+        overrides["region"] = options.region
+    if options.endpoint_url:
+        overrides["endpoint_url"] = options.endpoint_url
+    settings = load_settings(**overrides)
+    return client("kinesis", settings, max_attempts=1, max_pool_connections=max_pool_connections)
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with full jitter; ``attempts`` resets on success."""
+
+    base_s: float = 0.2
+    cap_s: float = 10.0
+    attempts: int = 0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def next_delay(self) -> float:
+        self.attempts += 1
+        return float(self.rng.uniform(0, min(self.cap_s, self.base_s * 2 ** (self.attempts - 1))))
+
+    def reset(self) -> None:
+        self.attempts = 0
+
+
+@dataclass
+class Fetch:
+    """One GetRecords answer."""
+
+    records: list[Record]
+    next_iterator: str | None  # None: the shard is closed and this was its end
+    millis_behind: int
+
+
+class KinesisShards:
+    """Kinesis calls for one stream, failures turned into the outcomes the loops handle."""
+
+    def __init__(
+        self,
+        client: Any,
+        stream_name: str,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.stream_name = stream_name
+        self.sleep = sleep
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        """Call ``operation``; retry transient failures; raise the loop's signals."""
+        backoff = Backoff(base_s=0.1, cap_s=2.0)
+        while True:
+            try:
+                result: dict[str, Any] = getattr(self.client, operation)(**kwargs)
+                return result
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+                if code in THROTTLE_CODES:
+                    raise Throttled(code) from error
+                if code == "ExpiredIteratorException":
+                    raise IteratorExpired(code) from error
+                transient = code in TRANSIENT_CODES or (isinstance(status, int) and status >= 500)
+                if not transient or backoff.attempts >= MAX_TRANSIENT_RETRIES:
+                    raise KinesisReadError(
+                        f"Kinesis {operation} on stream {self.stream_name} failed: {code}: "
+                        f"{error.response.get('Error', {}).get('Message', error)}"
+                    ) from error
+                failure: Exception = error
+            except (ConnectionError, ReadTimeoutError) as error:
+                if backoff.attempts >= MAX_TRANSIENT_RETRIES:
+                    raise KinesisReadError(
+                        f"Kinesis {operation} on stream {self.stream_name} failed: {error}"
+                    ) from error
+                failure = error
+            except BotoCoreError as error:
+                raise KinesisReadError(
+                    f"Kinesis {operation} on stream {self.stream_name} failed: {error}"
+                ) from error
+            delay = backoff.next_delay()
+            log.warning("Kinesis %s failed (%s); retrying in %.2fs", operation, failure, delay)
+            self.sleep(delay)
+
+    def identity(self) -> StreamIdentity:
+        """The stream's ARN and creation time."""
+        summary = self._call("describe_stream_summary", StreamName=self.stream_name)[
+            "StreamDescriptionSummary"
+        ]
+        created: datetime = summary["StreamCreationTimestamp"]
+        return StreamIdentity(
+            name=self.stream_name,
+            arn=str(summary["StreamARN"]),
+            created_ms=int(created.astimezone(UTC).timestamp() * 1000),
+        )
+
+    def list_shards(self) -> list[ShardInfo]:
+        """Every shard the stream still has, open or closed (within retention)."""
+        shards: list[ShardInfo] = []
+        result = self._call("list_shards", StreamName=self.stream_name)
+        while True:
+            shards.extend(ShardInfo.from_api(s) for s in result.get("Shards", []))
+            token = result.get("NextToken")
+            if not token:
+                return shards
+            result = self._call("list_shards", NextToken=token)
+
+    def iterator(self, shard_id: str, position: ShardPosition, start: StartSpec) -> str:
+        """A shard iterator just after ``position`` (or at ``start`` if nothing is consumed)."""
+        kwargs: dict[str, Any] = {"StreamName": self.stream_name, "ShardId": shard_id}
+        if position.seq is not None:
+            kwargs.update(
+                ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=position.seq
+            )
+        elif start.type == "AT_TIMESTAMP":
+            assert start.timestamp_ms is not None
+            moment = datetime.fromtimestamp(start.timestamp_ms / 1000, tz=UTC)
+            kwargs.update(ShardIteratorType="AT_TIMESTAMP", Timestamp=moment)
+        else:
+            kwargs.update(ShardIteratorType="TRIM_HORIZON")
+        # GetShardIterator is limited to 5 calls/s per shard; a throttle raises Throttled.
+        return str(self._call("get_shard_iterator", **kwargs)["ShardIterator"])
+
+    def get_records(self, iterator: str, limit: int) -> Fetch:
+        result = self._call("get_records", ShardIterator=iterator, Limit=limit)
+        return Fetch(
+            records=result.get("Records", []),
+            next_iterator=result.get("NextShardIterator"),
+            millis_behind=int(result.get("MillisBehindLatest", 0)),
+        )

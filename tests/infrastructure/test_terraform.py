@@ -1,0 +1,67 @@
+"""Terraform, offline: formatting, validation, `terraform test` with a mocked AWS provider, and a
+deliberate typo that validation must catch."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.infrastructure.conftest import (
+    REPO,
+    TERRAFORM,
+    TF_ENVS,
+    TF_TESTED_MODULES,
+    Terraform,
+    output_of,
+)
+
+pytestmark = pytest.mark.infra
+
+
+def test_formatting(terraform: Terraform) -> None:
+    result = terraform(TERRAFORM, "fmt", "-check", "-recursive", "-diff", "-no-color")
+    assert result.returncode == 0, f"run `terraform fmt -recursive`\n{output_of(result)}"
+
+
+@pytest.mark.parametrize("root", list(TF_ENVS))
+def test_validate(terraform: Terraform, root: str) -> None:
+    result = terraform(root, "validate", "-no-color")
+    assert result.returncode == 0, output_of(result)
+
+
+@pytest.mark.parametrize("root", ["envs/aws", *TF_TESTED_MODULES])
+def test_terraform_test_with_mocked_provider(terraform: Terraform, root: str) -> None:
+    """IAM/IRSA, EKS and SageMaker plans asserted in memory (tests/*.tftest.hcl)."""
+    result = terraform(root, "test", "-no-color")
+    assert result.returncode == 0, output_of(result)
+    assert " 0 failed" in result.stdout
+
+
+def _copy_tree(tmp_path: Path) -> Path:
+    """The Terraform tree plus the files it reads, at the same relative paths."""
+    shutil.copytree(TERRAFORM, tmp_path / "infrastructure" / "terraform")
+    shutil.copytree(REPO / "infrastructure" / "queries", tmp_path / "infrastructure" / "queries")
+    (tmp_path / "fraudstream").mkdir()
+    shutil.copy(REPO / "fraudstream" / "lake_tables.json", tmp_path / "fraudstream")
+    return tmp_path / "infrastructure" / "terraform"
+
+
+def test_a_typo_in_a_resource_attribute_fails_validation(
+    terraform: Terraform, tmp_path: Path
+) -> None:
+    tree = _copy_tree(tmp_path)
+    module = tree / "modules" / "dynamodb" / "main.tf"
+    text = module.read_text()
+    assert "  billing_mode " in text
+    module.write_text(text.replace("  billing_mode ", "  billing_mod ", 1))
+    # The copy has the same layout, so the initialised data dir of envs/local serves it too.
+    result = terraform(
+        tree / "envs" / "local",
+        "validate",
+        "-no-color",
+        data_dir=terraform.data_dir("envs/local"),
+    )
+    assert result.returncode != 0
+    assert "Unsupported argument" in result.stderr and "billing_mod" in result.stderr

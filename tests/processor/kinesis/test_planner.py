@@ -1,0 +1,333 @@
+"""Batch planning against the AWS-faithful Kinesis double (real boto3 over HTTP, no Spark).
+
+Time is a :class:`ManualClock`, so backoff and idle pauses are checked by counting calls,
+never by timing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+
+from processor.kinesis.consumer import KinesisShards, make_client
+from processor.kinesis.errors import DataLossError, KinesisReadError, StreamRecreatedError
+from processor.kinesis.offsets import ShardPosition, SourceOffset
+from processor.kinesis.planner import Planner, offset_key, share_out
+from processor.kinesis.records import Record
+from processor.kinesis.shard_reader import read_range
+
+from .conftest import STREAM, Double
+
+Batch = tuple[SourceOffset, SourceOffset, dict[str, list[Record]]]
+
+
+def drain(planner: Planner, offset: SourceOffset, max_rows: int | None = None) -> list[Batch]:
+    """Plan and commit batches until the planner has nothing new."""
+    batches: list[Batch] = []
+    for _ in range(500):
+        end = planner.latest_offset(offset, max_rows)
+        if offset_key(end) == offset_key(offset):
+            return batches
+        planned = planner.planned(offset, end)
+        assert planned is not None
+        planner.commit(end)
+        batches.append((offset, end, planned))
+        offset = end
+    raise AssertionError("the planner never ran out of batches")
+
+
+def events(batches: list[Batch]) -> list[tuple[int, str, str]]:
+    """(batch index, shard, payload) of every record, batch by batch, shard records in order."""
+    return [
+        (index, shard, r["Data"].decode())
+        for index, (_, _, planned) in enumerate(batches)
+        for shard, records in sorted(planned.items())
+        for r in records
+    ]
+
+
+def put_round(double: Double, keys: int, start: int, count: int) -> list[str]:
+    sent = []
+    for n in range(start, start + count):
+        for k in range(keys):
+            double.put(f"card{k}", n)
+            sent.append(f"card{k}:{n}")
+    return sent
+
+
+def assert_per_key_order(batches: list[Batch]) -> None:
+    """Each key's events arrive in the order sent, and within a batch from one shard only."""
+    seen: dict[str, list[int]] = defaultdict(list)
+    shards_per_key_batch: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for index, shard, payload in events(batches):
+        key, n = payload.split(":")
+        seen[key].append(int(n))
+        shards_per_key_batch[(key, index)].add(shard)
+    for key, numbers in seen.items():
+        assert numbers == sorted(numbers), key
+    assert all(len(s) == 1 for s in shards_per_key_batch.values())
+
+
+def test_share_out_is_max_min_fair() -> None:
+    assert share_out({"a": 100, "b": 100}, 50) == {"a": 25, "b": 25}
+    assert share_out({"a": 5, "b": 100, "c": 100}, 50) == {"a": 5, "b": 22, "c": 23}
+    assert share_out({"a": 5, "b": 7}, 50) == {"a": 5, "b": 7}
+    assert share_out({"a": 5, "b": 7}, None) == {"a": 5, "b": 7}
+    assert sum(share_out({"a": 9, "b": 9, "c": 9, "d": 9}, 3).values()) == 3
+
+
+def test_every_record_is_admitted_once_in_order_within_the_limit(double: Double) -> None:
+    sent = put_round(double, keys=10, start=0, count=30)
+    planner = double.planner()
+    batches = drain(planner, planner.initial_offset(), max_rows=50)
+    got = [payload for _, _, payload in events(batches)]
+    assert sorted(got) == sorted(sent) and len(got) == len(set(got))
+    assert all(sum(len(r) for r in planned.values()) <= 50 for _, _, planned in batches)
+    assert_per_key_order(batches)
+    first = batches[0][2]
+    assert sorted(len(r) for r in first.values()) == [25, 25]  # both shards had plenty
+    assert planner.last_metrics.records == 0
+
+
+def test_split_and_merge_read_parents_before_children(double: Double) -> None:
+    sent = put_round(double, keys=12, start=0, count=10)
+    double.fake.split(STREAM, "shardId-000000000000")  # children 2 and 3
+    sent += put_round(double, keys=12, start=10, count=10)
+    double.fake.merge(STREAM, "shardId-000000000003", "shardId-000000000001")  # child 4
+    sent += put_round(double, keys=12, start=20, count=10)
+
+    planner = double.planner()
+    batches = drain(planner, planner.initial_offset(), max_rows=40)
+    got = [payload for _, _, payload in events(batches)]
+    assert sorted(got) == sorted(sent) and len(got) == len(set(got))
+    assert_per_key_order(batches)
+    parents = {
+        "shardId-000000000002": {"shardId-000000000000"},
+        "shardId-000000000003": {"shardId-000000000000"},
+        "shardId-000000000004": {"shardId-000000000003", "shardId-000000000001"},
+    }
+    for _, _, planned in batches:
+        for child, its_parents in parents.items():
+            assert not (child in planned and its_parents & set(planned))
+    final = batches[-1][1]
+    assert set(final.shards) == {"shardId-000000000002", "shardId-000000000004"}  # closed dropped
+
+
+def test_a_shard_expired_before_it_was_read_fails_the_query(double: Double) -> None:
+    put_round(double, keys=4, start=0, count=20)
+    planner = double.planner()
+    first = drain_one(planner, planner.initial_offset(), max_rows=10)
+    double.fake.split(STREAM, "shardId-000000000000")
+    double.fake.expire_shard(STREAM, "shardId-000000000000")
+    double.clock.advance(60)  # the next call re-lists the shards
+    with pytest.raises(DataLossError, match="shardId-000000000000 expired"):
+        planner.latest_offset(first, 10)
+
+
+def test_with_fail_on_data_loss_false_an_expired_shard_is_reported_and_skipped(
+    double: Double,
+) -> None:
+    put_round(double, keys=4, start=0, count=20)
+    planner = double.planner(fail_on_data_loss=False)
+    first = drain_one(planner, planner.initial_offset(), max_rows=10)
+    double.fake.split(STREAM, "shardId-000000000000")
+    late = put_round(double, keys=4, start=20, count=5)  # to shard 1 and 0's children
+    double.fake.expire_shard(STREAM, "shardId-000000000000")
+    double.clock.advance(60)
+    end = planner.latest_offset(first, None)
+    assert planner.last_metrics.expired_shards == ("shardId-000000000000",)
+    assert "shardId-000000000000" not in end.shards
+    got = [r["Data"].decode() for rs in (planner.planned(first, end) or {}).values() for r in rs]
+    planner.commit(end)
+    got += [p for _, _, p in events(drain(planner, end))]
+    assert set(late) <= set(got)
+    assert len(got) == len(set(got))
+
+
+def drain_one(planner: Planner, offset: SourceOffset, max_rows: int | None) -> SourceOffset:
+    end = planner.latest_offset(offset, max_rows)
+    planner.commit(end)
+    return end
+
+
+def test_a_throttled_shard_backs_off_alone(double: Double) -> None:
+    sent = put_round(double, keys=8, start=0, count=10)
+    planner = double.planner()
+    double.fake.throttle(STREAM, "shardId-000000000000", times=1)
+    start = planner.initial_offset()
+    end = planner.latest_offset(start, None)
+    planned = planner.planned(start, end) or {}
+    assert set(planned) == {"shardId-000000000001"}  # the other shard went on
+    assert planner.last_metrics.throttles == 1
+    calls = double.fake.calls[("GetRecords", "shardId-000000000000")]
+    planner.commit(end)
+    assert planner.latest_offset(end, None) == end  # still backing off: not even called
+    assert double.fake.calls[("GetRecords", "shardId-000000000000")] == calls
+    double.clock.advance(30)
+    batches = drain(planner, end)
+    got = [r["Data"].decode() for r in planned["shardId-000000000001"]]
+    got += [p for _, _, p in events(batches)]
+    assert sorted(got) == sorted(sent) and len(got) == len(set(got))
+
+
+def test_an_expired_iterator_is_reacquired_after_the_last_record(double: Double) -> None:
+    sent = put_round(double, keys=6, start=0, count=20)
+    planner = double.planner()
+    first = drain_one(planner, planner.initial_offset(), max_rows=30)
+    iterators = sum(n for (op, _), n in double.fake.calls.items() if op == "GetShardIterator")
+    double.fake.expire_iterators()
+    batches = drain(planner, first, max_rows=30)
+    got = [p for _, _, p in events(batches)]
+    assert len(got) == len(set(got)) == len(sent) - 30
+    assert sum(n for (op, _), n in double.fake.calls.items() if op == "GetShardIterator") > (
+        iterators
+    )
+
+
+def test_other_errors_fail_the_batch_instead_of_returning_the_old_offset(double: Double) -> None:
+    put_round(double, keys=2, start=0, count=5)
+    planner = double.planner()
+    start = planner.initial_offset()
+    double.fake.fail("GetRecords", "AccessDeniedException")
+    with pytest.raises(KinesisReadError, match="AccessDeniedException"):
+        planner.latest_offset(start, None)
+
+
+def test_transient_errors_are_retried_a_few_times(double: Double) -> None:
+    put_round(double, keys=2, start=0, count=5)
+    planner = double.planner()
+    start = planner.initial_offset()
+    double.fake.fail("GetRecords", "InternalFailure", times=2, status=500)
+    end = planner.latest_offset(start, None)
+    assert sum(len(r) for r in (planner.planned(start, end) or {}).values()) == 10
+    double.fake.fail("GetRecords", "InternalFailure", times=10, status=500)
+    double.put("card0", 99)
+    with pytest.raises(KinesisReadError, match="InternalFailure"):
+        planner.latest_offset(end, None)
+
+
+def test_idle_shards_are_polled_once_per_idle_interval(double: Double) -> None:
+    planner = double.planner(idle_time_between_reads_ms=1000)
+    offset = planner.initial_offset()
+    for _ in range(50):
+        assert planner.latest_offset(offset, None) == offset
+    for shard in ("shardId-000000000000", "shardId-000000000001"):
+        assert double.fake.calls[("GetRecords", shard)] == 1
+    double.clock.advance(1.0)
+    planner.latest_offset(offset, None)
+    for shard in ("shardId-000000000000", "shardId-000000000001"):
+        assert double.fake.calls[("GetRecords", shard)] == 2
+
+
+def test_a_recreated_stream_is_detected(double: Double) -> None:
+    put_round(double, keys=2, start=0, count=5)
+    planner = double.planner()
+    checkpoint = drain_one(planner, planner.initial_offset(), None)
+    double.fake.delete_stream(STREAM)
+    double.clock.advance(5)
+    double.fake.create_stream(STREAM, 2)
+    put_round(double, keys=2, start=0, count=5)
+    restarted = double.planner()
+    with pytest.raises(StreamRecreatedError, match=r"deleted and\s+recreated"):
+        restarted.latest_offset(checkpoint, None)
+
+
+def test_available_now_stops_at_what_had_arrived_when_it_was_prepared(double: Double) -> None:
+    before = put_round(double, keys=5, start=0, count=20)
+    planner = double.planner()
+    offset = planner.initial_offset()
+    planner.prepare_available_now()
+    double.clock.advance(1)
+    put_round(double, keys=5, start=20, count=5)
+    batches = drain(planner, offset, max_rows=30)
+    got = [p for _, _, p in events(batches)]
+    assert sorted(got) == sorted(before)
+
+
+def test_available_now_waits_for_a_throttled_shard_instead_of_ending(double: Double) -> None:
+    sent = put_round(double, keys=8, start=0, count=10)
+    planner = double.planner()
+    offset = planner.initial_offset()
+    planner.prepare_available_now()
+    double.fake.throttle(STREAM, "shardId-000000000000", times=3)
+    batches = drain(planner, offset)
+    got = [p for _, _, p in events(batches)]
+    assert sorted(got) == sorted(sent)
+
+
+def test_latest_starts_after_what_is_already_there(double: Double) -> None:
+    put_round(double, keys=4, start=0, count=5)
+    double.clock.advance(1)
+    planner = double.planner(starting_position="LATEST")
+    offset = planner.initial_offset()
+    double.clock.advance(1)
+    new = put_round(double, keys=4, start=5, count=3)
+    assert sorted(p for _, _, p in events(drain(planner, offset))) == sorted(new)
+
+
+def test_at_timestamp_starts_at_the_first_record_at_or_after_it(double: Double) -> None:
+    put_round(double, keys=4, start=0, count=5)
+    double.clock.advance(1)
+    moment = double.clock.wall_ms()
+    new = put_round(double, keys=4, start=5, count=3)
+    planner = double.planner(starting_position="AT_TIMESTAMP", starting_timestamp_ms=moment)
+    offset = planner.initial_offset()
+    assert sorted(p for _, _, p in events(drain(planner, offset))) == sorted(new)
+
+
+def test_replaying_a_batch_reads_exactly_its_records(double: Double) -> None:
+    put_round(double, keys=6, start=0, count=20)
+    planner = double.planner()
+    batches = drain(planner, planner.initial_offset(), max_rows=25)
+    options = double.options()
+    shards = KinesisShards(make_client(options), STREAM)
+    for start, end, planned in batches:
+        for shard, position in end.shards.items():
+            before = start.shards.get(shard, ShardPosition())
+            if position.seq is None or position.seq == before.seq:
+                assert shard not in planned
+                continue
+            replayed = [
+                r
+                for chunk in read_range(
+                    shards, shard, before, start.start, position.seq, limit_per_call=7
+                )
+                for r in chunk
+            ]
+            assert [r["SequenceNumber"] for r in replayed] == [
+                r["SequenceNumber"] for r in planned[shard]
+            ]
+
+
+def test_prefetch_reads_ahead_without_losing_or_repeating_records(double: Double) -> None:
+    sent = put_round(double, keys=6, start=0, count=20)
+    planner = double.planner(prefetch=True)
+    batches = drain(planner, planner.initial_offset(), max_rows=25)
+    planner.close()
+    got = [p for _, _, p in events(batches)]
+    assert sorted(got) == sorted(sent)
+    assert_per_key_order(batches)
+
+
+def test_a_failed_prefetch_fails_the_next_batch(double: Double) -> None:
+    put_round(double, keys=6, start=0, count=20)
+    planner = double.planner(prefetch=True)
+    start = planner.initial_offset()
+    # The batch's own fetch (one GetRecords per shard) succeeds; the prefetch after it fails.
+    double.fake.fail("GetRecords", "AccessDeniedException", times=50, after=2)
+    end = planner.latest_offset(start, 10)
+    assert sum(len(r) for r in (planner.planned(start, end) or {}).values()) == 10
+    planner.commit(end)
+    with pytest.raises(KinesisReadError, match="AccessDeniedException"):
+        planner.latest_offset(end, 10)
+    planner.close()
+
+
+def test_shard_listing_follows_pagination(double: Double) -> None:
+    double.fake.list_page_size = 1
+    planner = double.planner()
+    assert set(planner.initial_offset().shards) == {
+        "shardId-000000000000",
+        "shardId-000000000001",
+    }
