@@ -82,6 +82,40 @@ class Settings(BaseSettings):
         None,
         description="sagemaker-runtime endpoint override, e.g. the local model server's URL.",
     )
+    model_server_host: str = Field(
+        "127.0.0.1", description="Address serve-model binds (0.0.0.0 inside a container)."
+    )
+    model_server_port: int = Field(8080, ge=1, le=65535, description="Port serve-model binds.")
+    model_connect_timeout_seconds: float = Field(
+        1.0, gt=0, le=60, description="Connect timeout of one scoring request to the endpoint."
+    )
+    model_request_timeout_seconds: float = Field(
+        2.0, gt=0, le=60, description="Read timeout of one scoring request to the endpoint."
+    )
+    model_retries: int = Field(
+        2, ge=0, le=10, description="Retries of a failed scoring request before the fallback."
+    )
+    model_breaker_failures: int = Field(
+        5, ge=1, le=1000, description="Consecutive endpoint failures that open the breaker."
+    )
+    model_breaker_reset_seconds: float = Field(
+        30.0, ge=0, le=3600, description="Seconds the breaker stays open before a trial call."
+    )
+    sagemaker_role_arn: str | None = Field(
+        None, description="IAM role SageMaker assumes to read the model (model deploy)."
+    )
+    sagemaker_image_uri: str | None = Field(
+        None, description="Inference image for the SageMaker model (built-in XGBoost or ours)."
+    )
+    sagemaker_instance_type: str = Field(
+        "ml.m5.large", description="Instance type of the SageMaker endpoint."
+    )
+    sagemaker_instance_count: int = Field(
+        1, ge=1, le=100, description="Instances behind the SageMaker endpoint."
+    )
+    sagemaker_capture_percent: int = Field(
+        100, ge=0, le=100, description="Share of endpoint requests captured to S3 (0 = off)."
+    )
 
     # --- Processor -------------------------------------------------------------------------
     checkpoint_location: str | None = Field(

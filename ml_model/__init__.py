@@ -1,0 +1,1 @@
+"""The fraud model: shared features, training, backtest, packaging, serving, scoring client."""

@@ -1,0 +1,311 @@
+"""The scoring client the processor calls once per micro-batch.
+
+``ScoringClient.score(rows)`` takes a whole batch of feature rows (a pandas DataFrame with the
+feature columns, an Arrow table, or a 2-D array in manifest order) and returns one score per
+row with the model version and the path that scored it:
+
+* **endpoint**: rows go to the SageMaker endpoint (or the local server) as CSV, split into
+  requests under the 6 MB payload limit; each request has connect/read timeouts and is retried
+  with exponential backoff and jitter on timeouts, connection errors, throttling and 5xx;
+* **fallback**: when a request still fails, or the circuit breaker is open after repeated
+  failures, the same artifact scores the rows in-process. Scoring never stops because the
+  endpoint is down.
+
+Reason codes (top contributing features, plain words) come from the local copy of the model
+for the rows at or above the review threshold (or all rows, or none: ``reasons=``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ml_model.artifact import ModelBundle, load_model
+from ml_model.errors import ArtifactError, FeatureCountError, ScoringUnavailable
+from ml_model.features.schema import FEATURE_NAMES
+from ml_model.scoring.breaker import CircuitBreaker
+from ml_model.scoring.reasons import reason_codes
+from ml_model.serving import codec
+
+if TYPE_CHECKING:
+    from fraudstream.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ENDPOINT = "endpoint"
+FALLBACK = "fallback"
+#: SageMaker's InvokeEndpoint limit is 6 MB; leave room for headers and rounding.
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024 - 64 * 1024
+_RETRY_STATUS = {429, 500, 502, 503, 504}
+_VERSION = re.compile(r"model_version=([^;,\s]+)")
+
+Reasons = Literal["flagged", "all", "none"]
+
+
+@dataclass
+class ScoredBatch:
+    """One score per input row, in input order."""
+
+    scores: np.ndarray
+    model_version: list[str]
+    scored_by: list[str]
+    reason_codes: list[list[str]]
+    reasons: list[list[str]]
+    endpoint_errors: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "score": self.scores,
+                "model_version": self.model_version,
+                "scored_by": self.scored_by,
+                "reason_codes": self.reason_codes,
+                "reasons": self.reasons,
+            }
+        )
+
+
+class EndpointFailure(Exception):
+    """One request to the endpoint failed; ``retry`` says whether trying again may help."""
+
+    def __init__(self, message: str, *, retry: bool) -> None:
+        super().__init__(message)
+        self.retry = retry
+
+
+def to_matrix(rows: Any, names: Sequence[str] = FEATURE_NAMES) -> np.ndarray:
+    """A float64 matrix in feature order from a DataFrame/Arrow table with the feature columns
+    (any extra columns are ignored), or a 2-D array-like already in order."""
+    if isinstance(rows, pa.Table | pa.RecordBatch):
+        rows = rows.to_pandas()
+    if isinstance(rows, pd.DataFrame):
+        missing = [n for n in names if n not in rows.columns]
+        if missing:
+            raise FeatureCountError(f"batch lacks feature column(s): {', '.join(missing[:5])}")
+        return rows[list(names)].to_numpy(dtype=np.float64)
+    matrix = np.asarray(rows, dtype=np.float64)
+    if matrix.ndim == 1 and matrix.size == 0:
+        matrix = matrix.reshape(0, len(names))
+    if matrix.ndim != 2 or matrix.shape[1] != len(names):
+        raise FeatureCountError(f"expected rows of {len(names)} features, got {matrix.shape}")
+    return matrix
+
+
+def plan_requests(sizes: Sequence[int], max_bytes: int, max_rows: int) -> list[tuple[int, int]]:
+    """Split rows of the given encoded sizes into ``[start, end)`` ranges whose newline-joined
+    body stays within ``max_bytes`` and ``max_rows``."""
+    ranges = []
+    start, used = 0, 0
+    for i, size in enumerate(sizes):
+        if size + 1 > max_bytes:
+            raise FeatureCountError(f"row {i} alone is larger than the payload limit")
+        if i > start and (used + size + 1 > max_bytes or i - start >= max_rows):
+            ranges.append((start, i))
+            start, used = i, 0
+        used += size + 1
+    if start < len(sizes):
+        ranges.append((start, len(sizes)))
+    return ranges
+
+
+class ScoringClient:
+    """Scores feature batches on the endpoint with an in-process fallback (see module doc)."""
+
+    def __init__(
+        self,
+        runtime: Any,
+        endpoint_name: str,
+        *,
+        fallback: Callable[[], ModelBundle] | ModelBundle | None = None,
+        breaker: CircuitBreaker | None = None,
+        retries: int = 2,
+        backoff_seconds: float = 0.05,
+        max_backoff_seconds: float = 1.0,
+        max_payload_bytes: int = MAX_PAYLOAD_BYTES,
+        max_rows_per_request: int = 5_000,
+        reasons: Reasons = "flagged",
+        top_reasons: int = 3,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.runtime = runtime
+        self.endpoint_name = endpoint_name
+        self._fallback_source = fallback
+        self._fallback: ModelBundle | None = fallback if isinstance(fallback, ModelBundle) else None
+        self.breaker = breaker or CircuitBreaker()
+        self.retries = retries
+        self.backoff_seconds = backoff_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self.max_payload_bytes = max_payload_bytes
+        self.max_rows_per_request = max_rows_per_request
+        self.reasons = reasons
+        self.top_reasons = top_reasons
+        self._sleep = sleep
+        self.counts = {ENDPOINT: 0, FALLBACK: 0, "requests": 0, "retries": 0}
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> ScoringClient:
+        """Client for ``settings.sagemaker_endpoint`` (at ``model_endpoint_url`` when set), with
+        the artifact in ``settings.model_dir`` as the fallback, loaded on first need."""
+        from fraudstream import aws
+
+        target = settings
+        if settings.model_endpoint_url:
+            target = settings.model_copy(update={"endpoint_url": settings.model_endpoint_url})
+        runtime = aws.client(
+            "sagemaker-runtime",
+            target,
+            max_attempts=1,  # one attempt per call: this client retries itself, then falls back
+            connect_timeout=settings.model_connect_timeout_seconds,
+            read_timeout=settings.model_request_timeout_seconds,
+        )
+        kwargs.setdefault("retries", settings.model_retries)
+        kwargs.setdefault(
+            "breaker",
+            CircuitBreaker(
+                failure_threshold=settings.model_breaker_failures,
+                reset_seconds=settings.model_breaker_reset_seconds,
+            ),
+        )
+        kwargs.setdefault("fallback", lambda: load_model(settings.model_dir))
+        return cls(runtime, settings.sagemaker_endpoint, **kwargs)
+
+    # --- the fallback model ----------------------------------------------------------------
+    def local_model(self) -> ModelBundle | None:
+        """The in-process copy (loaded once); None when there is none to load."""
+        if self._fallback is None and self._fallback_source is not None:
+            source = self._fallback_source
+            try:
+                self._fallback = source() if callable(source) else source
+            except ArtifactError as error:
+                log.warning("no fallback model: %s", error)
+                self._fallback_source = None
+        return self._fallback
+
+    # --- the endpoint ----------------------------------------------------------------------
+    def _invoke(self, body: bytes) -> tuple[np.ndarray, str]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = self.runtime.invoke_endpoint(
+                EndpointName=self.endpoint_name,
+                ContentType=codec.CSV,
+                Accept=codec.CSV,
+                Body=body,
+            )
+            payload = response["Body"].read()
+        except ClientError as error:
+            status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+            code = error.response.get("Error", {}).get("Code", "")
+            raise EndpointFailure(
+                f"HTTP {status} {code}: {error}", retry=status in _RETRY_STATUS
+            ) from error
+        except BotoCoreError as error:  # timeouts, refused connections, dropped connections
+            raise EndpointFailure(f"{type(error).__name__}: {error}", retry=True) from error
+        scores, version = codec.decode_scores(payload, response.get("ContentType", codec.CSV))
+        attributes = response.get("CustomAttributes") or ""
+        match = _VERSION.search(attributes)
+        return scores, version or (match.group(1) if match else "unknown")
+
+    def _call_with_retries(self, body: bytes, rows: int) -> tuple[np.ndarray, str]:
+        attempt = 0
+        while True:
+            self.counts["requests"] += 1
+            try:
+                scores, version = self._invoke(body)
+                if len(scores) != rows:
+                    raise EndpointFailure(
+                        f"endpoint returned {len(scores)} scores for {rows} rows", retry=False
+                    )
+                return scores, version
+            except EndpointFailure as failure:
+                if not failure.retry or attempt >= self.retries:
+                    raise
+                delay = min(self.max_backoff_seconds, self.backoff_seconds * 2**attempt)
+                self._sleep(random.uniform(0, delay))  # full jitter
+                attempt += 1
+                self.counts["retries"] += 1
+
+    # --- the batch API ---------------------------------------------------------------------
+    def score(self, rows: Any) -> ScoredBatch:
+        """Score a batch; one entry per row in every output list, in input order."""
+        local = None
+        names: Sequence[str] = FEATURE_NAMES
+        if isinstance(self._fallback_source, ModelBundle):
+            names = self._fallback_source.feature_names
+        matrix = to_matrix(rows, names)
+        n = len(matrix)
+        scores = np.zeros(n, dtype=np.float64)
+        versions = [""] * n
+        paths = [""] * n
+        errors: list[str] = []
+        if n:
+            lines = codec.encode_csv_rows(matrix)
+            plan = plan_requests(
+                [len(line) for line in lines], self.max_payload_bytes, self.max_rows_per_request
+            )
+            for start, end in plan:
+                done = False
+                if self.breaker.allow():
+                    try:
+                        part, version = self._call_with_retries(
+                            b"\n".join(lines[start:end]), end - start
+                        )
+                    except EndpointFailure as failure:
+                        self.breaker.record_failure()
+                        errors.append(str(failure))
+                        log.warning("endpoint failed, scoring in-process: %s", failure)
+                    else:
+                        self.breaker.record_success()
+                        scores[start:end] = part
+                        versions[start:end] = [version] * (end - start)
+                        paths[start:end] = [ENDPOINT] * (end - start)
+                        self.counts[ENDPOINT] += end - start
+                        done = True
+                if not done:
+                    local = local or self.local_model()
+                    if local is None:
+                        raise ScoringUnavailable(
+                            "the endpoint failed and no local model is available to fall back "
+                            f"on ({'; '.join(errors) or 'circuit open'})"
+                        )
+                    scores[start:end] = local.predict(matrix[start:end])
+                    versions[start:end] = [local.version] * (end - start)
+                    paths[start:end] = [FALLBACK] * (end - start)
+                    self.counts[FALLBACK] += end - start
+        codes, words = self._reasons(matrix, scores)
+        return ScoredBatch(scores, versions, paths, codes, words, errors)
+
+    def _reasons(
+        self, matrix: np.ndarray, scores: np.ndarray
+    ) -> tuple[list[list[str]], list[list[str]]]:
+        n = len(scores)
+        codes: list[list[str]] = [[] for _ in range(n)]
+        words: list[list[str]] = [[] for _ in range(n)]
+        if self.reasons == "none" or n == 0:
+            return codes, words
+        local = self.local_model()
+        if local is None:
+            return codes, words
+        if self.reasons == "all":
+            picked = np.arange(n)
+        else:
+            thresholds = local.thresholds
+            cut = thresholds.review if thresholds is not None else 0.5
+            picked = np.flatnonzero(scores >= cut)
+        if len(picked):
+            some_codes, some_words = reason_codes(local, matrix[picked], top=self.top_reasons)
+            for i, c, w in zip(picked.tolist(), some_codes, some_words, strict=True):
+                codes[i], words[i] = c, w
+        return codes, words

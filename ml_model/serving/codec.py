@@ -1,0 +1,174 @@
+"""Request parsing and response encoding for the SageMaker inference contract (pure functions).
+
+Input (``Content-Type``):
+
+* ``text/csv``: one transaction per line, feature values in manifest order, no header; an
+  empty field is a missing value (as in the SageMaker XGBoost container).
+* ``application/json``: ``{"instances": [...]}`` (SageMaker's JSON request shape) or a bare
+  list, where each instance is a list of values, ``{"features": [...]}``, or an object keyed by
+  feature name; ``null`` is a missing value.
+
+Output (``Accept``, defaulting to the request's type): ``text/csv`` gives the scores joined by
+commas, as the SageMaker XGBoost container does; ``application/json`` gives
+``{"predictions": [{"score": s}, ...], "model_version": v}``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ml_model.errors import FeatureCountError, PayloadError
+
+CSV = "text/csv"
+JSON = "application/json"
+SUPPORTED = (CSV, JSON)
+
+
+def media_type(header: str | None) -> str:
+    """``text/csv; charset=utf-8`` -> ``text/csv``."""
+    return (header or "").split(";")[0].strip().lower()
+
+
+def response_type(accept: str | None, request_type: str) -> str | None:
+    """The type to answer in, or ``None`` when ``accept`` allows nothing we produce."""
+    wanted = [media_type(part) for part in (accept or "").split(",") if part.strip()]
+    if not wanted:
+        return request_type
+    for kind in wanted:
+        if kind in SUPPORTED:
+            return kind
+        if kind in ("*/*", "text/*", "application/*"):
+            return (
+                request_type
+                if kind == "*/*" or request_type.startswith(kind[:-1])
+                else (CSV if kind == "text/*" else JSON)
+            )
+    return None
+
+
+def _decode(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise PayloadError(f"body is not UTF-8 text ({error.reason})") from error
+
+
+def parse_csv(body: bytes, features: int) -> np.ndarray:
+    text = _decode(body).strip()
+    if not text:
+        raise PayloadError("empty payload: no rows to score")
+    lines = text.splitlines()
+    commas = features - 1
+    for number, line in enumerate(lines, start=1):
+        found = line.count(",")
+        if found != commas:
+            raise FeatureCountError(
+                f"row {number} has {found + 1} values; the model expects {features}"
+            )
+    fields = ",".join(lines).split(",")
+    try:
+        values = np.array(fields, dtype=np.float64)
+    except ValueError:
+        values = np.array([_csv_number(f) for f in fields], dtype=np.float64)
+    return values.reshape(len(lines), features)
+
+
+def _csv_number(field: str) -> float:
+    text = field.strip()
+    if not text:
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        raise PayloadError(f"not a number in CSV payload: {text[:40]!r}") from None
+
+
+def _json_row(row: Any, names: Sequence[str]) -> list[Any]:
+    if isinstance(row, dict):
+        if "features" in row:
+            row = row["features"]
+        else:
+            missing = [n for n in names if n not in row]
+            if missing:
+                raise FeatureCountError(
+                    f"instance lacks feature(s) {', '.join(missing[:5])}"
+                    + (" ..." if len(missing) > 5 else "")
+                )
+            return [row[n] for n in names]
+    if not isinstance(row, list):
+        raise PayloadError("each instance must be a list of numbers or an object")
+    return row
+
+
+def parse_json(body: bytes, names: Sequence[str]) -> np.ndarray:
+    try:
+        data = json.loads(_decode(body))
+    except json.JSONDecodeError as error:
+        raise PayloadError(f"not valid JSON ({error.msg})") from error
+    if isinstance(data, dict) and "instances" in data:
+        rows = data["instances"]
+    elif isinstance(data, dict) and "features" in data:
+        rows = [data["features"]]
+    else:
+        rows = data
+    if not isinstance(rows, list) or not rows:
+        raise PayloadError('expected {"instances": [...]} with at least one instance')
+    table = [_json_row(row, names) for row in rows]
+    for number, row in enumerate(table, start=1):
+        if len(row) != len(names):
+            raise FeatureCountError(
+                f"instance {number} has {len(row)} values; the model expects {len(names)}"
+            )
+    try:
+        return np.array(
+            [[math.nan if v is None else v for v in row] for row in table], dtype=np.float64
+        )
+    except (TypeError, ValueError) as error:
+        raise PayloadError(f"instances must hold numbers ({error})") from error
+
+
+def parse(body: bytes, content_type: str, names: Sequence[str]) -> np.ndarray:
+    """Rows of ``len(names)`` features; raises PayloadError (415) or FeatureCountError (400)."""
+    if content_type == CSV:
+        return parse_csv(body, len(names))
+    if content_type == JSON:
+        return parse_json(body, names)
+    raise PayloadError(f"unsupported content type {content_type!r}; use text/csv or {JSON}")
+
+
+def encode(scores: np.ndarray, kind: str, model_version: str) -> bytes:
+    if kind == CSV:
+        return ",".join(repr(float(s)) for s in scores).encode()
+    body = {"predictions": [{"score": float(s)} for s in scores], "model_version": model_version}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def decode_scores(body: bytes, kind: str) -> tuple[np.ndarray, str | None]:
+    """Client side: scores (and the model version, when the body carries it) from a response."""
+    text = body.decode("utf-8").strip()
+    if media_type(kind) == JSON:
+        data = json.loads(text)
+        predictions = data["predictions"] if isinstance(data, dict) else data
+        scores = [p["score"] if isinstance(p, dict) else p for p in predictions]
+        version = data.get("model_version") if isinstance(data, dict) else None
+        return np.array(scores, dtype=np.float64), version
+    if not text:
+        return np.zeros(0), None
+    return np.array(text.replace("\n", ",").split(","), dtype=np.float64), None
+
+
+def encode_csv_rows(matrix: np.ndarray) -> list[bytes]:
+    """One CSV line per row (no newline); NaN as an empty field.
+
+    Values are rounded to float32 first (XGBoost computes in float32) and written with 9
+    significant digits, which round-trips a float32 exactly: the endpoint scores exactly the
+    numbers the in-process fallback would."""
+    out = []
+    for row in np.asarray(matrix, dtype=np.float32).tolist():
+        out.append(",".join("" if math.isnan(v) else format(v, ".9g") for v in row).encode())
+    return out

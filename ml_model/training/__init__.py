@@ -1,0 +1,1 @@
+"""Training, thresholds, metrics, backtest and reports."""

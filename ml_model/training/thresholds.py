@@ -1,0 +1,94 @@
+"""Review and block thresholds, chosen on the validation set by a written-down rule.
+
+Rule (also in ``docs/model.md`` and every manifest):
+
+* **block**: the lowest score at which at least ``block_precision`` (default 90 %) of the
+  validation transactions scoring at or above it are fraud, among thresholds that flag at least
+  ``min_block_alerts`` transactions. Automatic blocks must be nearly always right. If no
+  threshold reaches that precision, nothing is blocked automatically (block = just above 1).
+* **review**: the analysts' budget: the score such that ``alert_rate`` (default 0.5 %) of the
+  validation transactions fall between it and the block threshold (the review queue), so
+  analysts see a predictable volume of the cases just below automatic blocking.
+
+Decisions: ``score >= block`` -> block, else ``score >= review`` -> review, else approve.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from ml_model.training.metrics import precision_recall_curve
+
+NEVER = math.nextafter(1.0, 2.0)
+RULE = (
+    "block = lowest validation score whose alerts are >= {block_precision:.0%} fraud "
+    "(at least {min_block_alerts} alerts; none -> never block); review = score putting "
+    "{alert_rate:.2%} of validation transactions between review and block"
+)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    review: float
+    block: float
+    rule: str
+    alert_rate: float
+    block_precision: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Thresholds:
+        return cls(
+            review=float(data["review"]),
+            block=float(data["block"]),
+            rule=str(data.get("rule", "")),
+            alert_rate=float(data.get("alert_rate", math.nan)),
+            block_precision=float(data.get("block_precision", math.nan)),
+        )
+
+
+def choose_thresholds(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    *,
+    alert_rate: float = 0.005,
+    block_precision: float = 0.9,
+    min_block_alerts: int = 10,
+) -> Thresholds:
+    if not 0 < alert_rate < 1 or not 0 < block_precision <= 1:
+        raise ValueError("alert_rate must be in (0, 1) and block_precision in (0, 1]")
+    s = np.asarray(scores, dtype=np.float64)
+    if len(s) == 0:
+        raise ValueError("no validation scores to choose thresholds from")
+    precision, _, cut = precision_recall_curve(labels, s)
+    alerts = _alerts(s, cut)
+    good = np.flatnonzero((precision >= block_precision) & (alerts >= min_block_alerts))
+    block = float(cut[good[-1]]) if len(good) else NEVER
+    k = max(1, math.ceil(alert_rate * len(s)))
+    below = np.sort(s[s < block])[::-1]
+    review = float(below[min(k, len(below)) - 1]) if len(below) else block
+    rule = RULE.format(
+        block_precision=block_precision, min_block_alerts=min_block_alerts, alert_rate=alert_rate
+    )
+    return Thresholds(review, block, rule, alert_rate, block_precision)
+
+
+def _alerts(scores: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+    """How many scores are >= each cut (cuts descending)."""
+    ascending = np.sort(scores)
+    return len(scores) - np.searchsorted(ascending, cuts, side="left")
+
+
+def decide(scores: np.ndarray, thresholds: Thresholds) -> np.ndarray:
+    """``approve`` / ``review`` / ``block`` per score."""
+    s = np.asarray(scores, dtype=np.float64)
+    out = np.full(len(s), "approve", dtype=object)
+    out[s >= thresholds.review] = "review"
+    out[s >= thresholds.block] = "block"
+    return out
