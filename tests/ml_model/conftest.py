@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pandas as pd
@@ -19,29 +18,6 @@ from ml_model.training.pipeline import TrainOutcome, train_model
 CONFIG = FeatureConfig(label_delay_ms=DAY_MS)
 #: Small and single-threaded: the CI machine is shared.
 PARAMS = TrainParams(max_rounds=60, early_stopping_rounds=20, nthread=1, max_depth=4)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-_DATASET = Path("shared/datasets/fraud-handbook/transactions_2018-04_2018-07.parquet")
-
-
-@pytest.fixture
-def handbook_path() -> Path:
-    """The handbook dataset, looked up in every parent folder (``tests/conftest.py`` looks two
-    levels up only, which misses it from a worktree under ``/work/wt/<name>``); skips with
-    the reason where it is absent."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / _DATASET
-        if candidate.is_file():
-            return candidate
-    pytest.skip(f"handbook dataset {_DATASET} not found above {here.parent} (present in CI)")
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,7 @@ from click.testing import CliRunner
 from fraudstream.cli import cli
 from fraudstream.cli.model import parse_duration_ms
 from ml_model.testing import as_handbook_table, synthetic_history
-
-from .conftest import free_port
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e
 SMALL = ["--max-rounds", "40", "--max-depth", "4"]

@@ -4,6 +4,8 @@
 set -eu
 if [ "$#" -eq 0 ] || [ "$1" = "serve" ]; then
   export FRAUDSTREAM_MODEL_DIR="${FRAUDSTREAM_MODEL_DIR:-/opt/ml/model}"
+  # Inside a container the server must listen beyond loopback (SageMaker, compose, EKS).
+  export FRAUDSTREAM_MODEL_SERVER_HOST="${FRAUDSTREAM_MODEL_SERVER_HOST:-0.0.0.0}"
   exec fraudstream serve-model
 fi
 exec "$@"
