@@ -18,8 +18,7 @@ from fraudstream import aws
 from fraudstream.settings import Settings, load_settings
 from ml_model.deploy import CAPTURE_PREFIX, deploy, resource_name
 from ml_model.errors import DeployError
-
-from .conftest import free_port
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 ROLE = "arn:aws:iam::123456789012:role/fraudstream-sagemaker"

@@ -22,8 +22,7 @@ from ml_model.scoring import CircuitBreaker, ScoringClient
 from ml_model.scoring.client import plan_requests, to_matrix
 from ml_model.serving.app import create_app
 from ml_model.testing import synthetic_history
-
-from .conftest import free_port
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 ENDPOINT = "fraudstream-test"
