@@ -124,6 +124,18 @@ class Settings(BaseSettings):
     )
     trigger_seconds: float = Field(1.0, gt=0, le=3600, description="Micro-batch trigger interval.")
     watermark: str = Field("10 minutes", description="Event-time watermark delay.")
+    spark_master: str = Field(
+        "local[2]", description="Spark master when not set by spark-submit (local runs)."
+    )
+    shuffle_partitions: int = Field(
+        2, ge=1, le=10_000, description="Partitions of the per-card state (spark.sql.shuffle)."
+    )
+    card_state_ttl_days: float = Field(
+        31.0, gt=0, le=3650, description="Days an idle card's state is kept (processing time)."
+    )
+    starting_position: Literal["TRIM_HORIZON", "LATEST"] = Field(
+        "TRIM_HORIZON", description="Where a new processor query starts reading the streams."
+    )
     max_records_per_trigger: int | None = Field(
         None, ge=1, description="Admission control: most records read per micro-batch."
     )
@@ -150,6 +162,20 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level of every component."
     )
+
+    @field_validator("watermark")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        if not re.fullmatch(r"\d+ (second|minute|hour|day)s?", value.strip()):
+            raise ValueError("must be like '10 minutes' (seconds, minutes, hours or days)")
+        return value.strip()
+
+    @property
+    def watermark_ms(self) -> int:
+        """The watermark delay in milliseconds."""
+        number, unit = self.watermark.split()
+        scale = {"second": 1_000, "minute": 60_000, "hour": 3_600_000, "day": 86_400_000}
+        return int(number) * scale[unit.rstrip("s")]
 
     @field_validator("stream_name", "labels_stream_name", "alerts_table", "sagemaker_endpoint")
     @classmethod

@@ -48,7 +48,7 @@ def cli(ctx: click.Context, settings_file: str | None) -> None:
 
 
 def _register() -> None:
-    from fraudstream.cli import demo, model, produce, stack
+    from fraudstream.cli import demo, model, process, produce, stack
 
     commands = [
         stack.stack,
@@ -57,6 +57,7 @@ def _register() -> None:
         produce.generate,
         produce.stream,
         demo.demo,
+        process.process,
         model.train,
         model.backtest,
         model.serve_model,

@@ -38,6 +38,7 @@ def demo(ctx: click.Context, rate: float, duration: float, keep_stack: bool) -> 
             fraud_rate=0.01,
             seed=7,
             label_delay=5.0,
+            clock="live",
         )
         ctx.invoke(stream.commands["stats"], labels=False, show=2)
     finally:

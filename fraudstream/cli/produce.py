@@ -63,6 +63,13 @@ def _date(value: str | None) -> datetime | None:
     show_default=True,
     help="Seconds before a transaction's label is released to the labels stream.",
 )
+@click.option(
+    "--clock",
+    type=click.Choice(["live", "simulated"]),
+    default="live",
+    show_default=True,
+    help="Event times from the wall clock, or a realistic simulation sent at --rate.",
+)
 @click.pass_obj
 def produce(
     obj: CliContext,
@@ -72,17 +79,25 @@ def produce(
     fraud_rate: float,
     seed: int,
     label_delay: float,
+    clock: str,
 ) -> None:
     """Generate transactions with injected fraud and put them on Kinesis at a steady rate.
 
-    Ground truth goes to the labels stream after --label-delay. Ctrl-C stops after flushing.
+    --clock live stamps events with the wall clock (each card then transacts every
+    cards/rate seconds); --clock simulated sends realistic, history-like traffic (about three
+    transactions per card per day, daily rhythm) at the same steady rate, with event times
+    ending about an hour ago. Ground truth goes to the labels stream after --label-delay
+    (wall seconds for live, event-time seconds for simulated). Ctrl-C stops after flushing.
     Stream names, region and endpoint come from settings (FRAUDSTREAM_STREAM_NAME,
     FRAUDSTREAM_LABELS_STREAM_NAME, AWS_ENDPOINT_URL, ...).
     """
+    import itertools
+
     from producer.app import open_session, stop_on_interrupt
     from producer.generator import GeneratorConfig, TransactionGenerator, default_start
     from producer.progress import Progress, render_summary
-    from producer.runner import run_live
+    from producer.runner import run_live, run_replay
+    from producer.simulated import simulated_config
 
     _positive("rate", rate)
     _positive("duration", duration)
@@ -93,26 +108,46 @@ def produce(
     settings = obj.settings
     check_production_safety(settings)
     session = open_session(settings, timedelta(seconds=label_delay))
-    generator = TransactionGenerator(
-        GeneratorConfig(
-            start=default_start(),
-            seed=seed,
-            cards=cards,
-            rate=rate,
-            fraud_rate=fraud_rate,
-            arrivals="uniform",
-            token_key=settings.card_token_key.get_secret_value().encode(),
-        )
-    )
+    key = settings.card_token_key.get_secret_value().encode()
     console = Console(stderr=True)
     with stop_on_interrupt() as should_stop:
-        summary = run_live(
-            session,
-            generator,
-            duration=duration,
-            should_stop=should_stop,
-            on_tick=Progress(console, "produce"),
-        )
+        if clock == "simulated":
+            events = round(rate * duration)
+            config = simulated_config(
+                events=events,
+                cards=cards,
+                seed=seed,
+                fraud_rate=fraud_rate,
+                token_key=key,
+                now=default_start(),
+            )
+            summary = run_replay(
+                session,
+                itertools.islice(TransactionGenerator(config), events),
+                max_rate=rate,
+                should_stop=should_stop,
+                on_tick=Progress(console, "produce"),
+                tick_every=max(1, round(rate / 2)),
+            )
+        else:
+            generator = TransactionGenerator(
+                GeneratorConfig(
+                    start=default_start(),
+                    seed=seed,
+                    cards=cards,
+                    rate=rate,
+                    fraud_rate=fraud_rate,
+                    arrivals="uniform",
+                    token_key=key,
+                )
+            )
+            summary = run_live(
+                session,
+                generator,
+                duration=duration,
+                should_stop=should_stop,
+                on_tick=Progress(console, "produce"),
+            )
     render_summary(Console(), summary, f"produced to {settings.stream_name}")
     if summary.interrupted:
         raise SystemExit(130)

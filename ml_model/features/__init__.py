@@ -30,7 +30,7 @@ from ml_model.features.schema import (
 )
 from ml_model.features.stream import StreamingFeatures
 from ml_model.features.transaction import TxInput, epoch_ms
-from ml_model.features.vector import features
+from ml_model.features.vector import card_features, features
 
 __all__ = [
     "EMPTY_SNAPSHOT",
@@ -45,6 +45,7 @@ __all__ = [
     "StreamingFeatures",
     "TxInput",
     "build",
+    "card_features",
     "card_state_spark_schema",
     "epoch_ms",
     "features",

@@ -55,8 +55,15 @@ def features(card: CardState, merchant: MerchantSnapshot | None, tx: TxInput) ->
 
     ``card`` holds the card's history before ``tx``; ``merchant`` is the merchant's snapshot at
     ``tx``'s time (``None`` means no history: zeros). Nothing here raises for absent optional
-    fields; they give ``UNKNOWN`` (-1).
+    fields; they give ``UNKNOWN`` (-1). The vector is the card part (:func:`card_features`)
+    followed by the merchant snapshot, so a stream may compute the two where their states live.
     """
+    return card_features(card, tx) + list(merchant if merchant is not None else EMPTY_SNAPSHOT)
+
+
+def card_features(card: CardState, tx: TxInput) -> list[float]:
+    """The leading ``FEATURE_COUNT - len(EMPTY_SNAPSHOT)`` features: the transaction's own and
+    those read from the card's history (before ``tx``)."""
     t = tx.event_ms
     amount = float(tx.amount)
     hour = hour_of_day(t)
@@ -99,6 +106,4 @@ def features(card: CardState, merchant: MerchantSnapshot | None, tx: TxInput) ->
         out.append(0.0 if card.seen_category(tx.merchant_category, hi) else 1.0)
     else:
         out.append(UNKNOWN)
-
-    out += list(merchant if merchant is not None else EMPTY_SNAPSHOT)
     return out

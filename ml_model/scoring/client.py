@@ -213,7 +213,15 @@ class ScoringClient:
             ) from error
         except BotoCoreError as error:  # timeouts, refused connections, dropped connections
             raise EndpointFailure(f"{type(error).__name__}: {error}", retry=True) from error
-        scores, version = codec.decode_scores(payload, response.get("ContentType", codec.CSV))
+        try:
+            scores, version = codec.decode_scores(payload, response.get("ContentType", codec.CSV))
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+            # Not a scoring response (a misconfigured endpoint, a proxy's error page): the
+            # batch falls back like any failed call rather than failing the stream.
+            preview = payload[:60].decode("utf-8", "replace")
+            raise EndpointFailure(
+                f"unreadable response {preview!r}: {error}", retry=False
+            ) from error
         attributes = response.get("CustomAttributes") or ""
         match = _VERSION.search(attributes)
         return scores, version or (match.group(1) if match else "unknown")

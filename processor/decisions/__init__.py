@@ -4,7 +4,13 @@
 ``decide(batch, config)`` per micro-batch. Column names: :mod:`processor.decisions.columns`.
 """
 
-from processor.decisions.config import DecisionConfig, RulesFile, load_rules, parse_rules
+from processor.decisions.config import (
+    DecisionConfig,
+    RulesFile,
+    load_rules,
+    parse_rules,
+    with_model_thresholds,
+)
 from processor.decisions.engine import apply_decisions, check_columns, decide, decide_arrow
 
 __all__ = [
@@ -16,4 +22,5 @@ __all__ = [
     "decide_arrow",
     "load_rules",
     "parse_rules",
+    "with_model_thresholds",
 ]

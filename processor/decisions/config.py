@@ -76,6 +76,11 @@ class ScorePolicy(_Strict):
 
     review: float = Field(ge=0.0, le=1.0, description="Score at or above which to review.")
     block: float = Field(ge=0.0, le=1.0, description="Score at or above which to block.")
+    from_model: bool = Field(
+        True,
+        description="Use the thresholds the model was trained with (its manifest) when it has "
+        "them; review and block above apply otherwise.",
+    )
     missing: Outcome = Field("review", description="Decision when a row has no score.")
     reason: Annotated[str, Field(pattern=_NAME)] = Field(
         "high_model_score", description="Reason code when the score alone reaches review."
@@ -213,3 +218,11 @@ class RulesFile:
                 self.last_error = error
                 log.error("keeping the previous decision rules: %s", error)
         return self._config
+
+
+def with_model_thresholds(config: DecisionConfig, review: float, block: float) -> DecisionConfig:
+    """``config`` with the model's thresholds, unless its score policy opts out."""
+    if not config.score.from_model:
+        return config
+    score = config.score.model_copy(update={"review": review, "block": block})
+    return config.model_copy(update={"score": ScorePolicy.model_validate(score.model_dump())})

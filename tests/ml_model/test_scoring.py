@@ -164,7 +164,7 @@ def test_transient_failures_are_retried(
 
 
 def test_down_endpoint_falls_back_in_process(bundle: ModelBundle, batch: pd.DataFrame) -> None:
-    from .conftest import free_port as port
+    from tests.conftest import free_port as port
 
     client = make_client(f"http://127.0.0.1:{port()}", bundle, retries=1, reasons="none")
     scored = client.score(batch.head(30))  # nothing listens there: connection refused
@@ -215,8 +215,7 @@ def test_breaker_opens_then_probes(
 
 def test_no_fallback_and_no_endpoint_is_an_error(batch: pd.DataFrame, tmp_path: Path) -> None:
     from ml_model.artifact import load_model
-
-    from .conftest import free_port as port
+    from tests.conftest import free_port as port
 
     settings = load_settings(
         model_endpoint_url=f"http://127.0.0.1:{port()}", model_dir=tmp_path, model_retries=0
@@ -242,3 +241,18 @@ def test_breaker_unit() -> None:
     assert breaker.state == "open" and breaker.opened_count == 2
     with pytest.raises(ValueError, match="failure_threshold"):
         CircuitBreaker(failure_threshold=0)
+
+
+@pytest.mark.integration
+def test_unreadable_endpoint_answers_fall_back(
+    local_stack: Any, bundle: ModelBundle, batch: pd.DataFrame
+) -> None:
+    """The emulator's sagemaker-runtime answers a placeholder body, not scores: a misconfigured
+    endpoint must not stop scoring."""
+    from fraudstream import aws
+
+    runtime = aws.client("sagemaker-runtime", local_stack, max_attempts=1)
+    client = ScoringClient(runtime, "not-a-model-server", fallback=bundle, reasons="none")
+    scored = client.score(batch.head(7))
+    assert set(scored.scored_by) == {"fallback"}
+    assert "unreadable response" in scored.endpoint_errors[0]

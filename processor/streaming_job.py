@@ -1,0 +1,177 @@
+"""The processor job: ``spark-submit processor/streaming_job.py`` (EKS) or
+``fraudstream process`` (local). Settings come from the same ``FRAUDSTREAM_*`` variables.
+
+Runs until stopped (SIGTERM/SIGINT stop the query cleanly), or with ``--available-now``
+processes what the streams hold and exits. Checkpoints go to ``settings.checkpoint_dir``
+(``<dir>/query`` for Spark's offsets and per-card state, ``<dir>/driver-state`` for the batch
+sink's snapshots): a local path, or ``s3a://`` where the image has hadoop-aws.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import threading
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from fraudstream import logs
+from fraudstream.errors import FraudstreamError
+from fraudstream.settings import Settings, load_settings
+from ml_model.artifact import ModelBundle, load_model
+from ml_model.errors import ArtifactError
+from ml_model.scoring.client import ScoringClient
+from processor.batch_sink import BatchSink, SinkParts
+from processor.decisions import RulesFile
+from processor.driver_state import DriverStateStore
+from processor.kinesis.metrics import from_progress
+from processor.metrics import MetricsServer, ProcessorMetrics, serve_from_settings
+from processor.sinks.alerts import AlertWriter
+from processor.sinks.lake import LakeWriter
+
+log = logging.getLogger("processor")
+
+
+class ModelMissingError(FraudstreamError):
+    """No trained model where settings say it is."""
+
+
+@dataclass
+class JobHandle:
+    """A running processor: the query, its sink and its metrics endpoint."""
+
+    query: Any
+    sink: BatchSink
+    metrics: ProcessorMetrics
+    server: MetricsServer | None
+    stopped: threading.Event = field(default_factory=threading.Event)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.query.stop()
+        if self.server is not None:
+            self.server.stop()
+
+
+def load_job_model(settings: Settings) -> ModelBundle:
+    try:
+        return load_model(settings.model_dir)
+    except ArtifactError as error:
+        raise ModelMissingError(
+            f"no model at {settings.model_dir} ({error}); train one with `fraudstream train`"
+        ) from error
+
+
+def make_parts(settings: Settings, model: ModelBundle, metrics: ProcessorMetrics) -> SinkParts:
+    return SinkParts(
+        lake=LakeWriter(settings),
+        alerts=AlertWriter(settings),
+        store=DriverStateStore(settings.checkpoint_dir.rstrip("/") + "/driver-state", settings),
+        scorer=ScoringClient.from_settings(settings, fallback=model),
+        rules=RulesFile(settings.rules_path),
+        metrics=metrics,
+    )
+
+
+def _listener(metrics: ProcessorMetrics) -> Any:
+    from pyspark.sql.streaming import StreamingQueryListener
+
+    class ProgressListener(StreamingQueryListener):
+        """Late events, duplicates and Kinesis figures from each batch's progress report."""
+
+        def onQueryStarted(self, event: Any) -> None:
+            log.info("query started: id=%s run=%s", event.id, event.runId)
+
+        def onQueryProgress(self, event: Any) -> None:
+            progress = event.progress
+            metrics.record_progress(json.loads(progress.json))
+            for batch in from_progress(progress).values():
+                metrics.record_source(
+                    records=batch.records,
+                    millis_behind={
+                        shard: m.millis_behind_latest
+                        for shard, m in batch.shards.items()
+                        if m.millis_behind_latest is not None
+                    },
+                )
+
+        def onQueryIdle(self, event: Any) -> None:
+            """Nothing to do while the streams are idle."""
+
+        def onQueryTerminated(self, event: Any) -> None:
+            if event.exception:
+                log.error("query failed: %s", event.exception)
+
+    return ProgressListener()
+
+
+def start(settings: Settings, *, available_now: bool = False) -> JobHandle:
+    """Start the query and return at once (see :func:`run` to block)."""
+    from processor import pipeline
+    from processor.spark_session import build_session
+
+    model = load_job_model(settings)
+    spark = build_session(settings)
+    metrics = ProcessorMetrics()
+    server = serve_from_settings(metrics, settings)
+    sink = BatchSink(settings, model, make_parts(settings, model, metrics))
+    spark.streams.addListener(_listener(metrics))
+    stream = pipeline.build(spark, settings, model.feature_config.to_dict())
+    writer = (
+        stream.writeStream.queryName("fraudstream")
+        .foreachBatch(sink)
+        .option("checkpointLocation", settings.checkpoint_dir.rstrip("/") + "/query")
+    )
+    if available_now:
+        writer = writer.trigger(availableNow=True)
+    else:
+        writer = writer.trigger(processingTime=f"{settings.trigger_seconds} seconds")
+    query = writer.start()
+    log.info(
+        "processor running: model %s, checkpoint %s, metrics %s",
+        model.version,
+        settings.checkpoint_dir,
+        server.url if server else "off",
+    )
+    return JobHandle(query, sink, metrics, server)
+
+
+def run(settings: Settings, *, available_now: bool = False) -> JobHandle:
+    """Run until the query ends: at once when the streams are drained (``available_now``),
+    otherwise until SIGTERM/SIGINT, which stop the query between batches."""
+    handle = start(settings, available_now=available_now)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %d: stopping the query", signum)
+        handle.stop()
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        handle.query.awaitTermination()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if handle.server is not None:
+            handle.server.stop()
+    exception = handle.query.exception()
+    if exception is not None and not handle.stopped.is_set():
+        raise FraudstreamError(f"the streaming query failed: {exception}")
+    return handle
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Fraudstream's streaming processor.")
+    parser.add_argument(
+        "--available-now", action="store_true", help="process what the streams hold, then exit"
+    )
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    logs.configure(settings.log_level)
+    run(settings, available_now=args.available_now)
+
+
+if __name__ == "__main__":  # pragma: no cover - spark-submit entry point
+    main()
