@@ -20,7 +20,7 @@ from pyspark.sql import Row
 from pyspark.sql import types as T
 from pyspark.sql.streaming import StatefulProcessor, StatefulProcessorHandle
 
-from fraudstream.events import EVENT_FIELDS, spark_schema
+from fraudstream.events import spark_schema
 from ml_model.features import (
     CardState,
     FeatureConfig,
@@ -47,7 +47,19 @@ def output_schema() -> T.StructType:
 
 
 OUTPUT_NAMES = tuple(f.name for f in output_schema().fields if f.name != CARD_FEATURES)
-_EVENT_NAMES = tuple(f.name for f in EVENT_FIELDS)
+
+
+def enrich(
+    card: CardState, rows: list[dict[str, Any]], config: FeatureConfig
+) -> Iterator[dict[str, Any]]:
+    """One card's new rows in (event time, transaction id) order, each with its card features
+    computed from ``card`` before it; ``card`` is updated in place. Pure: the operator's logic
+    without Spark."""
+    for values in sorted(rows, key=lambda r: (r["event_ms"], r["transaction_id"])):
+        tx = TxInput.from_mapping(values)
+        vector = card_features(card, tx)
+        card.add(tx, config.card_max_history)
+        yield {**{name: values.get(name) for name in OUTPUT_NAMES}, CARD_FEATURES: vector}
 
 
 class CardFeatures(StatefulProcessor):

@@ -99,3 +99,46 @@ def faults(local_stack: Settings) -> Iterator[Callable[..., dict[str, Any]]]:
     apply.status = lambda: get_faults(endpoint)  # type: ignore[attr-defined]
     yield apply
     set_faults(endpoint, FaultPlan())
+
+
+@pytest.fixture(scope="session")
+def generator_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small model trained on the producer's history (the regime the processor tests use):
+    800 cards over 8 days, 60 s label delay, 1-minute merchant buckets."""
+    from datetime import UTC, datetime
+
+    from ml_model.data.history import from_generator
+    from ml_model.features import FeatureConfig
+    from ml_model.training.fit import TrainParams
+    from ml_model.training.pipeline import train_model
+    from producer.history import generate_history
+
+    folder = tmp_path_factory.mktemp("generator-model")
+    table = generate_history(
+        cards=800, days=8, seed=3, fraud_rate=0.03, start=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    train_model(
+        from_generator(table, "generator"),
+        out_dir=folder,
+        config=FeatureConfig(label_delay_ms=60_000, merchant_bucket_ms=60_000),
+        params=TrainParams(max_rounds=80, early_stopping_rounds=20, nthread=1, max_depth=4),
+    )
+    return folder
+
+
+@pytest.fixture
+def fresh_sinks(local_stack: Settings, tmp_path: Path) -> Settings:
+    """Settings with a new empty lake bucket, alerts table and state folder for one test."""
+    from fraudstream.stack.resources import ensure_bucket, ensure_table
+
+    suffix = uuid.uuid4().hex[:8]
+    settings = local_stack.model_copy(
+        update={
+            "bucket": f"lake-{suffix}",
+            "alerts_table": f"alerts-{suffix}",
+            "state_dir": tmp_path,
+        }
+    )
+    ensure_bucket(aws.client("s3", settings), settings.bucket, settings.region)
+    ensure_table(aws.client("dynamodb", settings), settings.alerts_table, 30.0)
+    return settings

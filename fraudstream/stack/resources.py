@@ -49,7 +49,7 @@ class StackResources:
     glue_tables: tuple[str, ...] = ()
 
 
-def _ensure_stream(kinesis: Any, name: str, shards: int, timeout: float) -> str:
+def ensure_stream(kinesis: Any, name: str, shards: int, timeout: float) -> str:
     try:
         kinesis.create_stream(StreamName=name, ShardCount=shards)
         log.info("created stream %s with %d shards", name, shards)
@@ -67,7 +67,7 @@ def _ensure_stream(kinesis: Any, name: str, shards: int, timeout: float) -> str:
         time.sleep(0.5)
 
 
-def _ensure_bucket(s3: Any, bucket: str, region: str) -> None:
+def ensure_bucket(s3: Any, bucket: str, region: str) -> None:
     try:
         if region == "us-east-1":
             s3.create_bucket(Bucket=bucket)
@@ -90,7 +90,7 @@ def _ensure_bucket(s3: Any, bucket: str, region: str) -> None:
     )
 
 
-def _ensure_table(dynamodb: Any, table: str, timeout: float) -> None:
+def ensure_table(dynamodb: Any, table: str, timeout: float) -> None:
     try:
         dynamodb.create_table(
             TableName=table,
@@ -195,15 +195,15 @@ def ensure_resources(settings: Settings, timeout: float = 30.0) -> StackResource
     """Create the streams, bucket and table if missing; safe to call any number of times."""
     kinesis = aws.client("kinesis", settings)
     streams = {
-        settings.stream_name: _ensure_stream(
+        settings.stream_name: ensure_stream(
             kinesis, settings.stream_name, settings.stream_shards, timeout
         ),
-        settings.labels_stream_name: _ensure_stream(
+        settings.labels_stream_name: ensure_stream(
             kinesis, settings.labels_stream_name, settings.labels_stream_shards, timeout
         ),
     }
-    _ensure_bucket(aws.client("s3", settings), settings.bucket, settings.region)
-    _ensure_table(aws.client("dynamodb", settings), settings.alerts_table, timeout)
+    ensure_bucket(aws.client("s3", settings), settings.bucket, settings.region)
+    ensure_table(aws.client("dynamodb", settings), settings.alerts_table, timeout)
     glue_database: str | None = None
     glue_tables: tuple[str, ...] = ()
     try:

@@ -19,11 +19,14 @@ injectable clock, so it is tested against the Kinesis double without Spark.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from bisect import bisect_right
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -66,6 +69,36 @@ def share_out(available: Mapping[str, int], limit: int | None) -> dict[str, int]
         take = min(available[shard], share, remaining)
         granted[shard] = take
         remaining -= take
+    return granted
+
+
+def share_by_arrival(
+    arrivals: Mapping[str, Sequence[int]], limit: int | None, unfinished: set[str]
+) -> dict[str, int]:
+    """Admit up to ``limit`` buffered records across shards in arrival-time order.
+
+    ``arrivals`` holds each shard's admissible buffered records' arrival times (epoch ms, in
+    shard order); ``unfinished`` names shards with more records behind their buffer. Nothing
+    later than the earliest last-buffered arrival of an unfinished shard is admitted, so every
+    shard is cut at about the same arrival time: a catch-up under admission control then moves
+    all shards forward together in event time, instead of letting equal per-shard counts drift
+    apart until the watermark drops the laggards' events as late. When that rule would admit
+    nothing (an unfinished shard with an empty buffer), the max-min fair split applies.
+    """
+    if limit is None:
+        return {shard: len(times) for shard, times in arrivals.items()}
+    ends = [times[-1] for shard, times in arrivals.items() if shard in unfinished and times]
+    frontier = min(ends) if ends else None
+    cut = {
+        shard: len(times) if frontier is None else bisect_right(times, frontier)
+        for shard, times in arrivals.items()
+    }
+    if not any(cut.values()):
+        return share_out({shard: len(times) for shard, times in arrivals.items()}, limit)
+    granted = dict.fromkeys(arrivals, 0)
+    tagged = [[(t, shard) for t in times[: cut[shard]]] for shard, times in arrivals.items()]
+    for _, shard in itertools.islice(heapq.merge(*tagged), limit):
+        granted[shard] += 1
     return granted
 
 
@@ -141,8 +174,14 @@ class Planner:
             stats += self._fill_all(start.start, max_rows)
         fetch_millis = int((self.clock() - began) * 1000)
 
-        available = {sid: self._admissible(c) for sid, c in self.cursors.items()}
-        granted = share_out(available, max_rows)
+        arrivals = {
+            sid: [arrival_ms(r) for r in c.buffer[: self._admissible(c)]]
+            for sid, c in self.cursors.items()
+        }
+        unfinished = {
+            sid for sid, c in self.cursors.items() if not c.ended and (c.millis_behind or 0) > 0
+        }
+        granted = share_by_arrival(arrivals, max_rows, unfinished)
         end_positions = dict(positions)
         admitted: dict[str, list[Record]] = {}
         for sid, count in granted.items():
@@ -281,8 +320,8 @@ class Planner:
                 self.cursors[sid] = ShardCursor(shard_id=sid, position=position)
 
     def _fill_all(self, start: StartSpec, max_rows: int | None) -> FillStats:
-        """Top up every open shard's buffer: to an even share of ``max_rows``, then, if some
-        shards had less than their share, let the others fetch more to fill the batch."""
+        """Top up every open shard's buffer to ``max_rows`` records (or what it has), then, if
+        the shards together hold fewer, let those with more behind fetch more."""
         cursors = [c for c in self.cursors.values() if not c.ended]
         if not cursors:
             return FillStats()
@@ -303,8 +342,9 @@ class Planner:
 
         if max_rows is None:
             return self._run_parallel(run, [(c, None) for c in cursors])
-        share = -(-max_rows // len(self.cursors))
-        stats = self._run_parallel(run, [(c, share) for c in cursors])
+        # Each shard buffers up to the whole limit, so the batch can be cut at one arrival
+        # time across shards and still be full (see share_by_arrival).
+        stats = self._run_parallel(run, [(c, max_rows) for c in cursors])
         short = max_rows - sum(self._admissible(c) for c in self.cursors.values())
         more = [
             c

@@ -14,7 +14,7 @@ from processor.kinesis.consumer import KinesisShards, make_client
 from processor.kinesis.errors import DataLossError, KinesisReadError, StreamRecreatedError
 from processor.kinesis.offsets import ShardPosition, SourceOffset
 from processor.kinesis.planner import Planner, offset_key, share_out
-from processor.kinesis.records import Record
+from processor.kinesis.records import Record, arrival_ms
 from processor.kinesis.shard_reader import read_range
 
 from .conftest import STREAM, Double
@@ -86,7 +86,11 @@ def test_every_record_is_admitted_once_in_order_within_the_limit(double: Double)
     assert all(sum(len(r) for r in planned.values()) <= 50 for _, _, planned in batches)
     assert_per_key_order(batches)
     first = batches[0][2]
-    assert sorted(len(r) for r in first.values()) == [25, 25]  # both shards had plenty
+    assert sum(len(r) for r in first.values()) == 50  # full: both shards had plenty
+    # Shards are cut at about the same arrival time, so they share the batch in proportion
+    # to their traffic (the keys hash unevenly), not in equal counts.
+    ends = [arrival_ms(records[-1]) for records in first.values()]
+    assert max(ends) - min(ends) <= 10
     assert planner.last_metrics.records == 0
 
 
@@ -331,3 +335,25 @@ def test_shard_listing_follows_pagination(double: Double) -> None:
         "shardId-000000000000",
         "shardId-000000000001",
     }
+
+
+def test_admission_cuts_every_shard_at_the_same_arrival_time() -> None:
+    from processor.kinesis.planner import share_by_arrival
+
+    # Shard a holds a dense stretch, b a sparse one: equal counts would take a far ahead.
+    arrivals = {"a": list(range(0, 100)), "b": list(range(0, 400, 4))}
+    granted = share_by_arrival(arrivals, 60, unfinished={"a", "b"})
+    assert sum(granted.values()) == 60
+    assert granted["a"] > granted["b"] > 0
+    cut_a = arrivals["a"][granted["a"] - 1]
+    cut_b = arrivals["b"][granted["b"] - 1]
+    assert abs(cut_a - cut_b) <= 4  # both shards end at about the same arrival time
+
+    # Never beyond what an unfinished shard has buffered (its next records may be earlier).
+    granted = share_by_arrival({"a": [1, 2, 3], "b": [1, 50, 90]}, 100, unfinished={"a", "b"})
+    assert granted == {"a": 3, "b": 1}
+    # A shard at its tip imposes nothing; no limit admits everything.
+    assert share_by_arrival({"a": [1, 2], "b": [1, 50]}, 100, unfinished={"a"}) == {"a": 2, "b": 1}
+    assert share_by_arrival({"a": [1, 2], "b": [1, 50]}, None, unfinished={"a"}) == {"a": 2, "b": 2}
+    # An unfinished shard with nothing buffered falls back to the fair split (no stall).
+    assert sum(share_by_arrival({"a": [], "b": [5, 6]}, 10, unfinished={"a", "b"}).values()) == 2
