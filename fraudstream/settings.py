@@ -122,7 +122,18 @@ class Settings(BaseSettings):
         None,
         description="Spark checkpoint folder (local path or s3a://); default under state_dir.",
     )
-    trigger_seconds: float = Field(1.0, gt=0, le=3600, description="Micro-batch trigger interval.")
+    trigger_seconds: float = Field(
+        0.0,
+        ge=0,
+        le=3600,
+        description="Micro-batch trigger interval; 0 runs each batch as soon as the last ends.",
+    )
+    kinesis_poll_ms: int = Field(
+        200,
+        ge=0,
+        le=60_000,
+        description="Pause before re-polling a shard that was caught up (5 reads/s/shard max).",
+    )
     watermark: str = Field("10 minutes", description="Event-time watermark delay.")
     spark_master: str = Field(
         "local[2]", description="Spark master when not set by spark-submit (local runs)."

@@ -104,6 +104,7 @@ class BatchSink:
         parts: SinkParts,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_batch: Callable[[BatchSummary], None] | None = None,
     ) -> None:
         if list(model.feature_names) != list(FEATURE_NAMES):
             raise ValueError(
@@ -119,6 +120,7 @@ class BatchSink:
         self.state: SinkState | None = None
         self._state_batch: int | None = None  # the batch the in-memory state is after
         self.last: BatchSummary | None = None
+        self.on_batch = on_batch
 
     def __call__(self, frame: Any, batch_id: int) -> None:
         self.process(frame.toArrow(), batch_id)
@@ -166,6 +168,8 @@ class BatchSink:
         )
         report(summary, self.parts.metrics)
         self.last = summary
+        if self.on_batch is not None:
+            self.on_batch(summary)
         return summary
 
     def _labels(self, state: SinkState, rows: pa.Table) -> pa.Table:

@@ -14,6 +14,7 @@ import json
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -28,7 +29,7 @@ from processor.batch_sink import BatchSink, SinkParts
 from processor.decisions import RulesFile
 from processor.driver_state import DriverStateStore
 from processor.kinesis.metrics import from_progress
-from processor.metrics import MetricsServer, ProcessorMetrics, serve_from_settings
+from processor.metrics import BatchSummary, MetricsServer, ProcessorMetrics, serve_from_settings
 from processor.sinks.alerts import AlertWriter
 from processor.sinks.lake import LakeWriter
 
@@ -108,8 +109,14 @@ def _listener(metrics: ProcessorMetrics) -> Any:
     return ProgressListener()
 
 
-def start(settings: Settings, *, available_now: bool = False) -> JobHandle:
-    """Start the query and return at once (see :func:`run` to block)."""
+def start(
+    settings: Settings,
+    *,
+    available_now: bool = False,
+    on_batch: Callable[[BatchSummary], None] | None = None,
+) -> JobHandle:
+    """Start the query and return at once (see :func:`run` to block). ``on_batch`` is called
+    with each committed batch's summary (benchmarks use it)."""
     from processor import pipeline
     from processor.spark_session import build_session
 
@@ -117,7 +124,7 @@ def start(settings: Settings, *, available_now: bool = False) -> JobHandle:
     spark = build_session(settings)
     metrics = ProcessorMetrics()
     server = serve_from_settings(metrics, settings)
-    sink = BatchSink(settings, model, make_parts(settings, model, metrics))
+    sink = BatchSink(settings, model, make_parts(settings, model, metrics), on_batch=on_batch)
     spark.streams.addListener(_listener(metrics))
     stream = pipeline.build(spark, settings, model.feature_config.to_dict())
     writer = (
@@ -127,7 +134,7 @@ def start(settings: Settings, *, available_now: bool = False) -> JobHandle:
     )
     if available_now:
         writer = writer.trigger(availableNow=True)
-    else:
+    elif settings.trigger_seconds > 0:
         writer = writer.trigger(processingTime=f"{settings.trigger_seconds} seconds")
     query = writer.start()
     log.info(

@@ -53,3 +53,15 @@ def simulated_config(
         rhythm=True,
         token_key=token_key,
     )
+
+
+def speedup(rate: float, cards: int) -> float:
+    """Seconds of event time per wall-clock second when sending at ``rate``."""
+    return rate / simulated_rate(cards)
+
+
+def watermark_for(rate: float, cards: int, wall_seconds: float = 10.0) -> str:
+    """A watermark delay (Spark interval text) covering ``wall_seconds`` of arrival skew in
+    event time: what a processor reading a simulated run should use."""
+    hours = max(1, int(speedup(rate, cards) * wall_seconds // 3600) + 1)
+    return f"{hours} hours"

@@ -202,6 +202,7 @@ def options_from_settings(settings: Settings, **extra: str) -> dict[str, str]:
         options["endpointUrl"] = endpoint
     if settings.max_records_per_trigger is not None:
         options["maxRecordsPerTrigger"] = str(settings.max_records_per_trigger)
+    options["idleTimeBetweenReadsMs"] = str(settings.kinesis_poll_ms)
     options.update(extra)
     parse_options(options)
     return options

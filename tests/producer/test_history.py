@@ -31,3 +31,19 @@ def test_history_at_live_density() -> None:
         cards=200, days=60 / 86_400, rate=50.0, start=datetime(2026, 2, 1, tzinfo=UTC)
     )
     assert 2_500 < table.num_rows < 3_500  # ~50/s for a minute, Poisson
+
+
+def test_simulated_runs_end_before_now_and_need_a_wide_watermark() -> None:
+    import itertools
+
+    from producer.generator import TransactionGenerator
+    from producer.simulated import simulated_config, speedup, watermark_for
+
+    now = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    config = simulated_config(events=20_000, cards=2_000, seed=1, fraud_rate=0.01,
+                              token_key=b"k", now=now)
+    events = list(itertools.islice(TransactionGenerator(config), 20_000))
+    last = events[-1].event.event_time
+    assert now - timedelta(hours=4) < last < now  # ends about an hour before now
+    assert speedup(1_000, 2_000) == 1_000 / (2_000 * 3 / 86_400)
+    assert watermark_for(1_000, 2_000, wall_seconds=10) == "41 hours"  # 14,400x: 40 h + 1
