@@ -12,6 +12,7 @@ A processor that is not up yet, or restarting, is a normal state here: the snaps
 
 from __future__ import annotations
 
+import http.client
 import logging
 import threading
 import time
@@ -56,7 +57,7 @@ def scrape_text(url: str, timeout: float = 2.0) -> str:
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             body: bytes = response.read(MAX_SCRAPE_BYTES + 1)
-    except (urllib.error.URLError, OSError) as error:
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as error:
         reason = getattr(error, "reason", error)
         raise ScrapeError(f"processor metrics at {url} unreachable: {reason}") from error
     if len(body) > MAX_SCRAPE_BYTES:

@@ -279,12 +279,17 @@ class LiveMetrics:
         self._restarts = 0
 
     def observe(self, scrape: Scrape, at: float, wall: float) -> None:
-        """Take a scrape made at monotonic time ``at`` (seconds) and wall time ``wall``."""
+        """Take a scrape made at monotonic time ``at`` (seconds) and wall time ``wall``.
+
+        A scrape at the same instant as the previous one adds nothing and is ignored; one from
+        before it is an error."""
         if self._last is None or self._last_at is None:
             _add(self._totals, scrape.counters)
         else:
-            if at <= self._last_at:
+            if at < self._last_at:
                 raise ValueError("scrapes must arrive in time order")
+            if at == self._last_at:
+                return
             reset = (
                 scrape.created is not None
                 and self._last.created is not None

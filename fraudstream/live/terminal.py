@@ -203,13 +203,8 @@ class LiveView:
         self.collector = collector
         self.refresh_seconds = refresh_seconds
         self.alerts = alerts
-        self._live = Live(
-            console=console,
-            auto_refresh=False,
-            screen=screen,
-            redirect_stdout=False,
-            redirect_stderr=False,
-        )
+        # Redrawn on our schedule, not rich's; anything printed meanwhile goes above the view.
+        self._live = Live(console=console, auto_refresh=False, screen=screen)
 
     def renderable(self) -> RenderableType:
         return render(self.collector.snapshot(), alerts=self.alerts, width=self._live.console.width)

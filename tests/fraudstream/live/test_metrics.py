@@ -175,8 +175,11 @@ def test_history_is_bounded_and_scrapes_must_be_in_order() -> None:
     times = [p.time - WALL for p in live.history()]
     assert times == [14.0, 15.0, 16.0, 17.0, 18.0, 19.0]
     assert live.summary().rows_per_second_window == pytest.approx(10.0)
+    record_batch(metrics, 20, 10)
+    live.observe(parse(text(metrics)), at=19.0, wall=WALL + 19)  # same instant: ignored
+    assert live.summary().rows_total == 200
     with pytest.raises(ValueError, match="time order"):
-        live.observe(parse(text(metrics)), at=19.0, wall=WALL + 19)
+        live.observe(parse(text(metrics)), at=18.0, wall=WALL + 18)
     with pytest.raises(ValueError, match="positive"):
         LiveMetrics(window=0)
 
