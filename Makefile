@@ -11,7 +11,7 @@ TOOLS := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install tools test test-fast test-infra lint demo bench faults stack-up stack-down clean lock lock-tools
+.PHONY: help install tools browser test test-fast test-infra lint demo dashboard bench faults stack-up stack-down clean lock lock-tools
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -32,6 +32,14 @@ $(TOOLS_STAMP): requirements-tools.lock
 
 tools: $(TOOLS_STAMP)  ## create .venv-tools with the pinned infrastructure linters
 
+# The dashboard's browser test drives Debian's Chromium (tests/fraudstream/live/test_browser.py);
+# it skips, saying so, where there is none. Needs root (CI) or sudo.
+browser:  ## install Debian's chromium for the browser test, unless it is there already
+	@if command -v chromium >/dev/null 2>&1; then echo "chromium: $$(command -v chromium)"; \
+	else SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; fi
+
 test: $(STAMP) $(TOOLS_STAMP) lint  ## lint, then every test tier (infra checks included) with line coverage
 	$(PY) -m pytest --cov --cov-report=term --cov-report=xml
 
@@ -48,6 +56,9 @@ lint: $(STAMP)  ## ruff and mypy
 
 demo: $(STAMP)  ## the main job on the embedded local stack
 	$(VENV)/bin/fraudstream demo
+
+dashboard: $(STAMP)  ## the live web dashboard of a running processor (http://127.0.0.1:8765/)
+	$(VENV)/bin/fraudstream dashboard
 
 bench: $(STAMP)  ## benchmarks; results in benchmarks/results/ and docs/benchmarks.md
 	$(PY) -m benchmarks.run

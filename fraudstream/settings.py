@@ -163,6 +163,14 @@ class Settings(BaseSettings):
         6, ge=1, le=20, description="Attempts per lake object or alerts batch before failing."
     )
 
+    # --- Live dashboard --------------------------------------------------------------------
+    dashboard_host: str = Field(
+        "127.0.0.1", description="Address `fraudstream dashboard` binds (keep loopback)."
+    )
+    dashboard_port: int = Field(
+        8765, ge=0, le=65535, description="Port of `fraudstream dashboard`; 0 = any free port."
+    )
+
     # --- Local stack -----------------------------------------------------------------------
     stack_host: str = Field("127.0.0.1", description="Address the local AWS emulator binds.")
     stack_port: int = Field(4566, ge=1, le=65535, description="Port of the local AWS emulator.")

@@ -48,7 +48,7 @@ def cli(ctx: click.Context, settings_file: str | None) -> None:
 
 
 def _register() -> None:
-    from fraudstream.cli import demo, model, process, produce, stack
+    from fraudstream.cli import dashboard, demo, model, process, produce, stack
 
     commands = [
         stack.stack,
@@ -58,6 +58,7 @@ def _register() -> None:
         produce.stream,
         demo.demo,
         process.process,
+        dashboard.dashboard,
         model.train,
         model.backtest,
         model.serve_model,

@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 ALERTS_HASH_KEY = "card_id"
 ALERTS_RANGE_KEY = "alert_key"  # "<event_time RFC 3339>#<transaction_id>"
 ALERTS_TTL_ATTRIBUTE = "expires_at"
+# The latest alerts across all cards (the live view): a global secondary index keyed by the
+# decision ("review" / "block") and sorted by alert_key, so the newest N of each outcome is one
+# Query with ScanIndexForward=False and Limit=N, whatever the table's size (docs/adr/0004).
+ALERTS_RECENT_INDEX = "recent-by-decision"
+ALERTS_RECENT_INDEX_HASH_KEY = "decision"
 
 # Glue tables: Parquet under s3://<bucket>/<prefix>dt=YYYY-MM-DD/hour=HH/, found by Athena through
 # partition projection (no crawler, no partitions to register). Terraform's lake module sets the
@@ -90,34 +95,73 @@ def ensure_bucket(s3: Any, bucket: str, region: str) -> None:
     )
 
 
+ALERTS_ATTRIBUTES = [
+    {"AttributeName": ALERTS_HASH_KEY, "AttributeType": "S"},
+    {"AttributeName": ALERTS_RANGE_KEY, "AttributeType": "S"},
+    {"AttributeName": ALERTS_RECENT_INDEX_HASH_KEY, "AttributeType": "S"},
+]
+ALERTS_RECENT_INDEX_SPEC = {
+    "IndexName": ALERTS_RECENT_INDEX,
+    "KeySchema": [
+        {"AttributeName": ALERTS_RECENT_INDEX_HASH_KEY, "KeyType": "HASH"},
+        {"AttributeName": ALERTS_RANGE_KEY, "KeyType": "RANGE"},
+    ],
+    "Projection": {"ProjectionType": "ALL"},
+}
+
+
 def ensure_table(dynamodb: Any, table: str, timeout: float) -> None:
+    waiter = {"Delay": 0.5, "MaxAttempts": max(1, int(timeout / 0.5))}
     try:
         dynamodb.create_table(
             TableName=table,
             BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": ALERTS_HASH_KEY, "AttributeType": "S"},
-                {"AttributeName": ALERTS_RANGE_KEY, "AttributeType": "S"},
-            ],
+            AttributeDefinitions=ALERTS_ATTRIBUTES,
             KeySchema=[
                 {"AttributeName": ALERTS_HASH_KEY, "KeyType": "HASH"},
                 {"AttributeName": ALERTS_RANGE_KEY, "KeyType": "RANGE"},
             ],
+            GlobalSecondaryIndexes=[ALERTS_RECENT_INDEX_SPEC],
             SSESpecification={"Enabled": True},
         )
         log.info("created table %s", table)
     except ClientError as error:
         if error.response["Error"]["Code"] != "ResourceInUseException":
             raise
-    dynamodb.get_waiter("table_exists").wait(
-        TableName=table, WaiterConfig={"Delay": 0.5, "MaxAttempts": max(1, int(timeout / 0.5))}
-    )
+    dynamodb.get_waiter("table_exists").wait(TableName=table, WaiterConfig=waiter)
+    _ensure_recent_index(dynamodb, table, timeout)
     ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
     if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
         dynamodb.update_time_to_live(
             TableName=table,
             TimeToLiveSpecification={"Enabled": True, "AttributeName": ALERTS_TTL_ATTRIBUTE},
         )
+
+
+def _ensure_recent_index(dynamodb: Any, table: str, timeout: float) -> None:
+    """Add the latest-alerts index to a table created before it existed; wait until ACTIVE."""
+    description = dynamodb.describe_table(TableName=table)["Table"]
+    indexes = {i["IndexName"]: i for i in description.get("GlobalSecondaryIndexes") or []}
+    if ALERTS_RECENT_INDEX not in indexes:
+        dynamodb.update_table(
+            TableName=table,
+            AttributeDefinitions=ALERTS_ATTRIBUTES,
+            GlobalSecondaryIndexUpdates=[{"Create": ALERTS_RECENT_INDEX_SPEC}],
+        )
+        log.info("added index %s to table %s", ALERTS_RECENT_INDEX, table)
+    deadline = time.monotonic() + timeout
+    while True:
+        description = dynamodb.describe_table(TableName=table)["Table"]
+        status = {
+            i["IndexName"]: i.get("IndexStatus") for i in description["GlobalSecondaryIndexes"]
+        }[ALERTS_RECENT_INDEX]
+        if status == "ACTIVE":
+            return
+        if time.monotonic() > deadline:
+            raise StackError(
+                f"index {ALERTS_RECENT_INDEX} of {table} not ACTIVE within {timeout:.0f}s"
+            )
+        time.sleep(0.5)
 
 
 def _glue_columns(columns: tuple[lake_tables.Column, ...]) -> list[dict[str, str]]:

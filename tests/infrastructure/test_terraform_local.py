@@ -58,6 +58,14 @@ def describe_data_plane(settings: Settings) -> dict[str, Any]:
                 (a["AttributeName"], a["AttributeType"]) for a in table["AttributeDefinitions"]
             ),
             "billing": table["BillingModeSummary"]["BillingMode"],
+            "indexes": sorted(
+                (
+                    i["IndexName"],
+                    tuple((k["AttributeName"], k["KeyType"]) for k in i["KeySchema"]),
+                    i["Projection"]["ProjectionType"],
+                )
+                for i in table.get("GlobalSecondaryIndexes") or []
+            ),
             "ttl_attribute": ttl.get("AttributeName"),
         },
         "glue_tables": tables,
@@ -97,6 +105,7 @@ def test_local_env_applies_the_same_data_plane_as_stack_up(
     by_stack_up = describe_data_plane(local_stack)
     assert by_terraform == by_stack_up
     assert set(by_terraform["glue_tables"]) == set(lake_tables.table_names())
+    assert [i[0] for i in by_terraform["alerts_table"]["indexes"]] == ["recent-by-decision"]
     transactions = by_terraform["glue_tables"]["transactions"]
     assert transactions["parameters"]["projection.enabled"] == "true"
     assert transactions["parameters"]["storage.location.template"] == (

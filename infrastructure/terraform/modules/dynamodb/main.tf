@@ -38,6 +38,20 @@ resource "aws_dynamodb_table" "alerts" {
     type = "S"
   }
 
+  attribute {
+    name = var.recent_index_hash_key
+    type = "S"
+  }
+
+  # The live view's "latest alerts": newest N per decision is one Query, whatever the table's
+  # size (docs/adr/0004-latest-alerts-index.md). Same layout as fraudstream/stack/resources.py.
+  global_secondary_index {
+    name            = var.recent_index_name
+    hash_key        = var.recent_index_hash_key
+    range_key       = var.range_key
+    projection_type = "ALL"
+  }
+
   ttl {
     attribute_name = var.ttl_attribute
     enabled        = true

@@ -37,6 +37,18 @@ variable "range_key" {
   default     = "alert_key"
 }
 
+variable "recent_index_name" {
+  description = "Global secondary index of the latest alerts per decision (the live view)."
+  type        = string
+  default     = "recent-by-decision"
+}
+
+variable "recent_index_hash_key" {
+  description = "Partition key of the latest-alerts index: the decision (review or block)."
+  type        = string
+  default     = "decision"
+}
+
 variable "ttl_attribute" {
   description = "Epoch-seconds attribute after which DynamoDB deletes an alert."
   type        = string

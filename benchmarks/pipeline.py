@@ -1,0 +1,189 @@
+"""End-to-end throughput and latency of the processor on ``local[2]``, at increasing rates.
+
+For each rate: fresh streams, lake and table on a private emulator; the model server in its
+own process; the processor (this process, a real Spark job) scoring through it; the producer
+(its own process) sending simulated-clock traffic at the rate for ``--duration`` seconds.
+Latency is per transaction, from Kinesis arrival to the commit of its batch's sinks (lake,
+alerts, state), over the batches after ``--warmup`` seconds. A rate is *sustained* when the
+processor finishes the run's transactions within ``--grace`` seconds of the producer and its
+p99 in the run's second half is no worse than twice the first half's (no growing backlog).
+
+Run: ``python -m benchmarks.pipeline [--rates 1000,2500,5000,7500] [--duration 60]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks import results
+from benchmarks.harness import CARDS, bench_stack, cli, environment, fresh, model_server, train
+from processor.metrics import BatchSummary
+from producer.simulated import watermark_for
+
+
+def percentiles(values: np.ndarray) -> dict[str, float | None]:
+    if values.size == 0:
+        return {"p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None}
+    p50, p95, p99 = np.percentile(values, [50, 95, 99])
+    return {
+        "p50_ms": round(p50 * 1000),
+        "p95_ms": round(p95 * 1000),
+        "p99_ms": round(p99 * 1000),
+        "max_ms": round(float(values.max()) * 1000),
+    }
+
+
+def run_rate(
+    base: Any, workdir: Path, rate: int, duration: float, warmup: float, grace: float
+) -> dict[str, Any]:
+    from processor.streaming_job import start
+
+    settings = fresh(
+        base, workdir, watermark=watermark_for(rate, CARDS), starting_position="TRIM_HORIZON"
+    )
+    batches: list[tuple[float, BatchSummary]] = []
+    lock = threading.Lock()
+
+    def collect(summary: BatchSummary) -> None:
+        with lock:
+            batches.append((time.monotonic(), summary))
+
+    handle = start(settings, on_batch=collect)
+    time.sleep(5)  # let the query plan its first (empty) batch before traffic starts
+    began = time.monotonic()
+    producer = cli(
+        environment(settings),
+        "produce",
+        "--clock",
+        "simulated",
+        "--rate",
+        str(rate),
+        "--duration",
+        str(duration),
+        "--cards",
+        str(CARDS),
+        "--label-delay",
+        "60",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    producer.wait()
+    produced_at = time.monotonic()
+    expected = round(rate * duration)
+    while time.monotonic() < produced_at + grace:
+        with lock:
+            done = sum(s.rows for _, s in batches)
+        if done >= expected:
+            break
+        time.sleep(0.25)
+    handle.stop()
+    with lock:
+        done = sum(s.rows for _, s in batches)
+        steady = [(t, s) for t, s in batches if t - began >= warmup and s.rows]
+    caught_up = next((t for t, _ in _cumulative(batches, expected)), None)
+    latencies = np.concatenate([s.latencies for _, s in steady]) if steady else np.empty(0)
+    middle = began + (produced_at - began + warmup) / 2
+    first = [s.latencies for t, s in steady if t < middle]
+    second = [s.latencies for t, s in steady if t >= middle]
+    p99_first = np.percentile(np.concatenate(first), 99) if first else None
+    p99_second = np.percentile(np.concatenate(second), 99) if second else None
+    sustained = bool(
+        done >= expected
+        and caught_up is not None
+        and caught_up - produced_at <= grace
+        and p99_first is not None
+        and p99_second is not None
+        and p99_second <= 2 * max(p99_first, 0.25)
+    )
+    window = [s for t, s in steady]
+    return {
+        "rate": rate,
+        "duration_s": duration,
+        "produced": expected,
+        "processed": done,
+        "processed_per_s": round(done / max(produced_at - began, 1e-9)),
+        "caught_up_after_producer_s": None
+        if caught_up is None
+        else round(caught_up - produced_at, 2),
+        "batches": len(batches),
+        "batch_ms_p50": round(float(np.median([s.batch_seconds for s in window])) * 1000)
+        if window
+        else None,
+        "rows_per_batch_p50": round(float(np.median([s.rows for s in window]))) if window else None,
+        "e2e_latency": percentiles(latencies),
+        "p99_first_half_ms": None if p99_first is None else round(p99_first * 1000),
+        "p99_second_half_ms": None if p99_second is None else round(p99_second * 1000),
+        "scored_by": _scored(batches),
+        "sustained": sustained,
+    }
+
+
+def _cumulative(
+    batches: list[tuple[float, BatchSummary]], expected: int
+) -> list[tuple[float, int]]:
+    total = 0
+    out = []
+    for t, s in batches:
+        total += s.rows
+        if total >= expected:
+            out.append((t, total))
+    return out
+
+
+def _scored(batches: list[tuple[float, BatchSummary]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for _, s in batches:
+        for path, n in s.scored_by.items():
+            counts[path] = counts.get(path, 0) + n
+    return counts
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rates", default="1000,2500,5000,7500")
+    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument("--grace", type=float, default=15.0)
+    args = parser.parse_args(argv)
+    rates = [int(r) for r in args.rates.split(",")]
+    workdir = Path(tempfile.mkdtemp(prefix="fraudstream-bench-"))
+    runs = []
+    with bench_stack(workdir) as stack:
+        model = train(stack, workdir)
+        base = stack.model_copy(update={"model_dir": model})
+        with model_server(base) as url:
+            base = base.model_copy(update={"model_endpoint_url": url})
+            for rate in rates:
+                run = run_rate(base, workdir, rate, args.duration, args.warmup, args.grace)
+                runs.append(run)
+                lat = run["e2e_latency"]
+                print(
+                    f"rate {rate:>6,}/s: processed {run['processed']:>7,}/{run['produced']:,} "
+                    f"({run['processed_per_s']:,}/s)  e2e p50 {lat['p50_ms']} ms "
+                    f"p99 {lat['p99_ms']} ms  batch p50 {run['batch_ms_p50']} ms "
+                    f"sustained={run['sustained']}",
+                    flush=True,
+                )
+    highest = max((r["rate"] for r in runs if r["sustained"]), default=None)
+    out = {
+        "cards": CARDS,
+        "shards": 4,
+        "master": "local[2]",
+        "runs": runs,
+        "highest_sustained_rate": highest,
+    }
+    print(f"highest sustained rate: {highest}")
+    print(f"wrote {results.write('pipeline', out)}")
+    return out
+
+
+if __name__ == "__main__":
+    main()
