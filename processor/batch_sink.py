@@ -75,6 +75,15 @@ def _epoch_ms(column: pa.ChunkedArray) -> np.ndarray:
     return micros // 1000
 
 
+def features_map(matrix: np.ndarray) -> pa.MapArray:
+    """Each row's features as a ``map<string,double>`` (the lake's ``features`` column), built
+    from flat arrays rather than per-row Python lists."""
+    rows, width = matrix.shape
+    offsets = pa.array(np.arange(0, (rows + 1) * width, width, dtype=np.int32))
+    keys = pa.array(np.tile(np.array(FEATURE_NAMES, dtype=object), rows), pa.string())
+    return pa.MapArray.from_arrays(offsets, keys, pa.array(matrix.ravel(), pa.float64()))
+
+
 def decision_inputs(matrix: np.ndarray, scores: np.ndarray, words: list[list[str]]) -> pd.DataFrame:
     """The decision rules' columns (see :mod:`processor.decisions.columns`) from the features:
     unknown history becomes NaN, and the 10-minute count includes the transaction itself."""
@@ -213,13 +222,10 @@ class BatchSink:
         if thresholds is not None:
             config = with_model_thresholds(config, thresholds.review, thresholds.block)
         decided = decide(decision_inputs(matrix, scored.scores, scored.reasons), config)
-        names = list(FEATURE_NAMES)
         columns: dict[str, Any] = {name: rows[name] for name in EVENT_FIELD_NAMES}
         columns |= {
             "event_ms": rows["event_ms"],
-            "features": pa.array(
-                [list(zip(names, v, strict=True)) for v in matrix.tolist()], FEATURES_TYPE
-            ),
+            "features": features_map(matrix),
             "score": pa.array(scored.scores, pa.float64()),
             "model_version": pa.array(scored.model_version, pa.string()),
             "scored_by": pa.array(scored.scored_by, pa.string()),
