@@ -40,8 +40,9 @@ def test_simulated_runs_end_before_now_and_need_a_wide_watermark() -> None:
     from producer.simulated import simulated_config, speedup, watermark_for
 
     now = datetime(2026, 3, 1, 12, tzinfo=UTC)
-    config = simulated_config(events=20_000, cards=2_000, seed=1, fraud_rate=0.01,
-                              token_key=b"k", now=now)
+    config = simulated_config(
+        events=20_000, cards=2_000, seed=1, fraud_rate=0.01, token_key=b"k", now=now
+    )
     events = list(itertools.islice(TransactionGenerator(config), 20_000))
     last = events[-1].event.event_time
     assert now - timedelta(hours=4) < last < now  # ends about an hour before now
