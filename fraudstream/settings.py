@@ -281,6 +281,29 @@ def load_settings(env_file: str | os.PathLike[str] | None = None, **overrides: A
         raise SettingsError(_describe(error)) from error
 
 
+def to_environment(settings: Settings) -> dict[str, str]:
+    """The ``FRAUDSTREAM_*`` (and ``AWS_ENDPOINT_URL``) variables that make a child process
+    load exactly ``settings``: how the demo and the benchmarks hand one configuration to the
+    processor, the model server and the producer they start. Unset optional values are left
+    out, so the child falls back to the same default."""
+    out: dict[str, str] = {}
+    for name, info in Settings.model_fields.items():
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        alias = info.validation_alias
+        envs = [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else []
+        key = envs[0] if envs else ENV_PREFIX + name.upper()
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        out[key] = str(value)
+    if settings.endpoint_url:
+        out["AWS_ENDPOINT_URL"] = settings.endpoint_url
+    return out
+
+
 def check_production_safety(settings: Settings) -> None:
     """Refuse development-only defaults when talking to real AWS."""
     if settings.endpoint_url is None and (

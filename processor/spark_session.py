@@ -13,6 +13,11 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 APP_NAME = "fraudstream-processor"
+# Warns once per key whose state is empty, i.e. for every new card: noise, and a log line per
+# card costs time at thousands of cards per batch.
+STATE_SERVER_LOGGER = (
+    "org.apache.spark.sql.execution.python.streaming.TransformWithStateInPySparkStateServer"
+)
 
 
 def session_config(settings: Settings) -> dict[str, str]:
@@ -52,5 +57,14 @@ def build_session(settings: Settings, app_name: str = APP_NAME) -> SparkSession:
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    _quiet(spark, STATE_SERVER_LOGGER)
     register(spark)
     return spark
+
+
+def _quiet(spark: SparkSession, logger: str) -> None:
+    """Only errors from ``logger`` (a JVM class), whatever the log4j configuration says."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    level = jvm.org.apache.logging.log4j.Level.ERROR
+    jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(logger, level)

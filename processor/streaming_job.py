@@ -152,8 +152,10 @@ def run(settings: Settings, *, available_now: bool = False) -> JobHandle:
     handle = start(settings, available_now=available_now)
 
     def stop(signum: int, frame: FrameType | None) -> None:
+        # Not from the handler itself: the main thread is inside a Py4J call
+        # (awaitTermination), and a second call on its socket from here fails as reentrant.
         log.info("signal %d: stopping the query", signum)
-        handle.stop()
+        threading.Thread(target=handle.stop, name="stop-query", daemon=True).start()
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:

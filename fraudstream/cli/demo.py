@@ -1,47 +1,113 @@
-"""``fraudstream demo``: the main job on the embedded local stack.
+"""``fraudstream demo``: the main job on the embedded local stack (what ``make demo`` runs).
 
-Foundation stage: start the stack, produce transactions with injected fraud, show what arrived
-on the stream, stop what it started.
+Starts the local stack, trains a model if there is none, starts the model server and the
+processor, produces transactions with injected fraud for ``--duration`` seconds while a live
+view shows what the processor does, waits for it to catch up, then prints a summary read from
+the lake, writes an HTML report, and stops everything it started.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+from rich.console import Console
+from rich.table import Table
 
 from fraudstream.cli.context import CliContext
+from fraudstream.errors import FraudstreamError
+
+
+def _positive(name: str, value: float) -> None:
+    if value <= 0:
+        raise FraudstreamError(f"--{name} must be positive (got {value:g})")
 
 
 @click.command()
 @click.option(
-    "--rate", type=float, default=1000.0, show_default=True, help="Transactions per second."
+    "--rate", type=float, default=500.0, show_default=True, help="Transactions per second."
 )
-@click.option("--duration", type=float, default=10.0, show_default=True, help="Seconds to run.")
+@click.option(
+    "--duration", type=float, default=120.0, show_default=True, help="Seconds of production."
+)
+@click.option("--cards", type=int, default=20_000, show_default=True, help="Simulated cards.")
+@click.option(
+    "--fraud-rate", type=float, default=0.01, show_default=True, help="Share of injected fraud."
+)
+@click.option("--seed", type=int, default=7, show_default=True, help="Generator seed.")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the HTML report [default: <state dir>/demo/<run>/report.html].",
+)
+@click.option("--no-live", is_flag=True, help="Print progress lines instead of the live view.")
 @click.option("--keep-stack", is_flag=True, help="Leave the emulator running afterwards.")
-@click.pass_context
-def demo(ctx: click.Context, rate: float, duration: float, keep_stack: bool) -> None:
-    """Start the local stack, produce transactions with injected fraud, show what arrived."""
-    from fraudstream.cli.produce import produce, stream
-    from fraudstream.stack import lifecycle
+@click.pass_obj
+def demo(
+    obj: CliContext,
+    rate: float,
+    duration: float,
+    cards: int,
+    fraud_rate: float,
+    seed: int,
+    report_path: Path | None,
+    no_live: bool,
+    keep_stack: bool,
+) -> None:
+    """Run the whole product locally for --duration seconds and report what it caught.
 
-    obj: CliContext = ctx.obj
-    base = obj.settings
-    status = lifecycle.up(base)
-    started_here = status.managed
-    click.echo(f"local stack at {status.endpoint}")
-    obj._settings = base.model_copy(update={"endpoint_url": status.endpoint})
+    Everything runs on this machine: the AWS emulator, the model server, the Spark processor
+    and the producer. The summary and the report are read from the lake the run wrote.
+    Ctrl-C stops everything cleanly.
+    """
+    from fraudstream.demo.runner import DemoOptions, run
+
+    _positive("rate", rate)
+    _positive("duration", duration)
+    _positive("cards", cards)
+    if not 0 <= fraud_rate < 0.5:
+        raise FraudstreamError(f"--fraud-rate must be in [0, 0.5) (got {fraud_rate:g})")
+    options = DemoOptions(
+        rate=rate,
+        duration=duration,
+        cards=cards,
+        fraud_rate=fraud_rate,
+        seed=seed,
+        live=not no_live,
+        keep_stack=keep_stack,
+        report_path=report_path,
+    )
+    console = Console()
     try:
-        ctx.invoke(
-            produce,
-            rate=rate,
-            duration=duration,
-            cards=10_000,
-            fraud_rate=0.01,
-            seed=7,
-            label_delay=5.0,
-            clock="live",
-        )
-        ctx.invoke(stream.commands["stats"], labels=False, show=2)
-    finally:
-        if started_here and not keep_stack:
-            lifecycle.stop_emulator(base)
-            click.echo("local stack stopped")
+        result = run(obj.settings, options, console)
+    except KeyboardInterrupt:
+        console.print("[bold cyan]demo[/]  interrupted: everything it started is stopped")
+        raise SystemExit(130) from None
+    outcome = result.outcome
+    scenarios = Table(title="Detected vs injected fraud (from the lake)")
+    for column in ("scenario", "injected", "flagged", "blocked", "recall"):
+        scenarios.add_column(column, justify="left" if column == "scenario" else "right")
+    for s in outcome.scenarios:
+        recall = "n/a" if s.recall is None else f"{s.recall:.0%}"
+        scenarios.add_row(s.scenario, f"{s.injected:,}", f"{s.flagged:,}", f"{s.blocked:,}", recall)
+    console.print(scenarios)
+    facts = Table(title="Run", show_header=False)
+    for key, value in result.facts.items():
+        facts.add_row(key, str(value))
+
+    def share(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.1%}"
+
+    facts.add_row("decisions", ", ".join(f"{k} {v:,}" for k, v in outcome.decisions.items()))
+    facts.add_row(
+        "precision / recall (review + block)",
+        f"{share(outcome.precision)} / {share(outcome.recall)}",
+    )
+    facts.add_row(
+        "lake rows / distinct / duplicates",
+        f"{outcome.lake_rows:,} / {outcome.transactions:,} / {outcome.duplicates:,}",
+    )
+    facts.add_row("quarantined", f"{outcome.quarantined:,}")
+    console.print(facts)
+    console.print(f"report: {result.report_path}\nsummary: {result.summary_path}")

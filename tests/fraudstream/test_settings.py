@@ -3,7 +3,12 @@ from pathlib import Path
 import pytest
 
 from fraudstream.errors import SettingsError
-from fraudstream.settings import DEV_TOKEN_KEY, check_production_safety, load_settings
+from fraudstream.settings import (
+    DEV_TOKEN_KEY,
+    check_production_safety,
+    load_settings,
+    to_environment,
+)
 
 
 def test_defaults_match_the_architecture() -> None:
@@ -89,3 +94,21 @@ def test_settings_reference_is_up_to_date() -> None:
 
     doc = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
     assert doc.read_text() == render(), "run: python -m fraudstream.settings_doc > docs/settings.md"
+
+
+def test_to_environment_round_trips(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A child process given these variables loads the very same settings."""
+    original = load_settings(
+        endpoint_url="http://127.0.0.1:4999",
+        stream_name="tx-abc",
+        state_dir=tmp_path,
+        watermark="2 hours",
+        card_token_key="another-key",
+        metrics_port=0,
+    )
+    env = to_environment(original)
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4999"
+    assert "FRAUDSTREAM_MODEL_ENDPOINT_URL" not in env  # unset stays unset
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert load_settings() == original

@@ -1,0 +1,105 @@
+"""Child processes the demo starts: each a ``fraudstream`` command with its own settings.
+
+A child's output goes to a log file (the terminal belongs to the live view); a failed start
+raises with the log's last lines, so the user sees why rather than a hang. Stopping sends
+SIGTERM (the processor and the model server stop cleanly on it) and kills only after a grace
+period.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from fraudstream.errors import FraudstreamError
+
+
+class ChildFailedError(FraudstreamError):
+    """A child process exited or did not become ready."""
+
+
+@dataclass
+class Child:
+    """One running ``fraudstream`` command."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    _log: IO[bytes]
+
+    @classmethod
+    def start(cls, name: str, args: list[str], env: Mapping[str, str], log_dir: Path) -> Child:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = log_dir / f"{name}.log"
+        log = log_path.open("ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fraudstream", *args],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            # Own process group: Ctrl-C reaches the demo only, which stops children in order.
+            start_new_session=True,
+        )
+        return cls(name, process, log_path, log)
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def tail(self, lines: int = 15) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def fail(self, what: str) -> ChildFailedError:
+        return ChildFailedError(
+            f"{self.name} {what}; last lines of {self.log_path}:\n{self.tail()}"
+        )
+
+    def wait_until(
+        self, ready: Callable[[], bool], timeout: float, what: str, poll: float = 0.25
+    ) -> None:
+        """Block until ``ready()`` is true; raise if the child dies or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if not self.running:
+                raise self.fail(f"exited with status {self.process.returncode} before {what}")
+            if time.monotonic() > deadline:
+                raise self.fail(f"did not get {what} within {timeout:.0f} s")
+            time.sleep(poll)
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.process.wait(timeout=timeout)
+
+    def stop(self, grace: float = 30.0) -> int:
+        """SIGTERM, then SIGKILL after ``grace`` seconds; returns the exit status."""
+        if self.running:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    """True when ``url`` answers 2xx."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback
+            return 200 <= response.status < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False

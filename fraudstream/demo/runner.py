@@ -1,0 +1,409 @@
+"""The demo's sequence: local stack, model, model server, processor, producer, live view,
+drain, summary from the lake, report, clean-up.
+
+Everything it starts it stops (in reverse order, also on Ctrl-C or a failure), and only what
+it started: a stack that was already running stays up, and the run then uses its own stream,
+bucket and table names so an earlier run's data cannot blur this run's figures.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+
+from fraudstream import aws, lake_tables
+from fraudstream.demo import report
+from fraudstream.demo.outcome import Outcome, compute, joined
+from fraudstream.demo.processes import Child, http_ok
+from fraudstream.errors import FraudstreamError
+from fraudstream.live.collector import Collector, scrape_text
+from fraudstream.live.metrics import Histogram, HistoryPoint, ScrapeError, Summary, parse
+from fraudstream.live.terminal import LiveView
+from fraudstream.settings import Settings, to_environment
+from fraudstream.stack import lifecycle
+from fraudstream.stack.resources import ensure_bucket, ensure_stream, ensure_table
+
+LATENCY = "fraudstream_end_to_end_latency_seconds"
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What ``fraudstream demo`` was asked to do."""
+
+    rate: float = 500.0
+    duration: float = 120.0
+    cards: int = 20_000
+    fraud_rate: float = 0.01
+    seed: int = 7
+    label_delay: float = 600.0  # event-time seconds (the simulated clock)
+    drain_timeout: float = 180.0
+    train_cards: int = 5_000
+    train_days: float = 14.0
+    live: bool = True
+    keep_stack: bool = False
+    report_path: Path | None = None
+    startup_timeout: float = 180.0
+
+
+@dataclass
+class DemoResult:
+    """What the run produced: the lake's figures, the run's facts and where the report is."""
+
+    outcome: Outcome
+    facts: dict[str, Any]
+    report_path: Path
+    summary_path: Path
+    history: list[HistoryPoint] = field(default_factory=list)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _run_names(settings: Settings, suffix: str) -> Settings:
+    """Own resource names for a run on a stack that was already up (it may hold old data)."""
+    run = settings.model_copy(
+        update={
+            "stream_name": f"{settings.stream_name}-{suffix}",
+            "labels_stream_name": f"{settings.labels_stream_name}-{suffix}",
+            "bucket": f"{settings.bucket}-{suffix}",
+            "alerts_table": f"{settings.alerts_table}-{suffix}",
+        }
+    )
+    kinesis = aws.client("kinesis", run)
+    ensure_stream(kinesis, run.stream_name, run.stream_shards, 30)
+    ensure_stream(kinesis, run.labels_stream_name, run.labels_stream_shards, 30)
+    ensure_bucket(aws.client("s3", run), run.bucket, run.region)
+    ensure_table(aws.client("dynamodb", run), run.alerts_table, 30)
+    return run
+
+
+def read_table(settings: Settings, name: str) -> pd.DataFrame:
+    """One lake table as the processor wrote it (every object under its prefix)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    s3 = aws.client("s3", settings)
+    prefix = lake_tables.table(name).prefix
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=prefix)
+    keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
+    keys = [k for k in keys if k.endswith(".parquet")]
+    if not keys:
+        schema = lake_tables.arrow_schema(name)
+        return schema.empty_table().to_pandas()
+    import io
+
+    tables = [
+        pq.read_table(io.BytesIO(s3.get_object(Bucket=settings.bucket, Key=k)["Body"].read()))
+        for k in keys
+    ]
+    return pa.concat_tables(tables, promote_options="default").to_pandas()
+
+
+def count_alerts(settings: Settings) -> int:
+    dynamodb = aws.client("dynamodb", settings)
+    total = 0
+    for page in dynamodb.get_paginator("scan").paginate(
+        TableName=settings.alerts_table, Select="COUNT"
+    ):
+        total += page["Count"]
+    return total
+
+
+def ensure_model(
+    settings: Settings, options: DemoOptions, log_dir: Path, say: Callable[[str], None]
+) -> None:
+    """Train a model on generated history when ``settings.model_dir`` holds none."""
+    from ml_model.artifact import load_model
+    from ml_model.errors import ArtifactError
+
+    try:
+        bundle = load_model(settings.model_dir)
+        say(f"model {bundle.version} from {settings.model_dir}")
+        return
+    except ArtifactError:
+        pass
+    say(
+        f"no model at {settings.model_dir}: training one on {options.train_days:g} days of "
+        f"generated history ({options.train_cards:,} cards); about a minute"
+    )
+    trainer = Child.start(
+        "train",
+        [
+            "train",
+            "--cards",
+            str(options.train_cards),
+            "--days",
+            str(options.train_days),
+            "--out",
+            str(settings.model_dir),
+        ],
+        to_environment(settings),
+        log_dir,
+    )
+    status = trainer.wait()
+    trainer.stop()
+    if status != 0:
+        raise trainer.fail(f"failed with status {status}")
+    say(f"model trained: {settings.model_dir}")
+
+
+@contextmanager
+def stack_for(
+    base: Settings, options: DemoOptions, say: Callable[[str], None]
+) -> Iterator[Settings]:
+    """The local stack, started here unless already up; stopped after unless kept or not ours."""
+    already = lifecycle.status(base).running
+    status = lifecycle.up(base)
+    settings = base.model_copy(update={"endpoint_url": status.endpoint})
+    if already:
+        settings = _run_names(settings, uuid.uuid4().hex[:6])
+        say(
+            f"local stack already up at {status.endpoint}: using stream {settings.stream_name}, "
+            f"bucket {settings.bucket}, table {settings.alerts_table}"
+        )
+    else:
+        say(f"local stack started at {status.endpoint}")
+    try:
+        yield settings
+    finally:
+        if status.managed and not already and not options.keep_stack:
+            lifecycle.stop_emulator(base)
+            say("local stack stopped")
+
+
+def _wait_drained(
+    collector: Collector,
+    settings: Settings,
+    expected: int,
+    timeout: float,
+    stop: threading.Event,
+) -> tuple[bool, float]:
+    """Until the processor has decided ``expected`` transactions and stored their labels."""
+    began = time.monotonic()
+    while time.monotonic() - began < timeout and not stop.is_set():
+        decided = sum(collector.snapshot().summary.decisions_total.values())
+        if decided >= expected:
+            labels = read_table(settings, "labels")
+            if labels["transaction_id"].nunique() >= expected:
+                return True, time.monotonic() - began
+        stop.wait(1.0)
+    return False, time.monotonic() - began
+
+
+def run(base: Settings, options: DemoOptions, console: Console | None = None) -> DemoResult:
+    """The whole demo; raises :class:`FraudstreamError` on a failure, after cleaning up."""
+    from producer.simulated import watermark_for
+
+    console = console or Console()
+
+    def say(message: str) -> None:
+        console.print(f"[bold cyan]demo[/]  {message}")
+
+    started = datetime.now(UTC)
+    run_id = started.strftime("%Y%m%d-%H%M%S")
+    run_dir = base.state_dir / "demo" / run_id
+    log_dir = run_dir / "logs"
+    stop = threading.Event()
+    with ExitStack() as cleanup, stack_for(base, options, say) as stack:
+        settings = stack.model_copy(
+            update={
+                "checkpoint_location": str(run_dir / "checkpoints"),
+                "watermark": watermark_for(options.rate, options.cards),
+                "starting_position": "TRIM_HORIZON",
+                "metrics_port": free_port(),
+                "metrics_host": "127.0.0.1",
+                "model_server_port": free_port(),
+                "model_server_host": "127.0.0.1",
+            }
+        )
+        ensure_model(settings, options, log_dir, say)
+        env = to_environment(settings)
+        server = Child.start("model-server", ["serve-model"], env, log_dir)
+        cleanup.callback(server.stop)
+        model_url = f"http://127.0.0.1:{settings.model_server_port}"
+        server.wait_until(lambda: http_ok(model_url + "/ping"), options.startup_timeout, "ready")
+        say(f"model server at {model_url}")
+        settings = settings.model_copy(update={"model_endpoint_url": model_url})
+        env = to_environment(settings)
+        processor = Child.start("processor", ["process"], env, log_dir)
+        cleanup.callback(processor.stop)
+        metrics_url = f"http://127.0.0.1:{settings.metrics_port}/metrics"
+        say("starting the processor (Spark on local[2]; about 20 s)")
+        processor.wait_until(
+            lambda: http_ok(metrics_url), options.startup_timeout, "its metrics endpoint up"
+        )
+        collector = Collector.from_settings(
+            settings, metrics_url=metrics_url, history_seconds=3600.0
+        ).start()
+        cleanup.callback(collector.stop)
+        say(
+            f"producing {options.rate:g} transactions/s for {options.duration:g} s "
+            f"({options.cards:,} cards, {options.fraud_rate:.1%} injected fraud); logs in {log_dir}"
+        )
+        producer = Child.start(
+            "producer",
+            [
+                "produce",
+                "--clock",
+                "simulated",
+                "--rate",
+                str(options.rate),
+                "--duration",
+                str(options.duration),
+                "--cards",
+                str(options.cards),
+                "--fraud-rate",
+                str(options.fraud_rate),
+                "--seed",
+                str(options.seed),
+                "--label-delay",
+                str(options.label_delay),
+            ],
+            env,
+            log_dir,
+        )
+        cleanup.callback(producer.stop)
+        expected = round(options.rate * options.duration)
+        producing_from = time.monotonic()
+        drained, drain_seconds = _show_live(
+            collector, producer, settings, expected, options, stop, console
+        )
+        if producer.process.returncode != 0:
+            raise producer.fail(f"exited with status {producer.process.returncode}")
+        if not drained:
+            say(
+                f"warning: the processor had not caught up {options.drain_timeout:g} s after "
+                "the producer finished; the figures cover what it had committed"
+            )
+        elapsed = time.monotonic() - producing_from
+        snapshot = collector.snapshot()
+        latency = whole_run_latency(metrics_url)
+        processor.stop()
+        server.stop()
+        say("processor and model server stopped; reading the lake")
+        transactions = read_table(settings, "transactions")
+        labels = read_table(settings, "labels")
+        quarantined = len(read_table(settings, "quarantine"))
+        outcome = compute(transactions, labels, quarantined)
+        alerts = count_alerts(settings)
+        facts = _facts(
+            options,
+            settings,
+            snapshot.summary,
+            expected,
+            drain_seconds,
+            alerts,
+            started,
+            latency,
+            elapsed,
+        )
+        report_path = options.report_path or run_dir / "report.html"
+        scored = joined(transactions, labels)
+        report.write(report_path, report.render(outcome, facts, snapshot.history, scored))
+        summary_path = run_dir / "summary.json"
+        summary_path.write_text(
+            json.dumps({"outcome": outcome.to_json(), "run": facts}, indent=2, default=str)
+        )
+        return DemoResult(outcome, facts, report_path, summary_path, list(snapshot.history))
+    raise FraudstreamError("unreachable")  # pragma: no cover - the with block returns
+
+
+def _show_live(
+    collector: Collector,
+    producer: Child,
+    settings: Settings,
+    expected: int,
+    options: DemoOptions,
+    stop: threading.Event,
+    console: Console,
+) -> tuple[bool, float]:
+    """The live view while producing, then while the processor drains the stream."""
+    view = LiveView(collector, console=console) if options.live else None
+    if view is not None:
+        view.__enter__()
+    try:
+        while producer.running:
+            if view is not None:
+                view.update()
+            time.sleep(1.0)
+        if producer.process.returncode != 0:
+            return False, 0.0
+        result: list[tuple[bool, float]] = []
+        waiter = threading.Thread(
+            target=lambda: result.append(
+                _wait_drained(collector, settings, expected, options.drain_timeout, stop)
+            ),
+            daemon=True,
+        )
+        waiter.start()
+        while waiter.is_alive():
+            if view is not None:
+                view.update()
+            waiter.join(1.0)
+        return result[0] if result else (False, 0.0)
+    finally:
+        stop.set()
+        if view is not None:
+            view.__exit__(None, None, None)
+
+
+def whole_run_latency(metrics_url: str) -> Histogram | None:
+    """The processor's end-to-end latency histogram since it started (all of this run)."""
+    try:
+        return parse(scrape_text(metrics_url)).histograms.get(LATENCY)
+    except ScrapeError:
+        return None
+
+
+def _facts(
+    options: DemoOptions,
+    settings: Settings,
+    summary: Summary,
+    expected: int,
+    drain_seconds: float,
+    alerts: int,
+    started: datetime,
+    latency: Histogram | None,
+    elapsed: float,
+) -> dict[str, Any]:
+    def ms(value: float | None) -> str:
+        return "n/a" if value is None else f"{value * 1000:.0f} ms"
+
+    return {
+        "started": started.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "rate (transactions/s)": options.rate,
+        "duration (s)": options.duration,
+        "transactions produced": expected,
+        "transactions decided (processor metrics)": summary.rows_total,
+        "alerts in DynamoDB": alerts,
+        "drain after the producer (s)": round(drain_seconds, 1),
+        "throughput (decided / (production + drain) s)": (
+            f"{summary.rows_total / max(elapsed, 1e-9):,.0f}/s"
+        ),
+        "end-to-end latency p50 / p99 (whole run)": (
+            f"{ms(latency.quantile(0.5))} / {ms(latency.quantile(0.99))}" if latency else "n/a"
+        ),
+        "scored by": ", ".join(f"{k}: {v:,}" for k, v in sorted(summary.scored_total.items())),
+        "watermark": settings.watermark,
+        "endpoint": settings.endpoint_url,
+        "stream / bucket / table": (
+            f"{settings.stream_name} / {settings.bucket} / {settings.alerts_table}"
+        ),
+    }

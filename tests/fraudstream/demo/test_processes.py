@@ -1,0 +1,35 @@
+"""The demo's child processes, as real ``fraudstream`` commands."""
+
+from pathlib import Path
+
+import pytest
+
+from fraudstream.demo.processes import Child, ChildFailedError, http_ok
+from tests.conftest import free_port
+
+
+def test_a_child_that_exits_early_fails_with_its_log(tmp_path: Path) -> None:
+    child = Child.start("bad", ["produce", "--rate", "-1"], {}, tmp_path)
+    with pytest.raises(ChildFailedError, match=r"(?s)bad exited with status 1 .*--rate must be"):
+        child.wait_until(lambda: False, timeout=60, what="ready")
+    assert child.stop() == 1
+    assert (tmp_path / "bad.log").exists()
+
+
+def test_a_server_child_becomes_ready_then_stops_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    env = {"FRAUDSTREAM_METRICS_PORT": "9"}  # nothing there: the page still serves
+    child = Child.start("web", ["dashboard", "--port", str(port)], env, tmp_path)
+    try:
+        child.wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/"), 60, "serving")
+        with pytest.raises(ChildFailedError, match="did not get never within 0 s"):
+            child.wait_until(lambda: False, timeout=0.2, what="never")
+    finally:
+        status = child.stop(grace=20)
+    assert not child.running
+    assert status in (0, -15)  # stopped by SIGTERM, cleanly or by the signal itself
+
+
+def test_http_ok_is_false_where_nothing_listens() -> None:
+    assert not http_ok("http://127.0.0.1:9/nothing", timeout=0.5)
+    assert not http_ok("not a url")
