@@ -171,6 +171,27 @@ class Settings(BaseSettings):
         8765, ge=0, le=65535, description="Port of `fraudstream dashboard`; 0 = any free port."
     )
 
+    # --- Block-alert webhook ---------------------------------------------------------------
+    webhook_url: SecretStr | None = Field(
+        None,
+        description="Slack-compatible incoming-webhook URL for block alerts; unset = alerting off.",
+    )
+    webhook_poll_seconds: float = Field(
+        5.0, gt=0, le=3600, description="Seconds between polls of the alerts table for new blocks."
+    )
+    webhook_max_attempts: int = Field(
+        6, ge=1, le=20, description="Attempts per webhook post (5xx, 429, connection errors)."
+    )
+    webhook_timeout_seconds: float = Field(
+        5.0, gt=0, le=120, description="Timeout of one webhook post (connect and response)."
+    )
+    webhook_lookback_seconds: float = Field(
+        900.0,
+        ge=0,
+        le=86_400,
+        description="Event-time window re-read behind the newest block, for late-written alerts.",
+    )
+
     # --- Local stack -----------------------------------------------------------------------
     stack_host: str = Field("127.0.0.1", description="Address the local AWS emulator binds.")
     stack_port: int = Field(4566, ge=1, le=65535, description="Port of the local AWS emulator.")
@@ -220,6 +241,15 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not re.match(r"^https?://[^/\s]+", value.get_secret_value().strip()):
+            raise ValueError("must be an http:// or https:// URL")
+        return SecretStr(value.get_secret_value().strip())
+
     @property
     def stack_endpoint(self) -> str:
         """URL of the embedded emulator this machine would start."""
@@ -261,7 +291,10 @@ def _describe(error: ValidationError) -> str:
             continue
         field, envs = known.get(key.lower(), (key, [ENV_PREFIX + key.upper()]))
         value = item.get("input")
-        shown = "" if isinstance(value, dict) else f" (got {value!r})"
+        secret = field in Settings.model_fields and "SecretStr" in str(
+            Settings.model_fields[field].annotation
+        )
+        shown = "" if isinstance(value, dict) or secret else f" (got {value!r})"
         lines.append(f"invalid setting {field} [{' / '.join(envs)}]{shown}: {item['msg']}")
     return "; ".join(lines)
 

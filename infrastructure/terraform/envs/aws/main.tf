@@ -143,6 +143,7 @@ module "workload_iam" {
   lake_kms_key_arn             = module.lake.kms_key_arn
   lake_prefixes                = local.processor_prefixes
   alerts_table_arn             = module.alerts.table_arn
+  alerts_recent_index_arn      = module.alerts.recent_index_arn
   alerts_kms_key_arn           = module.alerts.kms_key_arn
   endpoint_arn                 = module.sagemaker.endpoint_arn
   endpoint_name                = module.sagemaker.endpoint_name

@@ -8,13 +8,17 @@
 #   producer                      put records on both streams.
 #   model-deploy                  upload a model artefact, create model + endpoint config, update
 #                                 the one endpoint, pass the SageMaker execution role.
+#   alerts-notifier               query the latest-alerts index for blocks; write only its own
+#                                 claim and cursor items (notified#*, notifier#*) in the alerts
+#                                 table, never an alert (docs/adr/0005-block-alert-webhook.md).
 
 locals {
   service_accounts = {
-    spark-driver   = "spark-driver"
-    spark-executor = "spark-executor"
-    producer       = "producer"
-    model-deploy   = "model-deploy"
+    spark-driver    = "spark-driver"
+    spark-executor  = "spark-executor"
+    producer        = "producer"
+    model-deploy    = "model-deploy"
+    alerts-notifier = "alerts-notifier"
   }
   sagemaker_arn = "arn:${var.partition}:sagemaker:${var.region}:${var.account_id}"
 }
@@ -159,11 +163,40 @@ locals {
     ]
   }
 
+  alerts_notifier_policy = {
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "QueryBlockAlerts"
+        Effect   = "Allow"
+        Action   = ["dynamodb:Query"]
+        Resource = [var.alerts_recent_index_arn]
+      },
+      {
+        Sid      = "ClaimAndRecordNotifications"
+        Effect   = "Allow"
+        Action   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"]
+        Resource = [var.alerts_table_arn]
+        Condition = {
+          "ForAllValues:StringLike" = { "dynamodb:LeadingKeys" = ["notified#*", "notifier#*"] }
+        }
+      },
+      {
+        Sid       = "UseAlertsKeyThroughDynamoDB"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+        Resource  = [var.alerts_kms_key_arn]
+        Condition = { StringEquals = { "kms:ViaService" = "dynamodb.${var.region}.amazonaws.com" } }
+      },
+    ]
+  }
+
   policies = {
-    spark-driver   = local.processor_policy
-    spark-executor = local.processor_policy
-    producer       = local.producer_policy
-    model-deploy   = local.model_deploy_policy
+    spark-driver    = local.processor_policy
+    spark-executor  = local.processor_policy
+    producer        = local.producer_policy
+    model-deploy    = local.model_deploy_policy
+    alerts-notifier = local.alerts_notifier_policy
   }
 }
 

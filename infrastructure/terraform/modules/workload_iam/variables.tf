@@ -60,6 +60,11 @@ variable "alerts_table_arn" {
   type        = string
 }
 
+variable "alerts_recent_index_arn" {
+  description = "ARN of the alerts table's recent-by-decision index (the notifier queries it)."
+  type        = string
+}
+
 variable "alerts_kms_key_arn" {
   description = "Key of the alerts table (DynamoDB uses it on the caller's behalf)."
   type        = string

@@ -68,10 +68,11 @@ run "irsa_roles_trust_one_service_account_each" {
 
   assert {
     condition = output.irsa_trust_subjects == {
-      spark-driver   = "system:serviceaccount:fraudstream:spark-driver"
-      spark-executor = "system:serviceaccount:fraudstream:spark-executor"
-      producer       = "system:serviceaccount:fraudstream:producer"
-      model-deploy   = "system:serviceaccount:fraudstream:model-deploy"
+      spark-driver    = "system:serviceaccount:fraudstream:spark-driver"
+      spark-executor  = "system:serviceaccount:fraudstream:spark-executor"
+      producer        = "system:serviceaccount:fraudstream:producer"
+      model-deploy    = "system:serviceaccount:fraudstream:model-deploy"
+      alerts-notifier = "system:serviceaccount:fraudstream:alerts-notifier"
     }
     error_message = "Each IRSA role must trust exactly its own service account in the fraudstream namespace."
   }
@@ -110,6 +111,14 @@ run "irsa_roles_trust_one_service_account_each" {
       can(regex("^arn:aws:s3:::fraudstream-lake-test/(transactions|aggregates|quarantine|labels|checkpoints)/\\*$", r))
     ])
     error_message = "The processor writes only the table prefixes and its checkpoints."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in output.irsa_policies["alerts-notifier"].Statement :
+      !contains(flatten([s.Action]), "dynamodb:PutItem") || try(s.Condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"], []) == ["notified#*", "notifier#*"]
+    ])
+    error_message = "The alerts notifier may write only its own claim and cursor items, never an alert."
   }
 
   assert {
