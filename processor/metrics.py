@@ -221,6 +221,33 @@ class ProcessorMetrics:
             self.metric("fraudstream_kinesis_millis_behind_latest").labels(shard=shard).set(millis)
 
 
+def timing_line(progress: Mapping[str, Any]) -> str:
+    """Where a micro-batch's time went, from Spark's progress report: the whole trigger, the
+    sources' offset and batch calls, planning, the sink (``addBatch``: the stateful operators
+    and the batch sink), the write-ahead log and commit, plus the state operators' own
+    update and commit times. Logged (INFO, ``processor.timing``) with each batch."""
+    durations = progress.get("durationMs") or {}
+    parts = [f"batch={progress.get('batchId')}"]
+    for key in (
+        "triggerExecution",
+        "latestOffset",
+        "getBatch",
+        "queryPlanning",
+        "addBatch",
+        "walCommit",
+        "commitOffsets",
+    ):
+        if key in durations:
+            parts.append(f"{key}={durations[key]}")
+    for op in progress.get("stateOperators") or []:
+        name = str(op.get("operatorName", "state"))
+        parts.append(
+            f"{name}:rows={op.get('numRowsUpdated', 0)} update_ms={op.get('allUpdatesTimeMs', 0)}"
+            f" commit_ms={op.get('commitTimeMs', 0)}"
+        )
+    return " ".join(parts)
+
+
 def report(summary: BatchSummary, metrics: ProcessorMetrics | None = None) -> str:
     """Log the summary line (INFO, logger ``processor.batches``) and record the metrics."""
     line = format_line(summary)

@@ -29,11 +29,18 @@ from processor.batch_sink import BatchSink, SinkParts
 from processor.decisions import RulesFile
 from processor.driver_state import DriverStateStore
 from processor.kinesis.metrics import from_progress
-from processor.metrics import BatchSummary, MetricsServer, ProcessorMetrics, serve_from_settings
+from processor.metrics import (
+    BatchSummary,
+    MetricsServer,
+    ProcessorMetrics,
+    serve_from_settings,
+    timing_line,
+)
 from processor.sinks.alerts import AlertWriter
 from processor.sinks.lake import LakeWriter
 
 log = logging.getLogger("processor")
+timing = logging.getLogger("processor.timing")
 
 
 class ModelMissingError(FraudstreamError):
@@ -88,7 +95,9 @@ def _listener(metrics: ProcessorMetrics) -> Any:
 
         def onQueryProgress(self, event: Any) -> None:
             progress = event.progress
-            metrics.record_progress(json.loads(progress.json))
+            report = json.loads(progress.json)
+            metrics.record_progress(report)
+            timing.info(timing_line(report))
             for batch in from_progress(progress).values():
                 metrics.record_source(
                     records=batch.records,

@@ -41,6 +41,20 @@ def _positive(name: str, value: float) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the HTML report [default: <state dir>/demo/<run>/report.html].",
 )
+@click.option(
+    "--train-cards",
+    type=int,
+    default=5_000,
+    show_default=True,
+    help="Cards of generated history when a model must be trained first.",
+)
+@click.option(
+    "--train-days",
+    type=float,
+    default=14.0,
+    show_default=True,
+    help="Days of generated history when a model must be trained first.",
+)
 @click.option("--no-live", is_flag=True, help="Print progress lines instead of the live view.")
 @click.option("--keep-stack", is_flag=True, help="Leave the emulator running afterwards.")
 @click.pass_obj
@@ -52,6 +66,8 @@ def demo(
     fraud_rate: float,
     seed: int,
     report_path: Path | None,
+    train_cards: int,
+    train_days: float,
     no_live: bool,
     keep_stack: bool,
 ) -> None:
@@ -66,6 +82,8 @@ def demo(
     _positive("rate", rate)
     _positive("duration", duration)
     _positive("cards", cards)
+    _positive("train-cards", train_cards)
+    _positive("train-days", train_days)
     if not 0 <= fraud_rate < 0.5:
         raise FraudstreamError(f"--fraud-rate must be in [0, 0.5) (got {fraud_rate:g})")
     options = DemoOptions(
@@ -74,6 +92,8 @@ def demo(
         cards=cards,
         fraud_rate=fraud_rate,
         seed=seed,
+        train_cards=train_cards,
+        train_days=train_days,
         live=not no_live,
         keep_stack=keep_stack,
         report_path=report_path,

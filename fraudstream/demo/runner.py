@@ -35,6 +35,7 @@ from fraudstream.stack import lifecycle
 from fraudstream.stack.resources import ensure_bucket, ensure_stream, ensure_table
 
 LATENCY = "fraudstream_end_to_end_latency_seconds"
+PROGRESS_SECONDS = 10.0  # between progress lines when there is no live view
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ def run(base: Settings, options: DemoOptions, console: Console | None = None) ->
     run_dir = base.state_dir / "demo" / run_id
     log_dir = run_dir / "logs"
     stop = threading.Event()
-    with ExitStack() as cleanup, stack_for(base, options, say) as stack:
+    with stack_for(base, options, say) as stack, ExitStack() as cleanup:  # children first
         settings = stack.model_copy(
             update={
                 "checkpoint_location": str(run_dir / "checkpoints"),
@@ -325,6 +326,21 @@ def run(base: Settings, options: DemoOptions, console: Console | None = None) ->
     raise FraudstreamError("unreachable")  # pragma: no cover - the with block returns
 
 
+def progress_line(summary: Summary) -> str:
+    """One line of the live figures, for runs without the live view (logs, CI)."""
+
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value * 1000:,.0f} ms"
+
+    rate = summary.rows_per_second_window
+    decisions = ", ".join(f"{k} {v:,}" for k, v in sorted(summary.decisions_total.items()))
+    return (
+        f"decided {summary.rows_total:,} ({'-' if rate is None else f'{rate:,.0f}'}/s)  "
+        f"latency p50 {ms(summary.latency_p50)} p99 {ms(summary.latency_p99)}  "
+        f"{decisions or 'no decisions yet'}  quarantined {summary.quarantined_total:,}"
+    )
+
+
 def _show_live(
     collector: Collector,
     producer: Child,
@@ -336,12 +352,20 @@ def _show_live(
 ) -> tuple[bool, float]:
     """The live view while producing, then while the processor drains the stream."""
     view = LiveView(collector, console=console) if options.live else None
+    last_line = [time.monotonic()]
+
+    def refresh() -> None:
+        if view is not None:
+            view.update()
+        elif time.monotonic() - last_line[0] >= PROGRESS_SECONDS:
+            last_line[0] = time.monotonic()
+            console.print(f"[bold cyan]demo[/]  {progress_line(collector.snapshot().summary)}")
+
     if view is not None:
         view.__enter__()
     try:
         while producer.running:
-            if view is not None:
-                view.update()
+            refresh()
             time.sleep(1.0)
         if producer.process.returncode != 0:
             return False, 0.0
@@ -354,8 +378,7 @@ def _show_live(
         )
         waiter.start()
         while waiter.is_alive():
-            if view is not None:
-                view.update()
+            refresh()
             waiter.join(1.0)
         return result[0] if result else (False, 0.0)
     finally:

@@ -21,6 +21,7 @@ from processor.metrics import (
     serve,
     serve_from_settings,
     summarize,
+    timing_line,
 )
 from tests.conftest import free_port
 
@@ -149,3 +150,23 @@ def test_server_from_settings_can_be_switched_off() -> None:
             assert response.status == 200
     finally:
         server.stop()
+
+
+def test_timing_line_says_where_a_batch_went() -> None:
+    progress = {
+        "batchId": 7,
+        "durationMs": {"triggerExecution": 900, "addBatch": 600, "walCommit": 40, "other": 1},
+        "stateOperators": [
+            {
+                "operatorName": "transformWithStateExec",
+                "numRowsUpdated": 12,
+                "allUpdatesTimeMs": 300,
+                "commitTimeMs": 25,
+            }
+        ],
+    }
+    assert timing_line(progress) == (
+        "batch=7 triggerExecution=900 addBatch=600 walCommit=40 "
+        "transformWithStateExec:rows=12 update_ms=300 commit_ms=25"
+    )
+    assert timing_line({}) == "batch=None"

@@ -61,3 +61,24 @@ def test_no_flags_and_no_fraud_give_no_ratio_rather_than_a_division_error() -> N
     assert outcome.precision is None and outcome.recall is None
     empty = compute(_tx([]), _labels([]))
     assert (empty.transactions, empty.labels, empty.scenarios) == (0, 0, [])
+
+
+def test_progress_line_for_runs_without_the_live_view() -> None:
+    from fraudstream.demo.runner import progress_line
+    from fraudstream.live.metrics import Summary
+
+    line = progress_line(
+        Summary(
+            rows_total=1200,
+            rows_per_second_window=400.0,
+            latency_p50=0.25,
+            latency_p99=1.5,
+            decisions_total={"review": 3, "approve": 1197},
+            quarantined_total=2,
+        )
+    )
+    assert line == (
+        "decided 1,200 (400/s)  latency p50 250 ms p99 1,500 ms  approve 1,197, review 3  "
+        "quarantined 2"
+    )
+    assert "no decisions yet" in progress_line(Summary())
