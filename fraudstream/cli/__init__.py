@@ -48,7 +48,7 @@ def cli(ctx: click.Context, settings_file: str | None) -> None:
 
 
 def _register() -> None:
-    from fraudstream.cli import dashboard, demo, model, process, produce, stack
+    from fraudstream.cli import dashboard, demo, lake, model, process, produce, stack
 
     commands = [
         stack.stack,
@@ -59,6 +59,7 @@ def _register() -> None:
         demo.demo,
         process.process,
         dashboard.dashboard,
+        lake.lake,
         model.train,
         model.backtest,
         model.serve_model,
