@@ -23,11 +23,14 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from fraudstream import lake_tables
-from fraudstream.lake.errors import LakeQueryError, UnknownTableError
+from fraudstream.errors import FraudstreamError
+from fraudstream.lake.errors import LakeQueryError, LakeReadError, UnknownTableError
 from fraudstream.lake.render import ResultSet
 
 Loader = Callable[[str], ds.Dataset | pa.Table]
 
+_SOURCE = "__lake_"
+"""Prefix of the relations behind the views, so errors from scanning them are told apart."""
 _MISSING_TABLE = re.compile(r"Table with name (\S+) does not exist")
 
 
@@ -97,7 +100,7 @@ def connect(tables: dict[str, ds.Dataset | pa.Table]) -> duckdb.DuckDBPyConnecti
     schema = _quote(lake_tables.database())
     connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     for name, data in tables.items():
-        source = f"__lake_{name}"
+        source = f"{_SOURCE}{name}"
         connection.register(source, data)
         select = view_sql(name, source)
         connection.execute(f"CREATE VIEW main.{_quote(name)} AS {select}")
@@ -105,9 +108,12 @@ def connect(tables: dict[str, ds.Dataset | pa.Table]) -> duckdb.DuckDBPyConnecti
     return connection
 
 
-def _failure(error: duckdb.Error) -> LakeQueryError:
-    """Our error for a DuckDB failure, keeping DuckDB's message; a missing table names ours."""
+def _failure(error: duckdb.Error) -> FraudstreamError:
+    """Our error for a DuckDB failure, keeping DuckDB's message; a missing table names ours,
+    and a scan that failed on an object is a read error, not the SQL's fault."""
     message = str(error)
+    if _SOURCE in message:
+        return LakeReadError(f"cannot read the lake: {message}")
     missing = _MISSING_TABLE.search(message) if isinstance(error, duckdb.CatalogException) else None
     if missing:
         known = ", ".join(lake_tables.table_names())
