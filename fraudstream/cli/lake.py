@@ -16,7 +16,6 @@ import click
 from fraudstream.cli.context import CliContext
 from fraudstream.errors import FraudstreamError
 from fraudstream.lake import named, render
-from fraudstream.lake.storage import LakeStore
 
 if TYPE_CHECKING:
     import pyarrow.dataset as ds
@@ -93,6 +92,8 @@ def query(
             "`fraudstream lake query` needs DuckDB: pip install 'fraudstream[local]'"
         ) from error
 
+    from fraudstream.lake.storage import LakeStore
+
     store = LakeStore.from_settings(obj.settings)
     loaded: list[str] = []
 
@@ -123,6 +124,7 @@ def tables(obj: CliContext, fmt: str) -> None:
     A table with no objects yet shows zero rows; it is still queryable.
     """
     from fraudstream import lake_tables
+    from fraudstream.lake.storage import LakeStore
 
     store = LakeStore.from_settings(obj.settings)
     stats = [store.stats(name) for name in lake_tables.table_names()]

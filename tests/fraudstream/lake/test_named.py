@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import tomllib
+from fnmatch import fnmatch
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -32,3 +35,18 @@ def test_an_unknown_name_lists_the_shipped_ones() -> None:
         UnknownNamedQueryError, match="no named query 'nope'; shipped: card_timeline"
     ):
         named.named_query("nope")
+
+
+def test_the_queries_ship_in_the_wheel_as_package_data() -> None:
+    """Terraform and the installed CLI read the same folder; a wheel must carry it."""
+    repo = Path(__file__).resolve().parents[3]
+    setuptools = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "*.sql" in setuptools["package-data"]["*"]
+    assert any(
+        fnmatch("fraudstream.lake.queries", p) for p in setuptools["packages"]["find"]["include"]
+    )
+    for env in ("aws", "local"):
+        main = (repo / "infrastructure" / "terraform" / "envs" / env / "main.tf").read_text()
+        assert 'queries_dir = "${local.repo_root}/fraudstream/lake/queries"' in " ".join(
+            main.split()
+        )
