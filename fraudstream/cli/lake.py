@@ -74,7 +74,8 @@ def query(
 
     The tables (transactions, aggregates, quarantine, labels; also as fraudstream.<table>) have
     the Glue tables' columns, partition keys dt and hour included; timestamps are UTC. Only the
-    tables the statement names are read. SQL '-' reads the statement from stdin.
+    tables the statement names are read. SQL '-' reads the statement from stdin. DuckDB runs
+    it: most of Athena's SQL works unchanged; docs/lake.md lists the differences.
     """
     if (sql is None) == (name is None):
         raise click.UsageError("give either SQL or --named NAME")
