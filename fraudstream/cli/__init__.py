@@ -48,7 +48,7 @@ def cli(ctx: click.Context, settings_file: str | None) -> None:
 
 
 def _register() -> None:
-    from fraudstream.cli import alerts, dashboard, demo, model, process, produce, stack
+    from fraudstream.cli import alerts, dashboard, demo, lake, model, process, produce, stack
 
     commands = [
         stack.stack,
@@ -60,6 +60,7 @@ def _register() -> None:
         process.process,
         dashboard.dashboard,
         alerts.alerts,
+        lake.lake,
         model.train,
         model.backtest,
         model.serve_model,

@@ -1,4 +1,4 @@
-"""The Athena named queries (infrastructure/queries/*.sql) run unchanged on DuckDB over tables
+"""The Athena named queries (fraudstream/lake/queries/*.sql) run unchanged on DuckDB over tables
 shaped by lake_tables.json, so the local lake query tool can ship the same files."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from tests.infrastructure.conftest import REPO
 
 pytestmark = pytest.mark.infra
 
-QUERIES = REPO / "infrastructure" / "queries"
+QUERIES = REPO / "fraudstream" / "lake" / "queries"
 
 
 def _rows(name: str, rows: list[dict[str, Any]]) -> pa.Table:

@@ -42,8 +42,8 @@ def test_terraform_test_with_mocked_provider(terraform: Terraform, root: str) ->
 def _copy_tree(tmp_path: Path) -> Path:
     """The Terraform tree plus the files it reads, at the same relative paths."""
     shutil.copytree(TERRAFORM, tmp_path / "infrastructure" / "terraform")
-    shutil.copytree(REPO / "infrastructure" / "queries", tmp_path / "infrastructure" / "queries")
-    (tmp_path / "fraudstream").mkdir()
+    queries = Path("fraudstream", "lake", "queries")
+    shutil.copytree(REPO / queries, tmp_path / queries)
     shutil.copy(REPO / "fraudstream" / "lake_tables.json", tmp_path / "fraudstream")
     return tmp_path / "infrastructure" / "terraform"
 

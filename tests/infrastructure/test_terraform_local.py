@@ -127,7 +127,7 @@ def test_local_env_applies_the_same_data_plane_as_stack_up(
     assert pitr["PointInTimeRecoveryStatus"] == "ENABLED"
     athena = aws.client("athena", bare_emulator)
     queries = athena.list_named_queries(WorkGroup="fraudstream")["NamedQueryIds"]
-    assert len(queries) == len(list((REPO / "infrastructure" / "queries").glob("*.sql")))
+    assert len(queries) == len(list((REPO / "fraudstream" / "lake" / "queries").glob("*.sql")))
 
     # `stack up` on top of Terraform's resources finds them and changes nothing it relies on.
     again = ensure_resources(bare_emulator)

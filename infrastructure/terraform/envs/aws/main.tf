@@ -58,7 +58,7 @@ module "lake" {
   partition        = local.partition
   bucket           = var.bucket
   lake_tables_file = "${local.repo_root}/fraudstream/lake_tables.json"
-  queries_dir      = "${local.repo_root}/infrastructure/queries"
+  queries_dir      = "${local.repo_root}/fraudstream/lake/queries"
 }
 
 module "alerts" {

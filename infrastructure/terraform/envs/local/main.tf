@@ -60,7 +60,7 @@ module "lake" {
   # The emulator has no storage classes, and the provider waits ~55 s for lifecycle consistency.
   lifecycle_enabled        = false
   lake_tables_file         = "${local.repo_root}/fraudstream/lake_tables.json"
-  queries_dir              = "${local.repo_root}/infrastructure/queries"
+  queries_dir              = "${local.repo_root}/fraudstream/lake/queries"
   kms_deletion_window_days = 7
 }
 

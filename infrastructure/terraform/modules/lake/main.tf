@@ -1,6 +1,6 @@
 # The Parquet lake: one bucket, SSE-KMS, versioned, private, TLS only; Glue tables with partition
 # projection (no crawler) built from fraudstream/lake_tables.json; an Athena workgroup and the
-# named queries under infrastructure/queries/.
+# named queries under fraudstream/lake/queries/ (package data, so `fraudstream lake` runs them too).
 
 locals {
   lake     = jsondecode(file(var.lake_tables_file))

@@ -154,7 +154,7 @@ run "lake_tables_come_from_the_json_contract" {
 
   assert {
     condition     = toset(output.athena_named_queries) == toset(["card_timeline", "fraud_rate_by_hour", "top_merchants_by_alerts"])
-    error_message = "The named queries come from infrastructure/queries/*.sql."
+    error_message = "The named queries come from fraudstream/lake/queries/*.sql."
   }
 }
 
