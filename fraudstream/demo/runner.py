@@ -284,7 +284,7 @@ def run(base: Settings, options: DemoOptions, console: Console | None = None) ->
         expected = round(options.rate * options.duration)
         producing_from = time.monotonic()
         drained, drain_seconds = _show_live(
-            collector, producer, settings, expected, options, stop, console
+            collector, producer, (processor, server), settings, expected, options, stop, console
         )
         if producer.process.returncode != 0:
             raise producer.fail(f"exited with status {producer.process.returncode}")
@@ -344,17 +344,22 @@ def progress_line(summary: Summary) -> str:
 def _show_live(
     collector: Collector,
     producer: Child,
+    watched: tuple[Child, ...],
     settings: Settings,
     expected: int,
     options: DemoOptions,
     stop: threading.Event,
     console: Console,
 ) -> tuple[bool, float]:
-    """The live view while producing, then while the processor drains the stream."""
+    """The live view while producing, then while the processor drains the stream; a
+    ``watched`` child (processor, model server) that dies ends the run with its log."""
     view = LiveView(collector, console=console) if options.live else None
     last_line = [time.monotonic()]
 
     def refresh() -> None:
+        for child in watched:
+            if not child.running:
+                raise child.fail(f"stopped unexpectedly (status {child.process.returncode})")
         if view is not None:
             view.update()
         elif time.monotonic() - last_line[0] >= PROGRESS_SECONDS:

@@ -71,11 +71,22 @@ class Rule(_Strict):
     all: tuple[Comparison, ...] = Field(min_length=1, description="Comparisons that must hold.")
 
 
+# The least float above 1: a threshold no score reaches (training's "never" threshold).
+ABOVE_ANY_SCORE = math.nextafter(1.0, 2.0)
+
+
 class ScorePolicy(_Strict):
     """How the model score alone maps to a decision."""
 
-    review: float = Field(ge=0.0, le=1.0, description="Score at or above which to review.")
-    block: float = Field(ge=0.0, le=1.0, description="Score at or above which to block.")
+    review: float = Field(
+        ge=0.0, le=ABOVE_ANY_SCORE, description="Score at or above which to review."
+    )
+    block: float = Field(
+        ge=0.0,
+        le=ABOVE_ANY_SCORE,
+        description="Score at or above which to block; just above 1 means the score alone never "
+        "blocks (what training picks when no threshold is precise enough).",
+    )
     from_model: bool = Field(
         True,
         description="Use the thresholds the model was trained with (its manifest) when it has "

@@ -154,3 +154,18 @@ def test_empty_batch() -> None:
     out = decide(batch().iloc[0:0], CONFIG)
     assert len(out) == 0
     assert list(out.columns) == ["decision", "reasons"]
+
+
+def test_model_thresholds_replace_the_files_and_never_block_is_accepted() -> None:
+    """A model trained where no score is precise enough to block alone carries a block
+    threshold just above 1 (training's "never"); the processor must take it, not crash."""
+    from ml_model.training.thresholds import NEVER
+    from processor.decisions.config import with_model_thresholds
+
+    tuned = with_model_thresholds(CONFIG, 0.3, 0.8)
+    assert (tuned.score.review, tuned.score.block) == (0.3, 0.8)
+    never = with_model_thresholds(CONFIG, 0.4, NEVER)
+    out = decide(batch(score=[0.39, 0.4, 1.0]), never)
+    assert out["decision"].tolist() == ["approve", "review", "review"]
+    opted_out = parse_rules(default_rules_text().replace("from_model: true", "from_model: false"))
+    assert with_model_thresholds(opted_out, 0.3, 0.8).score == opted_out.score
