@@ -107,6 +107,7 @@ def test_options_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         "region": "eu-west-1",
         "maxRecordsPerTrigger": "5000",
         "startingPosition": "TRIM_HORIZON",
+        "idleTimeBetweenReadsMs": "200",  # settings.kinesis_poll_ms
     }
     monkeypatch.setenv("AWS_ENDPOINT_URL_KINESIS", "http://127.0.0.1:9999")
     assert options_from_settings(settings)["endpointUrl"] == "http://127.0.0.1:9999"
