@@ -19,7 +19,7 @@ record is unchanged). Latency is per record, from its Kinesis arrival
 (``ApproximateArrivalTimestamp``) to the completion of its ``PutItem``; throughput, the
 warm-up and the *sustained* verdict are those of :mod:`benchmarks.pipeline` (:func:`judge`).
 
-Run: ``python -m benchmarks.naive [--rates 250,500,1000,2500] [--duration 40]``.
+Run: ``python -m benchmarks.naive [--rates 50,100,250,500,1000,2500] [--duration 40]``.
 """
 
 from __future__ import annotations
@@ -110,6 +110,9 @@ class Tally:
     decisions: Counter[str] = field(default_factory=Counter)
     scored_by: Counter[str] = field(default_factory=Counter)
     invalid: Counter[str] = field(default_factory=Counter)
+    stage_seconds: dict[str, float] = field(  # summed over the processed records
+        default_factory=lambda: dict.fromkeys(("features", "score", "put_item"), 0.0)
+    )
 
     def add(
         self, key: tuple[str, str], transaction_id: str, done_at: float, latency: float
@@ -187,23 +190,28 @@ class NaiveConsumer:
         return self.tally
 
     def handle(self, shard_id: str, record: dict[str, Any]) -> None:
+        began = self.monotonic()
         try:
             event, vector = self.work.vector(record["Data"])
         except InvalidEvent as error:
             self.tally.invalid[error.reason] += 1
             return
+        featured = self.monotonic()
         batch = self.scorer.score(np.array([vector]))
         scored = Scored(
             float(batch.scores[0]), batch.model_version[0], batch.scored_by[0], batch.reasons[0]
         )
         decision = self.work.decision(scored.score)
+        decided = self.monotonic()
         self.dynamodb.put_item(
             TableName=self.settings.alerts_table, Item=self.work.item(event, scored, decision)
         )
         latency = self.wall() - record["ApproximateArrivalTimestamp"].timestamp()
-        self.tally.add(
-            (shard_id, record["SequenceNumber"]), event.transaction_id, self.monotonic(), latency
-        )
+        done = self.monotonic()
+        self.tally.add((shard_id, record["SequenceNumber"]), event.transaction_id, done, latency)
+        self.tally.stage_seconds["features"] += featured - began
+        self.tally.stage_seconds["score"] += decided - featured
+        self.tally.stage_seconds["put_item"] += done - decided
         self.tally.decisions[decision] += 1
         self.tally.scored_by[scored.scored_by] += 1
 
@@ -268,12 +276,16 @@ def run_rate(
         "decisions": dict(tally.decisions),
         "scored_by": dict(tally.scored_by),
         "model_requests": consumer.scorer.counts["requests"],
+        "ms_per_record": {
+            stage: round(seconds * 1000 / max(tally.processed, 1), 2)
+            for stage, seconds in tally.stage_seconds.items()
+        },
     }
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", default="250,500,1000,2500")
+    parser.add_argument("--rates", default="50,100,250,500,1000,2500")
     parser.add_argument("--duration", type=float, default=40.0)
     parser.add_argument("--warmup", type=float, default=10.0)
     parser.add_argument("--grace", type=float, default=15.0)
