@@ -159,6 +159,7 @@ class NaiveConsumer:
         self.work = RecordWork(model.feature_config, model.thresholds, settings.alert_ttl_days)
         self.tally = Tally()
         self.iterators: dict[str, str] = {}
+        self.fetched: dict[str, list[dict[str, Any]]] = {}  # read but not yet handled
 
     def start(self) -> NaiveConsumer:
         """Iterators at TRIM_HORIZON for every shard (before any traffic is sent)."""
@@ -172,18 +173,24 @@ class NaiveConsumer:
         return self
 
     def run(self, stop: Callable[[], bool]) -> Tally:
-        """Poll the shards in turn until ``stop()`` (checked after every record) is true."""
+        """Poll the shards in turn until ``stop()`` (checked after every record) is true; a
+        later call resumes where this one stopped, with the rest of the fetched records."""
         while not stop():
             got = 0
             for shard_id in list(self.iterators):
-                response = self.kinesis.get_records(
-                    ShardIterator=self.iterators[shard_id], Limit=self.limit
-                )
-                self.iterators[shard_id] = response["NextShardIterator"]
-                for record in response["Records"]:
+                records = self.fetched.pop(shard_id, None)
+                if records is None:
+                    response = self.kinesis.get_records(
+                        ShardIterator=self.iterators[shard_id], Limit=self.limit
+                    )
+                    self.iterators[shard_id] = response["NextShardIterator"]
+                    records = response["Records"]
+                for position, record in enumerate(records, start=1):
                     got += 1
                     self.handle(shard_id, record)
                     if stop():
+                        if position < len(records):
+                            self.fetched[shard_id] = records[position:]
                         return self.tally
             if not got:
                 time.sleep(self.idle_sleep)
