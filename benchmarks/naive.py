@@ -25,6 +25,7 @@ Run: ``python -m benchmarks.naive [--rates 50,100,250,500,1000,2500] [--duration
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import tempfile
 import time
@@ -257,6 +258,8 @@ def run_rate(
         return consumer.tally.processed >= expected or time.monotonic() >= finished[0] + grace
 
     tally = consumer.run(stop)
+    if producer.returncode:
+        raise RuntimeError(f"the producer failed (exit {producer.returncode}) at {rate}/s")
     done_at = np.asarray(tally.done_at, dtype=np.float64)
     judged = judge(
         done_at,
@@ -283,6 +286,7 @@ def run_rate(
         "decisions": dict(tally.decisions),
         "scored_by": dict(tally.scored_by),
         "model_requests": consumer.scorer.counts["requests"],
+        "load_1m_at_end": round(os.getloadavg()[0], 2),  # the machine is shared: how busy it was
         "ms_per_record": {
             stage: round(seconds * 1000 / max(tally.processed, 1), 2)
             for stage, seconds in tally.stage_seconds.items()
