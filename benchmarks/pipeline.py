@@ -41,6 +41,52 @@ def percentiles(values: np.ndarray) -> dict[str, float | None]:
     }
 
 
+def judge(
+    done_at: np.ndarray,
+    latency_at: np.ndarray,
+    latencies: np.ndarray,
+    *,
+    expected: int,
+    began: float,
+    produced_at: float,
+    warmup: float,
+    grace: float,
+) -> dict[str, Any]:
+    """Throughput, latency and the *sustained* verdict of one run (see the module doc).
+
+    ``done_at``: the monotonic time each processed transaction was committed; ``latencies``:
+    end-to-end latencies in seconds, each committed at ``latency_at``. ``began`` and
+    ``produced_at`` are when the producer started and finished (monotonic).
+    """
+    done = int(done_at.size)
+    caught_up = float(np.sort(done_at)[expected - 1]) if expected and done >= expected else None
+    steady = latency_at - began >= warmup
+    middle = began + (produced_at - began + warmup) / 2
+    first = latencies[steady & (latency_at < middle)]
+    second = latencies[steady & (latency_at >= middle)]
+    p99_first = float(np.percentile(first, 99)) if first.size else None
+    p99_second = float(np.percentile(second, 99)) if second.size else None
+    sustained = bool(
+        done >= expected
+        and caught_up is not None
+        and caught_up - produced_at <= grace
+        and p99_first is not None
+        and p99_second is not None
+        and p99_second <= 2 * max(p99_first, 0.25)
+    )
+    return {
+        "processed": done,
+        "processed_per_s": round(done / max(produced_at - began, 1e-9)),
+        "caught_up_after_producer_s": None
+        if caught_up is None
+        else round(caught_up - produced_at, 2),
+        "e2e_latency": percentiles(latencies[steady]),
+        "p99_first_half_ms": None if p99_first is None else round(p99_first * 1000),
+        "p99_second_half_ms": None if p99_second is None else round(p99_second * 1000),
+        "sustained": sustained,
+    }
+
+
 def run_rate(
     base: Any, workdir: Path, rate: int, duration: float, warmup: float, grace: float
 ) -> dict[str, Any]:
@@ -86,56 +132,37 @@ def run_rate(
         time.sleep(0.25)
     handle.stop()
     with lock:
-        done = sum(s.rows for _, s in batches)
-        steady = [(t, s) for t, s in batches if t - began >= warmup and s.rows]
-    caught_up = next((t for t, _ in _cumulative(batches, expected)), None)
-    latencies = np.concatenate([s.latencies for _, s in steady]) if steady else np.empty(0)
-    middle = began + (produced_at - began + warmup) / 2
-    first = [s.latencies for t, s in steady if t < middle]
-    second = [s.latencies for t, s in steady if t >= middle]
-    p99_first = np.percentile(np.concatenate(first), 99) if first else None
-    p99_second = np.percentile(np.concatenate(second), 99) if second else None
-    sustained = bool(
-        done >= expected
-        and caught_up is not None
-        and caught_up - produced_at <= grace
-        and p99_first is not None
-        and p99_second is not None
-        and p99_second <= 2 * max(p99_first, 0.25)
+        runs = list(batches)
+    times = [t for t, _ in runs]
+    window = [s for t, s in runs if t - began >= warmup and s.rows]
+    judged = judge(
+        np.repeat(np.asarray(times, dtype=np.float64), [s.rows for _, s in runs]),
+        np.repeat(np.asarray(times, dtype=np.float64), [s.latencies.size for _, s in runs]),
+        np.concatenate([np.empty(0), *(s.latencies for _, s in runs)]),
+        expected=expected,
+        began=began,
+        produced_at=produced_at,
+        warmup=warmup,
+        grace=grace,
     )
-    window = [s for t, s in steady]
     return {
         "rate": rate,
         "duration_s": duration,
         "produced": expected,
-        "processed": done,
-        "processed_per_s": round(done / max(produced_at - began, 1e-9)),
-        "caught_up_after_producer_s": None
-        if caught_up is None
-        else round(caught_up - produced_at, 2),
-        "batches": len(batches),
+        "processed": judged["processed"],
+        "processed_per_s": judged["processed_per_s"],
+        "caught_up_after_producer_s": judged["caught_up_after_producer_s"],
+        "batches": len(runs),
         "batch_ms_p50": round(float(np.median([s.batch_seconds for s in window])) * 1000)
         if window
         else None,
         "rows_per_batch_p50": round(float(np.median([s.rows for s in window]))) if window else None,
-        "e2e_latency": percentiles(latencies),
-        "p99_first_half_ms": None if p99_first is None else round(p99_first * 1000),
-        "p99_second_half_ms": None if p99_second is None else round(p99_second * 1000),
-        "scored_by": _scored(batches),
-        "sustained": sustained,
+        "e2e_latency": judged["e2e_latency"],
+        "p99_first_half_ms": judged["p99_first_half_ms"],
+        "p99_second_half_ms": judged["p99_second_half_ms"],
+        "scored_by": _scored(runs),
+        "sustained": judged["sustained"],
     }
-
-
-def _cumulative(
-    batches: list[tuple[float, BatchSummary]], expected: int
-) -> list[tuple[float, int]]:
-    total = 0
-    out = []
-    for t, s in batches:
-        total += s.rows
-        if total >= expected:
-            out.append((t, total))
-    return out
 
 
 def _scored(batches: list[tuple[float, BatchSummary]]) -> dict[str, int]:

@@ -1,6 +1,7 @@
 """``make bench``: run every benchmark module in this folder (or those named) in turn.
 
-A benchmark is a module here with a ``main(argv)`` that writes benchmarks/results/<name>.json.
+A benchmark is a module here with a ``main(argv)`` that writes benchmarks/results/<name>.json;
+modules without one (the shared ``harness``) are helpers, not benchmarks.
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ SKIP = {"run", "results", "__init__", "__main__"}
 def discover() -> list[str]:
     here = Path(__file__).resolve().parent
     names = [m.name for m in pkgutil.iter_modules([str(here)]) if m.name not in SKIP]
-    return sorted(n for n in names if not n.startswith("_"))
+    return sorted(
+        n
+        for n in names
+        if not n.startswith("_") and "\ndef main(" in (here / f"{n}.py").read_text()
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
