@@ -44,7 +44,11 @@ PROCESSOR_METRICS: tuple[Metric, ...] = (
         ("shard",),
     ),
     Metric("fraudstream_kinesis_records_total", "counter", "Records read from Kinesis."),
-    Metric("fraudstream_last_batch_id", "gauge", "Id of the last committed micro-batch."),
+    Metric(
+        "fraudstream_last_batch_id",
+        "gauge",
+        "Id of the last committed micro-batch (-1 before the first).",
+    ),
 )
 
 

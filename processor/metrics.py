@@ -183,6 +183,8 @@ class ProcessorMetrics:
             else:
                 raise ValueError(f"unsupported metric kind {spec.kind!r} for {spec.name}")
             self._metrics[spec.name] = metric
+        # -1 until the first batch commits: "started, not yet processing" is then visible.
+        self.metric("fraudstream_last_batch_id").set(-1)
 
     def metric(self, name: str) -> Any:
         """The prometheus_client object behind a catalogue name."""

@@ -35,6 +35,7 @@ from fraudstream.stack import lifecycle
 from fraudstream.stack.resources import ensure_bucket, ensure_stream, ensure_table
 
 LATENCY = "fraudstream_end_to_end_latency_seconds"
+LAST_BATCH = "fraudstream_last_batch_id"
 PROGRESS_SECONDS = 10.0  # between progress lines when there is no live view
 
 
@@ -246,9 +247,13 @@ def run(base: Settings, options: DemoOptions, console: Console | None = None) ->
         processor = Child.start("processor", ["process"], env, log_dir)
         cleanup.callback(processor.stop)
         metrics_url = f"http://127.0.0.1:{settings.metrics_port}/metrics"
-        say("starting the processor (Spark on local[2]; about 20 s)")
+        say("starting the processor (Spark on local[2]; its first micro-batch can take a minute)")
+        # Traffic starts once the first (empty) batch has committed: planning the query and
+        # starting its Python workers take tens of seconds that are not the pipeline's latency.
         processor.wait_until(
-            lambda: http_ok(metrics_url), options.startup_timeout, "its metrics endpoint up"
+            lambda: first_batch_committed(metrics_url),
+            options.startup_timeout,
+            "its first micro-batch committed",
         )
         collector = Collector.from_settings(
             settings, metrics_url=metrics_url, history_seconds=3600.0
@@ -390,6 +395,15 @@ def _show_live(
         stop.set()
         if view is not None:
             view.__exit__(None, None, None)
+
+
+def first_batch_committed(metrics_url: str) -> bool:
+    """True once the processor at ``metrics_url`` has committed a micro-batch."""
+    try:
+        batch = parse(scrape_text(metrics_url, timeout=1.0)).gauges.get(LAST_BATCH, {})
+    except ScrapeError:
+        return False
+    return max(batch.values(), default=-1.0) >= 0
 
 
 def whole_run_latency(metrics_url: str) -> Histogram | None:

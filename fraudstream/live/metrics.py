@@ -367,7 +367,7 @@ class LiveMetrics:
             scored_total=_ints(self._totals.get(SCORED)),
             fallback_share=_share(counters.get(SCORED)),
             fallback_share_total=_share(self._totals.get(SCORED)),
-            last_batch_id=None if batch is None else round(batch),
+            last_batch_id=None if batch is None or batch < 0 else round(batch),
             millis_behind_latest=max(behind.values()) if behind else None,
             restarts=self._restarts,
         )

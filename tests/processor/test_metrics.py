@@ -102,6 +102,7 @@ def test_late_and_duplicate_rows_from_query_progress() -> None:
 @pytest.mark.integration
 def test_metrics_are_served_with_their_catalogue_names(caplog: pytest.LogCaptureFixture) -> None:
     metrics = ProcessorMetrics()
+    assert metrics.metric("fraudstream_last_batch_id")._value.get() == -1  # nothing committed
     summary = summarize(
         42, decided([100, 200, 300, 900]), QUARANTINE, batch_seconds=0.5, committed_at=COMMIT
     )

@@ -33,3 +33,19 @@ def test_a_server_child_becomes_ready_then_stops_on_sigterm(tmp_path: Path) -> N
 def test_http_ok_is_false_where_nothing_listens() -> None:
     assert not http_ok("http://127.0.0.1:9/nothing", timeout=0.5)
     assert not http_ok("not a url")
+
+
+def test_first_batch_committed_reads_the_processors_last_batch_gauge() -> None:
+    """The demo starts traffic only once the processor has committed its first batch."""
+    from fraudstream.demo.runner import first_batch_committed
+    from processor.metrics import ProcessorMetrics, serve
+
+    metrics = ProcessorMetrics()
+    server = serve(metrics)
+    try:
+        assert not first_batch_committed(server.url)  # started, nothing committed (-1)
+        metrics.metric("fraudstream_last_batch_id").set(0)
+        assert first_batch_committed(server.url)
+    finally:
+        server.stop()
+    assert not first_batch_committed(server.url)  # gone: not committed, no exception
