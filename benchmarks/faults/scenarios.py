@@ -205,9 +205,11 @@ def new_run(rig: Rig, name: str, **overrides: Any) -> Run:
     settings = fresh(
         rig.base,
         rig.workdir,
-        max_records_per_trigger=p.max_records_per_trigger,
-        watermark=watermark_for(p.rate, p.cards, wall_seconds=30),
-        **overrides,
+        **{
+            "max_records_per_trigger": p.max_records_per_trigger,
+            "watermark": watermark_for(p.rate, p.cards, wall_seconds=30),
+            **overrides,
+        },
     )
     return Run(name, rig, settings, folder, Processor(settings, folder))
 
