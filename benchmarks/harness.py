@@ -119,6 +119,9 @@ class ModelServer:
                     raise RuntimeError("the model server did not start") from None
                 time.sleep(0.2)
 
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def kill(self) -> None:
         """``kill -9`` the server (no goodbye to open connections)."""
         if self.process is not None and self.process.poll() is None:

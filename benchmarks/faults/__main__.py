@@ -17,7 +17,7 @@ from pathlib import Path
 from benchmarks import results
 from benchmarks.faults.profile import FULL, SHORT
 from benchmarks.faults.report import markdown_table, row, text_table, to_json
-from benchmarks.faults.scenarios import SCENARIOS, Outcome, Rig
+from benchmarks.faults.scenarios import SCENARIOS, Outcome, Rig, run_scenario
 from benchmarks.harness import ModelServer, bench_stack, train
 
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in names:
                 print(f"== {name} ({profile.name})", flush=True)
                 started = time.monotonic()
-                outcome = SCENARIOS[name](rig)
+                outcome = run_scenario(rig, name)
                 outcomes.append(outcome)
                 failed = [k for k, v in outcome.checks.items() if not v]
                 print(

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.faults import scenarios
 from benchmarks.faults.malformed import KINDS
 from benchmarks.faults.profile import SHORT
 from benchmarks.faults.report import to_json
-from benchmarks.faults.scenarios import Outcome, Rig
+from benchmarks.faults.scenarios import Outcome, Rig, run_scenario
 from benchmarks.harness import ModelServer
 from fraudstream.settings import Settings
 
@@ -48,7 +47,7 @@ def assert_exactly_once(outcome: Outcome) -> None:
 
 
 def test_kill_minus_9_mid_stream_resumes_from_the_checkpoint(rig: Rig) -> None:
-    outcome = scenarios.kill_restart(rig)
+    outcome = run_scenario(rig, "kill_restart")
     assert_exactly_once(outcome)
     assert outcome.details["rows_committed_before_kill"] > 0
     assert outcome.details["processor_starts"] == 2
@@ -56,7 +55,7 @@ def test_kill_minus_9_mid_stream_resumes_from_the_checkpoint(rig: Rig) -> None:
 
 
 def test_model_endpoint_down_scores_in_process_and_goes_back(rig: Rig) -> None:
-    outcome = scenarios.model_down(rig)
+    outcome = run_scenario(rig, "model_down")
     assert_exactly_once(outcome)
     assert outcome.details["rows_scored_in_process_during_outage"] > 0
     assert set(outcome.details["scored_by"]) == {"endpoint", "fallback"}
@@ -64,7 +63,7 @@ def test_model_endpoint_down_scores_in_process_and_goes_back(rig: Rig) -> None:
 
 
 def test_throttled_puts_and_alert_writes_are_retried(rig: Rig) -> None:
-    outcome = scenarios.throttling(rig)
+    outcome = run_scenario(rig, "throttling")
     assert_exactly_once(outcome)
     injected = outcome.details["injected"]
     assert injected.get("put_records_failed_records", 0) > 0
@@ -72,7 +71,7 @@ def test_throttled_puts_and_alert_writes_are_retried(rig: Rig) -> None:
 
 
 def test_malformed_flood_is_quarantined_with_reasons(rig: Rig) -> None:
-    outcome = scenarios.malformed_flood(rig)
+    outcome = run_scenario(rig, "malformed_flood")
     assert_exactly_once(outcome)
     quarantine = outcome.quarantine
     assert quarantine.sent == SHORT.malformed == quarantine.quarantined
@@ -81,6 +80,6 @@ def test_malformed_flood_is_quarantined_with_reasons(rig: Rig) -> None:
 
 
 def test_duplicate_deliveries_land_once(rig: Rig) -> None:
-    outcome = scenarios.duplicates(rig)
+    outcome = run_scenario(rig, "duplicates")
     assert_exactly_once(outcome)
     assert outcome.events_in == 2 * outcome.delivery.sent
