@@ -63,6 +63,9 @@ dashboard: $(STAMP)  ## the live web dashboard of a running processor (http://12
 bench: $(STAMP)  ## benchmarks; results in benchmarks/results/ and docs/benchmarks.md
 	$(PY) -m benchmarks.run
 
+faults: $(STAMP)  ## fault-tolerance suite (kill -9, model down, throttling, malformed flood, duplicates); docs/reliability.md
+	$(PY) -m benchmarks.faults $(FAULTS_ARGS)
+
 stack-up: $(STAMP)  ## start the local AWS stack
 	$(VENV)/bin/fraudstream stack up
 

@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from fraudstream import aws
-from fraudstream.settings import Settings, load_settings
+from fraudstream.settings import ENV_PREFIX, Settings, load_settings
 from fraudstream.stack import lifecycle
 from fraudstream.stack.resources import ensure_bucket, ensure_stream, ensure_table
 
@@ -35,20 +37,17 @@ def cli(env: dict[str, str], *args: str, **kwargs: object) -> subprocess.Popen[b
 
 
 def environment(settings: Settings) -> dict[str, str]:
-    """Environment variables that make a child `fraudstream` command use ``settings``."""
+    """Environment variables that make a child `fraudstream` command use ``settings``: every
+    setting that has a value, as its ``FRAUDSTREAM_*`` variable."""
     env = dict(os.environ)
-    env.update(
-        {
-            "AWS_ENDPOINT_URL": settings.endpoint_url or "",
-            "FRAUDSTREAM_STREAM_NAME": settings.stream_name,
-            "FRAUDSTREAM_LABELS_STREAM_NAME": settings.labels_stream_name,
-            "FRAUDSTREAM_BUCKET": settings.bucket,
-            "FRAUDSTREAM_ALERTS_TABLE": settings.alerts_table,
-            "FRAUDSTREAM_STATE_DIR": str(settings.state_dir),
-            "FRAUDSTREAM_MODEL_DIR": str(settings.model_dir),
-            "FRAUDSTREAM_METRICS_PORT": "0",
-        }
-    )
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        env[ENV_PREFIX + name.upper()] = str(value)
+    env["AWS_ENDPOINT_URL"] = settings.endpoint_url or ""
     return env
 
 
@@ -95,28 +94,54 @@ def train(settings: Settings, workdir: Path) -> Path:
     return folder
 
 
+class ModelServer:
+    """`fraudstream serve-model` as its own process, on one port for its whole life, so it can
+    be killed and started again at the same URL (the fault suite takes the endpoint down)."""
+
+    def __init__(self, settings: Settings, port: int | None = None) -> None:
+        self.settings = settings
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> ModelServer:
+        """Start the server and return once it answers ``/ping``."""
+        env = environment(self.settings)
+        env["FRAUDSTREAM_MODEL_SERVER_PORT"] = str(self.port)
+        self.process = cli(env, "serve-model", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "/ping", timeout=1):  # noqa: S310
+                    return self
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("the model server did not start") from None
+                time.sleep(0.2)
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """``kill -9`` the server (no goodbye to open connections)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
 @contextmanager
 def model_server(settings: Settings) -> Iterator[str]:
     """`fraudstream serve-model` in its own process; yields its URL."""
-    port = free_port()
-    env = environment(settings)
-    env["FRAUDSTREAM_MODEL_SERVER_PORT"] = str(port)
-    process = cli(env, "serve-model", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    server = ModelServer(settings).start()
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/ping", timeout=1):  # noqa: S310
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the model server did not start") from None
-                time.sleep(0.2)
-        yield url
+        yield server.url
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        server.stop()
 
 
 def fresh(settings: Settings, workdir: Path, **overrides: object) -> Settings:

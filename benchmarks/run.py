@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-SKIP = {"run", "results", "__init__", "__main__"}
+SKIP = {"run", "results", "harness", "faults", "__init__", "__main__"}  # faults: `make faults`
 
 
 def discover() -> list[str]:

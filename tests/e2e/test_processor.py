@@ -14,14 +14,12 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
 from fraudstream import aws
-from fraudstream.events import LabelRecord
+from fraudstream.readback import alert_ids, committed_batches, ground_truth, lake_table
 from fraudstream.settings import Settings
 from fraudstream.stream_dump import read_stream
-from processor.sinks.lake import read_objects
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -62,29 +60,6 @@ def cli(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.Com
         timeout=timeout,
         check=False,
     )
-
-
-def lake(settings: Settings, prefix: str) -> pa.Table:
-    s3 = aws.client("s3", settings)
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=prefix)
-    keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
-    return read_objects(s3, settings.bucket, keys) if keys else pa.table({"transaction_id": []})
-
-
-def alert_ids(settings: Settings) -> Counter[str]:
-    dynamodb = aws.client("dynamodb", settings)
-    ids: Counter[str] = Counter()
-    for page in dynamodb.get_paginator("scan").paginate(TableName=settings.alerts_table):
-        ids.update(item["transaction_id"]["S"] for item in page["Items"])
-    return ids
-
-
-def ground_truth(settings: Settings) -> dict[str, LabelRecord]:
-    kinesis = aws.client("kinesis", settings)
-    labels = (
-        LabelRecord.from_json(r.data) for r in read_stream(kinesis, settings.labels_stream_name)
-    )
-    return {label.transaction_id: label for label in labels}
 
 
 BAD_RECORDS = {
@@ -155,7 +130,7 @@ def test_fraud_is_caught_and_every_transaction_lands_once(
 
     truth = ground_truth(pipeline)
     assert len(truth) == 10_000
-    transactions = lake(pipeline, "transactions/")
+    transactions = lake_table(pipeline, "transactions")
     ids = Counter(transactions["transaction_id"].to_pylist())
     assert set(ids) == set(truth) and max(ids.values()) == 1  # exactly once, duplicates dropped
 
@@ -175,21 +150,12 @@ def test_fraud_is_caught_and_every_transaction_lands_once(
     assert all(decisions[t] == "block" for t in travel)
     assert sum(decisions[t] != "approve" for t in spikes) >= 0.9 * len(spikes)
 
-    quarantine = lake(pipeline, "quarantine/")
+    quarantine = lake_table(pipeline, "quarantine")
     assert sorted(quarantine["reason"].to_pylist()) == sorted(bad)
     raw = dict(zip(quarantine["reason"].to_pylist(), quarantine["raw"].to_pylist(), strict=True))
     assert "4111 1111" not in raw["raw_card_number"]  # masked before it reached the lake
-    assert lake(pipeline, "labels/").num_rows == 10_000
-    assert lake(pipeline, "aggregates/").num_rows > 0
-
-
-def committed_batches(settings: Settings) -> int:
-    s3 = aws.client("s3", settings)
-    pages = s3.get_paginator("list_objects_v2").paginate(
-        Bucket=settings.bucket, Prefix="transactions/"
-    )
-    names = {o["Key"].rsplit("/", 1)[1].split("-")[1] for p in pages for o in p.get("Contents", [])}
-    return len(names)
+    assert lake_table(pipeline, "labels").num_rows == 10_000
+    assert lake_table(pipeline, "aggregates").num_rows > 0
 
 
 def run_then_kill(env: dict[str, str], settings: Settings, at_least: int) -> None:
@@ -241,7 +207,7 @@ def test_kill_minus_9_twice_then_exactly_once(
     assert result.returncode == 0, result.stderr[-3000:]
 
     truth = ground_truth(pipeline)
-    transactions = lake(pipeline, "transactions/")
+    transactions = lake_table(pipeline, "transactions")
     ids = Counter(transactions["transaction_id"].to_pylist())
     assert len(truth) == 15_000
     assert set(ids) == set(truth) and max(ids.values()) == 1
@@ -255,5 +221,5 @@ def test_kill_minus_9_twice_then_exactly_once(
         if d in ("review", "block")
     }
     assert alert_ids(pipeline) == Counter(flagged)
-    labels = Counter(lake(pipeline, "labels/")["transaction_id"].to_pylist())
+    labels = Counter(lake_table(pipeline, "labels")["transaction_id"].to_pylist())
     assert set(labels) == set(truth) and max(labels.values()) == 1
