@@ -8,13 +8,13 @@ The processor's per-card operator calls, for each transaction of a card in event
     vector = features(card_state, merchant_snapshot, tx)   # BEFORE adding tx
     card_state.add(tx, config.card_max_history)
 
-and stores ``card_state.to_row()`` (schema: :func:`card_state_spark_schema`). Merchant risk comes
+and stores ``card_state.to_bytes()`` (one binary state value). Merchant risk comes
 from :class:`MerchantState` (fed transactions and delayed fraud labels; ``snapshot(t, config)``).
 :class:`StreamingFeatures` shows the whole loop; :func:`build` is the batch builder.
 """
 
 from ml_model.features.builder import build
-from ml_model.features.card import CardState, card_state_spark_schema
+from ml_model.features.card import CardState
 from ml_model.features.merchant import (
     EMPTY_SNAPSHOT,
     MerchantSnapshot,
@@ -46,7 +46,6 @@ __all__ = [
     "TxInput",
     "build",
     "card_features",
-    "card_state_spark_schema",
     "epoch_ms",
     "features",
     "merchant_state_spark_schema",

@@ -188,17 +188,17 @@ def test_from_event_and_mapping_agree() -> None:
     assert from_event.event_ms == epoch_ms(when - timedelta(0))
 
 
-def test_spark_row_round_trip() -> None:
-    row_type = pytest.importorskip("pyspark.sql").Row
-    from ml_model.features import card_state_spark_schema
-
+def test_binary_state_round_trip_and_corruption() -> None:
     state = CardState()
+    assert CardState.from_bytes(state.to_bytes()) == state
     for i in range(5):
         state.add(tx(i * HOUR_MS, 3.0 + i, lat=1.0, lon=2.0, merchant_category="x"), 100)
-    row = row_type(**dict(zip(CardState.ROW_FIELDS, state.to_row(), strict=True)))
-    assert CardState.from_row(row) == state
-    assert CardState.from_row(state.to_row()) == state
-    assert card_state_spark_schema().fieldNames() == list(CardState.ROW_FIELDS)
+    state.add(tx(6 * HOUR_MS, 1.0, merchant_category=""), 100)  # an unknown category
+    blob = state.to_bytes()
+    assert CardState.from_bytes(blob) == state
+    for bad in (b"", b"\x09" + blob[1:], blob[:-3], blob + b"\x00"):
+        with pytest.raises(ValueError, match="corrupt card state"):
+            CardState.from_bytes(bad)
 
 
 def test_feature_config_validates_and_round_trips() -> None:

@@ -36,7 +36,7 @@ def arrival_order(frame: pd.DataFrame) -> list[tuple[str, int]]:
 def stream_features(frame: pd.DataFrame, config: FeatureConfig) -> np.ndarray:
     """Feed events one at a time; every state goes through a Spark Row between events."""
     row_type = pytest.importorskip("pyspark.sql").Row
-    cards: dict[str, object] = {}
+    cards: dict[str, bytes] = {}
     merchants: dict[str, object] = {}
     txs = tx_inputs(frame)
     card_ids = frame["card_id"].tolist()
@@ -49,13 +49,11 @@ def stream_features(frame: pd.DataFrame, config: FeatureConfig) -> np.ndarray:
             merchant.add_label(tx.event_ms, bool(frame["is_fraud"].iat[i]), config)
         else:
             stored_card = cards.get(card_ids[i])
-            card = CardState.from_row(stored_card) if stored_card else CardState()
+            card = CardState.from_bytes(stored_card) if stored_card else CardState()
             out[i] = features(card, merchant.snapshot(tx.event_ms, config), tx)
             card.add(tx, config.card_max_history)
             merchant.add_transaction(tx.event_ms, config)
-            cards[card_ids[i]] = row_type(
-                **dict(zip(CardState.ROW_FIELDS, card.to_row(), strict=True))
-            )
+            cards[card_ids[i]] = card.to_bytes()  # what the Spark operator stores
         merchants[tx.merchant_id] = row_type(
             **dict(zip(MerchantState.ROW_FIELDS, merchant.to_row(), strict=True))
         )
