@@ -111,7 +111,7 @@ def _feature_cost(frame_rows: int = 20_000) -> dict[str, float]:
     merchant_us = (time.perf_counter() - began) / len(txs) * 1e6
     began = time.perf_counter()
     for state in list(cards.values())[:200]:
-        CardState.from_dict(state.to_dict())
+        CardState.from_bytes(state.to_bytes())  # what the Spark operator stores
     roundtrip_us = (time.perf_counter() - began) / min(200, len(cards)) * 1e6
     mean_history = statistics.fmean(len(s) for s in cards.values())
     began = time.perf_counter()
