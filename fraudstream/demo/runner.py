@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 from rich.console import Console
 
-from fraudstream import aws, lake_tables
+from fraudstream import aws, readback
 from fraudstream.demo import report
 from fraudstream.demo.outcome import Outcome, compute, joined
 from fraudstream.demo.processes import Child, http_ok
@@ -98,24 +98,7 @@ def _run_names(settings: Settings, suffix: str) -> Settings:
 
 def read_table(settings: Settings, name: str) -> pd.DataFrame:
     """One lake table as the processor wrote it (every object under its prefix)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    s3 = aws.client("s3", settings)
-    prefix = lake_tables.table(name).prefix
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=prefix)
-    keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
-    keys = [k for k in keys if k.endswith(".parquet")]
-    if not keys:
-        schema = lake_tables.arrow_schema(name)
-        return schema.empty_table().to_pandas()
-    import io
-
-    tables = [
-        pq.read_table(io.BytesIO(s3.get_object(Bucket=settings.bucket, Key=k)["Body"].read()))
-        for k in keys
-    ]
-    return pa.concat_tables(tables, promote_options="default").to_pandas()
+    return readback.lake_table(settings, name).to_pandas()
 
 
 def count_alerts(settings: Settings) -> int:
