@@ -20,6 +20,7 @@ from fraudstream import aws
 from fraudstream.readback import alert_ids, committed_batches, ground_truth, lake_table
 from fraudstream.settings import Settings
 from fraudstream.stream_dump import read_stream
+from producer.simulated import watermark_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -46,7 +47,10 @@ def environment(settings: Settings, model_dir: Path, **extra: str) -> dict[str, 
         "FRAUDSTREAM_STATE_DIR": str(settings.state_dir),
         "FRAUDSTREAM_MODEL_DIR": str(model_dir),
         "FRAUDSTREAM_METRICS_PORT": "0",
-        "FRAUDSTREAM_WATERMARK": "4 hours",  # simulated time runs ~days per minute
+        # Simulated time runs days per wall second at these rates; short enough that the
+        # aggregate windows close within the run (a test that kills the processor mid-stream
+        # passes a wider one).
+        "FRAUDSTREAM_WATERMARK": "4 hours",
         **extra,
     }
 
@@ -182,7 +186,15 @@ def run_then_kill(env: dict[str, str], settings: Settings, at_least: int) -> Non
 def test_kill_minus_9_twice_then_exactly_once(
     pipeline: Settings, generator_model_dir: Path
 ) -> None:
-    env = environment(pipeline, generator_model_dir, FRAUDSTREAM_MAX_RECORDS_PER_TRIGGER="1500")
+    # The watermark covers 30 s of arrival skew of this accelerated traffic (one PutRecords call
+    # of 500 records spans ~8 event-hours here): a batch boundary inside a call must not make
+    # the rest of it late, or a replay would look like a loss.
+    env = environment(
+        pipeline,
+        generator_model_dir,
+        FRAUDSTREAM_MAX_RECORDS_PER_TRIGGER="1500",
+        FRAUDSTREAM_WATERMARK=watermark_for(3000, 500, wall_seconds=30),
+    )
     produced = cli(
         env,
         "produce",
