@@ -48,3 +48,23 @@ def test_simulated_runs_end_before_now_and_need_a_wide_watermark() -> None:
     assert now - timedelta(hours=4) < last < now  # ends about an hour before now
     assert speedup(1_000, 2_000) == 1_000 / (2_000 * 3 / 86_400)
     assert watermark_for(1_000, 2_000, wall_seconds=10) == "41 hours"  # 14,400x: 40 h + 1
+
+
+def test_simulated_traffic_of_a_small_population_ends_before_now() -> None:
+    """The expected-rate placement alone ran hours into the future for 500 cards (events the
+    processor then quarantines as future_event_time); the placement now checks the real end."""
+    import itertools
+    from datetime import timedelta
+
+    from producer.generator import TransactionGenerator
+    from producer.simulated import END_MARGIN, simulated_config
+
+    for hour in (3, 9, 15, 21):
+        now = datetime(2026, 11, 29, hour, 7, tzinfo=UTC)
+        config = simulated_config(
+            events=15_000, cards=500, seed=12, fraud_rate=0.05, token_key=b"k", now=now
+        )
+        events = list(itertools.islice(TransactionGenerator(config), 15_000))
+        last = max(g.event.event_time for g in events)
+        assert last <= now - END_MARGIN / 2
+        assert last >= now - timedelta(days=2)  # still recent: placed, not pushed far back
