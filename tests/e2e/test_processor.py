@@ -186,9 +186,8 @@ def run_then_kill(env: dict[str, str], settings: Settings, at_least: int) -> Non
 def test_kill_minus_9_twice_then_exactly_once(
     pipeline: Settings, generator_model_dir: Path
 ) -> None:
-    # The watermark covers 30 s of arrival skew of this accelerated traffic (one PutRecords call
-    # of 500 records spans ~8 event-hours here): a batch boundary inside a call must not make
-    # the rest of it late, or a replay would look like a loss.
+    # A watermark covering 30 s of arrival skew of this accelerated traffic (two event-days per
+    # wall second), as the demo and the fault suite use.
     env = environment(
         pipeline,
         generator_model_dir,
