@@ -141,8 +141,22 @@ class Settings(BaseSettings):
     shuffle_partitions: int = Field(
         2, ge=1, le=10_000, description="Partitions of the per-card state (spark.sql.shuffle)."
     )
+    card_state: Literal["driver", "spark"] = Field(
+        "driver",
+        description=(
+            "Where per-card state lives: 'driver' (in the batch sink, snapshotted per batch; "
+            "fast, bounded by the driver's memory, ~300 bytes per card) or 'spark' (a "
+            "transformWithState operator; scales with executors, ~1 ms per card per batch)."
+        ),
+    )
     card_state_ttl_days: float = Field(
-        31.0, gt=0, le=3650, description="Days an idle card's state is kept (processing time)."
+        31.0,
+        gt=0,
+        le=3650,
+        description=(
+            "Days an idle card's state is kept (driver: event time behind the newest "
+            "transaction; spark: processing time)."
+        ),
     )
     starting_position: Literal["TRIM_HORIZON", "LATEST"] = Field(
         "TRIM_HORIZON", description="Where a new processor query starts reading the streams."

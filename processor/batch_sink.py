@@ -1,14 +1,16 @@
 """The ``foreachBatch`` sink: everything after the per-card operator, once per micro-batch.
 
-For the batch's rows (transactions with card features, labels, quarantined records):
+For the batch's rows (transactions, labels, quarantined records):
 
 1. apply new labels to merchant risk (each label once);
-2. complete each transaction's feature vector with its merchant's risk at its event time, in
-   event-time order, then count it for its merchant;
+2. in event-time order, compute each transaction's card features from its card's state on the
+   driver (or take those the per-card Spark operator computed, with ``card_state = spark``),
+   complete the vector with its merchant's risk at its event time, then count it for both;
 3. score the batch (endpoint, in-process fallback) and decide (model thresholds + rules);
 4. write every transaction, new label, quarantined record and closed window to the lake,
    review/block decisions to the alerts table;
-5. save the driver state for this batch id, then log and export the batch's metrics.
+5. save the driver state (and the cards this batch changed) for this batch id, then log and
+   export the batch's metrics.
 
 Replays are safe: the lake's object names and the alerts' keys derive from the batch id and
 the transactions, and a replayed batch starts from the driver state saved by the batch before
@@ -37,8 +39,10 @@ from ml_model.features import FEATURE_NAMES, UNKNOWN
 from ml_model.features.schema import FEATURE_INDEX
 from ml_model.scoring.client import ScoringClient
 from processor.card_features import CARD_FEATURES
+from processor.card_store import CardStateStore
 from processor.decisions import RulesFile, decide, with_model_thresholds
 from processor.decisions import columns as C
+from processor.driver_cards import CardTable, batch_card_features
 from processor.driver_state import DriverStateStore
 from processor.metrics import BatchSummary, ProcessorMetrics, report, summarize
 from processor.pipeline import KIND, LABEL, QUARANTINE, TX
@@ -55,7 +59,9 @@ UTC_US = pa.timestamp("us", tz="UTC")
 
 @dataclass
 class SinkParts:
-    """The sink's I/O, injected so tests and benchmarks can assemble their own."""
+    """The sink's I/O, injected so tests and benchmarks can assemble their own. ``cards`` is
+    the per-card state on the driver; without it the rows must carry the card features the
+    Spark operator computed (``card_state = spark``)."""
 
     lake: LakeWriter
     alerts: AlertWriter
@@ -63,6 +69,7 @@ class SinkParts:
     scorer: ScoringClient
     rules: RulesFile
     metrics: ProcessorMetrics | None = None
+    cards: CardStateStore | None = None
 
 
 def _rows(table: pa.Table, kind: str) -> pa.Table:
@@ -127,6 +134,7 @@ class BatchSink:
         self.config = model.feature_config
         self.spec = WindowSpec(delay_ms=settings.watermark_ms)
         self.state: SinkState | None = None
+        self.cards: CardTable | None = None
         self._state_batch: int | None = None  # the batch the in-memory state is after
         self.last: BatchSummary | None = None
         self.on_batch = on_batch
@@ -135,22 +143,25 @@ class BatchSink:
         self.process(frame.toArrow(), batch_id)
 
     # -- state --------------------------------------------------------------------------------
-    def _state_for(self, batch_id: int) -> SinkState:
+    def _state_for(self, batch_id: int) -> tuple[SinkState, CardTable | None]:
+        """The state after batch ``batch_id - 1``: in memory when this sink ran that batch,
+        else from the stores (a restart, or a re-run of a batch that failed half way)."""
         if self.state is not None and self._state_batch == batch_id - 1:
-            return self.state
+            return self.state, self.cards
+        cards = self.parts.cards.load_before(batch_id) if self.parts.cards else None
         saved = self.parts.store.load_before(batch_id)
         if saved is None:
-            return SinkState.empty(self.config, self.spec)
+            return SinkState.empty(self.config, self.spec), cards
         log.info("driver state restored from the snapshot of batch %d", saved[0])
-        return SinkState.from_dict(saved[1], self.config, self.spec)
+        return SinkState.from_dict(saved[1], self.config, self.spec), cards
 
     # -- the batch ----------------------------------------------------------------------------
     def process(self, table: pa.Table, batch_id: int) -> BatchSummary:
         started = time.monotonic()
-        state = self._state_for(batch_id)
+        state, cards = self._state_for(batch_id)
         self._state_batch = None  # in-memory state is mid-update until saved
         labels = self._labels(state, _rows(table, LABEL))
-        transactions = self._transactions(state, _rows(table, TX))
+        transactions, changed = self._transactions(state, cards, _rows(table, TX))
         quarantine = _rows(table, QUARANTINE)
         closed, late = state.windows.advance(self._decided(transactions))
         self.parts.lake.write_tables(
@@ -165,8 +176,10 @@ class BatchSink:
         self.parts.alerts.write(transactions)
         if state.windows.max_event_ms is not None:
             state.forget_old_labels(state.windows.max_event_ms)
+        if self.parts.cards is not None and cards is not None:
+            self.parts.cards.save(batch_id, cards, changed)
         self.parts.store.save(batch_id, state.to_dict())
-        self.state, self._state_batch = state, batch_id
+        self.state, self.cards, self._state_batch = state, cards, batch_id
         summary = summarize(
             batch_id,
             transactions,
@@ -199,20 +212,34 @@ class BatchSink:
         ]
         return rows.filter(pa.array(fresh, pa.bool_()))
 
-    def _transactions(self, state: SinkState, rows: pa.Table) -> pa.Table:
-        """Complete, score and decide the batch's transactions."""
+    def _card_parts(self, cards: CardTable | None, rows: pa.Table) -> tuple[list[Any], set[str]]:
+        """Each row's card features (rows in event-time order) and the cards changed."""
+        if cards is None:
+            if CARD_FEATURES not in rows.column_names:
+                raise ValueError(
+                    "the rows carry no card features and the sink keeps no card state: "
+                    "give SinkParts a CardStateStore (card_state = driver)"
+                )
+            return rows[CARD_FEATURES].to_pylist(), set()
+        fields = ["card_id", "event_ms", "amount", "merchant_id", "merchant_category"]
+        fields += ["channel", "lat", "lon"]
+        return batch_card_features(cards, rows.select(fields).to_pylist(), self.config)
+
+    def _transactions(
+        self, state: SinkState, cards: CardTable | None, rows: pa.Table
+    ) -> tuple[pa.Table, set[str]]:
+        """Complete, score and decide the batch's transactions; also the cards changed."""
         if rows.num_rows == 0:
             schema = lake_tables.arrow_schema("transactions").append(
                 pa.field("event_ms", pa.int64())
             )
-            return schema.empty_table()
+            return schema.empty_table(), set()
         rows = rows.sort_by([("event_ms", "ascending"), ("transaction_id", "ascending")])
         merchants = rows["merchant_id"].to_pylist()
         event_ms = rows["event_ms"].to_pylist()
+        card_parts, changed = self._card_parts(cards, rows)
         vectors = []
-        for card_part, merchant, ms in zip(
-            rows[CARD_FEATURES].to_pylist(), merchants, event_ms, strict=True
-        ):
+        for card_part, merchant, ms in zip(card_parts, merchants, event_ms, strict=True):
             vectors.append(card_part + list(state.merchant_snapshot(merchant, ms)))
             state.add_transaction(merchant, ms)
         matrix = np.asarray(vectors, dtype=np.float64)
@@ -236,7 +263,7 @@ class BatchSink:
             "arrival_time": rows["arrival_time"],
             "processed_at": pa.array([self.clock()] * rows.num_rows, UTC_US),
         }
-        return pa.table(columns)
+        return pa.table(columns), changed
 
     @staticmethod
     def _decided(transactions: pa.Table) -> list[Decided]:

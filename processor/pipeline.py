@@ -1,14 +1,17 @@
 """The streaming plan: two Kinesis streams in, one row stream out to the batch sink.
 
-    transactions ──► validate ──► valid ──► watermark ──► dedup on transaction_id ──┐
-                         │                  (event_time)  (within the watermark)    │
-                         └──► quarantine rows                          per-card state (card
-    labels ──► parse ──► label rows (bad ones ──► quarantine)          features) by card_id
-                                                                                    │
-    union of tx, label and quarantine rows (column ``kind``) ◄──────────────────────┘
-        └──► foreachBatch: merchant risk, scoring, decisions, lake, alerts, windows
+    transactions ──► validate ──► watermark ──► dedup on transaction_id ─────────────┐
+                    (valid or      (event_time; null    (quarantine rows: on their      │
+                     quarantine)    for quarantine)      shard and sequence number)     │
+    labels ──► parse ──► label rows (bad ones ──► quarantine)                           │
+                                                                                        │
+    union of tx, label and quarantine rows (column ``kind``) ◄──────────────────────────┘
+        └──► foreachBatch: card state, merchant risk, scoring, decisions, lake, alerts,
+             windows
 
-One query, so each stream is read once per micro-batch and one checkpoint covers both.
+One query, so each stream is read once per micro-batch and one checkpoint covers both. With
+``card_state = spark`` the valid transactions go through a per-card ``transformWithState``
+operator (card features in Spark) and the quarantine rows come from a second branch.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from pyspark.sql import types as T
 from fraudstream.settings import Settings
 from processor.card_features import CardFeatures, output_schema
 from processor.kinesis.options import options_from_settings
-from processor.validation import quarantine_rows, valid_events, validate
+from processor.validation import VALID_COLUMNS, quarantine_rows, valid_events, validate
 
 KIND = "kind"
+DEDUP_KEY = "_dedup_key"
 TX, LABEL, QUARANTINE = "tx", "label", "quarantine"
 
 LABEL_JSON = T.StructType(
@@ -96,6 +100,46 @@ def labels(raw: DataFrame) -> DataFrame:
 def build(spark: SparkSession, settings: Settings, feature_config: dict[str, Any]) -> DataFrame:
     """The union of decided-to-be rows the batch sink receives (see the module diagram)."""
     validated = validate(read_stream(spark, settings, settings.stream_name))
+    if settings.card_state == "spark":
+        transactions = _with_card_operator(validated, settings, feature_config)
+    else:
+        transactions = _one_scan(validated, settings)
+    label_rows = labels(read_stream(spark, settings, settings.labels_stream_name))
+    label_kind = F.when(F.col("reason").isNull(), F.lit(LABEL)).otherwise(F.lit(QUARANTINE))
+    return transactions.unionByName(
+        label_rows.withColumn(KIND, label_kind), allowMissingColumns=True
+    )
+
+
+def _one_scan(validated: DataFrame, settings: Settings) -> DataFrame:
+    """Valid transactions and quarantine rows from one read of the stream: both go through the
+    watermark and the de-duplication, rejected records with a null event time (so they neither
+    move the watermark nor count as late) and a key of their own (Kinesis shard and sequence
+    number), which the state forgets at the next batch. Splitting into two branches instead
+    reads and validates the stream twice per micro-batch."""
+    valid = F.col("reason").isNull()
+    key = F.when(valid, F.concat(F.lit("tx:"), F.col("transaction_id"))).otherwise(
+        F.concat_ws(":", F.lit("record"), F.col("shard_id"), F.col("sequence_number"))
+    )
+    return (
+        validated.select(
+            *VALID_COLUMNS,
+            *(F.when(~valid, F.col(name)).alias(name) for name in ("raw", "reason", "detail")),
+            F.unix_millis("event_time").alias("event_ms"),
+            key.alias(DEDUP_KEY),
+            F.when(valid, F.lit(TX)).otherwise(F.lit(QUARANTINE)).alias(KIND),
+        )
+        .withWatermark("event_time", settings.watermark)
+        .dropDuplicatesWithinWatermark([DEDUP_KEY])
+        .drop(DEDUP_KEY)
+    )
+
+
+def _with_card_operator(
+    validated: DataFrame, settings: Settings, feature_config: dict[str, Any]
+) -> DataFrame:
+    """``card_state = spark``: valid transactions through the per-card operator, and the
+    quarantine rows from a second branch of the same stream."""
     events = (
         valid_events(validated)
         .withColumn("event_ms", F.unix_millis("event_time"))
@@ -106,18 +150,7 @@ def build(spark: SparkSession, settings: Settings, feature_config: dict[str, Any
     enriched = events.groupBy("card_id").transformWithState(
         CardFeatures(feature_config, ttl_ms), output_schema(), "Append", "ProcessingTime"
     )
-    label_rows = labels(read_stream(spark, settings, settings.labels_stream_name))
-    good_labels = label_rows.where(F.col("reason").isNull()).drop("raw", "reason", "detail")
-    bad_labels = label_rows.where(F.col("reason").isNotNull()).select(
-        "raw", "reason", "detail", "shard_id", "sequence_number", "arrival_time"
-    )
-    parts = [
-        enriched.withColumn(KIND, F.lit(TX)),
-        good_labels.withColumn(KIND, F.lit(LABEL)),
+    return enriched.withColumn(KIND, F.lit(TX)).unionByName(
         quarantine_rows(validated).withColumn(KIND, F.lit(QUARANTINE)),
-        bad_labels.withColumn(KIND, F.lit(QUARANTINE)),
-    ]
-    out = parts[0]
-    for part in parts[1:]:
-        out = out.unionByName(part, allowMissingColumns=True)
-    return out
+        allowMissingColumns=True,
+    )

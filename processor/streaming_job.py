@@ -3,8 +3,9 @@
 
 Runs until stopped (SIGTERM/SIGINT stop the query cleanly), or with ``--available-now``
 processes what the streams hold and exits. Checkpoints go to ``settings.checkpoint_dir``
-(``<dir>/query`` for Spark's offsets and per-card state, ``<dir>/driver-state`` for the batch
-sink's snapshots): a local path, or ``s3a://`` where the image has hadoop-aws.
+(``<dir>/query`` for Spark's offsets and state stores, ``<dir>/driver-state`` and
+``<dir>/card-state`` for the batch sink's snapshots): a local path, or ``s3a://`` where the
+image has hadoop-aws.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ml_model.artifact import ModelBundle, load_model
 from ml_model.errors import ArtifactError
 from ml_model.scoring.client import ScoringClient
 from processor.batch_sink import BatchSink, SinkParts
+from processor.card_store import CardStateStore
 from processor.decisions import RulesFile
 from processor.driver_state import DriverStateStore
 from processor.kinesis.metrics import from_progress
@@ -74,13 +76,18 @@ def load_job_model(settings: Settings) -> ModelBundle:
 
 
 def make_parts(settings: Settings, model: ModelBundle, metrics: ProcessorMetrics) -> SinkParts:
+    root = settings.checkpoint_dir.rstrip("/")
+    ttl_ms = int(settings.card_state_ttl_days * 86_400_000)
     return SinkParts(
         lake=LakeWriter(settings),
         alerts=AlertWriter(settings),
-        store=DriverStateStore(settings.checkpoint_dir.rstrip("/") + "/driver-state", settings),
+        store=DriverStateStore(f"{root}/driver-state", settings),
         scorer=ScoringClient.from_settings(settings, fallback=model),
         rules=RulesFile(settings.rules_path),
         metrics=metrics,
+        cards=CardStateStore(f"{root}/card-state", settings, ttl_ms=ttl_ms)
+        if settings.card_state == "driver"
+        else None,
     )
 
 

@@ -18,6 +18,8 @@ from ml_model.features import FEATURE_NAMES, UNKNOWN
 from ml_model.features.schema import FEATURE_INDEX
 from ml_model.scoring.client import ScoringClient
 from processor.batch_sink import BatchSink, SinkParts, decision_inputs
+from processor.card_features import CARD_FEATURES
+from processor.card_store import CardStateStore
 from processor.decisions import RulesFile
 from processor.driver_state import DriverStateStore
 from processor.sinks.alerts import AlertWriter
@@ -28,10 +30,14 @@ from tests.processor.batch_rows import RowFactory
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+DAY_MS = 86_400_000
 
 
-def make_sink(settings: Settings, model: ModelBundle) -> BatchSink:
+def make_sink(settings: Settings, model: ModelBundle, *, driver_cards: bool = False) -> BatchSink:
+    """A sink on the emulator; ``driver_cards`` keeps card state on the driver (the default
+    deployment), else the rows must carry the Spark operator's card features."""
     runtime = aws.client("sagemaker-runtime", settings, max_attempts=1)
+    cards = CardStateStore(str(settings.state_dir / "card-state"), settings, ttl_ms=31 * DAY_MS)
     parts = SinkParts(
         lake=LakeWriter(settings),
         alerts=AlertWriter(settings),
@@ -39,6 +45,7 @@ def make_sink(settings: Settings, model: ModelBundle) -> BatchSink:
         # The emulator's SageMaker answers placeholders, so every batch exercises the fallback.
         scorer=ScoringClient(runtime, "absent", fallback=model, retries=0),
         rules=RulesFile(None),
+        cards=cards if driver_cards else None,
     )
     return BatchSink(settings, model, parts, clock=lambda: NOW)
 
@@ -118,6 +125,49 @@ def test_batches_land_once_everywhere_and_replay_identically(
         transactions.sort_by("transaction_id")["score"]
     )
     assert alerts(fresh_sinks) == before
+
+
+def test_card_state_on_the_driver_gives_the_spark_operators_features_and_replays(
+    fresh_sinks: Settings, generator_model_dir: Path, traffic: list[GeneratedTransaction]
+) -> None:
+    model = load_model(generator_model_dir)
+    rows = RowFactory(model.feature_config)
+    batches = [rows.batch(traffic[:1_000]), rows.batch(traffic[1_000:2_000])]
+    expected = {
+        tx_id: card_part
+        for batch in batches
+        for tx_id, card_part in zip(
+            batch["transaction_id"].to_pylist(), batch[CARD_FEATURES].to_pylist(), strict=True
+        )
+        if tx_id is not None
+    }
+    without_card_features = [b.drop_columns([CARD_FEATURES]) for b in batches]
+    sink = make_sink(fresh_sinks, model, driver_cards=True)
+    for batch_id, batch in enumerate(without_card_features):
+        sink.process(batch, batch_id)
+    written = lake(fresh_sinks, "transactions/").sort_by("transaction_id")
+    assert written.num_rows == 2_000
+    card_width = len(next(iter(expected.values())))
+    for row in written.select(["transaction_id", "features"]).to_pylist():
+        values = [value for _, value in row["features"]]
+        assert values[:card_width] == expected[row["transaction_id"]]
+
+    # A restart re-runs batch 1 from the saved card state: the same features and scores.
+    replay = make_sink(fresh_sinks, model, driver_cards=True)
+    replay.process(without_card_features[1], 1)
+    again = lake(fresh_sinks, "transactions/").sort_by("transaction_id")
+    assert again.num_rows == 2_000
+    assert again["features"].equals(written["features"])
+    assert again["score"].equals(written["score"])
+
+
+def test_rows_without_card_features_need_the_driver_card_state(
+    fresh_sinks: Settings, generator_model_dir: Path, traffic: list[GeneratedTransaction]
+) -> None:
+    model = load_model(generator_model_dir)
+    batch = RowFactory(model.feature_config).batch(traffic[:10]).drop_columns([CARD_FEATURES])
+    with pytest.raises(ValueError, match="no card features"):
+        make_sink(fresh_sinks, model).process(batch, 0)
 
 
 def test_labels_raise_merchant_risk_after_the_delay(

@@ -1,0 +1,73 @@
+"""A folder of state files next to the checkpoint: a local directory, or an ``s3://`` /
+``s3a://`` prefix written with boto3 (the driver's Python has no Hadoop filesystem).
+
+The driver-side stores (:mod:`processor.driver_state`, :mod:`processor.card_store`) keep one
+file per micro-batch here and find them again by name after a restart.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from fraudstream import aws
+from fraudstream.settings import Settings
+
+
+class StateFolder:
+    """Whole-file reads and writes; a local write is atomic (temporary file, then rename),
+    an S3 put is atomic by nature."""
+
+    def __init__(self, location: str, settings: Settings) -> None:
+        self.location = location
+        match = re.match(r"^s3a?://([^/]+)/?(.*)$", location)
+        if match:
+            self._bucket: str | None = match.group(1)
+            prefix = match.group(2).strip("/")
+            self._prefix = prefix + "/" if prefix else ""
+            self._s3 = aws.client("s3", settings)
+            self._dir: Path | None = None
+        else:
+            self._bucket = None
+            self._dir = Path(location)
+            self._dir.mkdir(parents=True, exist_ok=True)
+
+    def listing(self) -> dict[str, int]:
+        """Name and size in bytes of each file in the folder (not recursive)."""
+        if self._dir is not None:
+            return {p.name: p.stat().st_size for p in self._dir.iterdir() if p.is_file()}
+        found: dict[str, int] = {}
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=self._prefix):
+            for obj in page.get("Contents", []):
+                name = obj["Key"][len(self._prefix) :]
+                if "/" not in name:
+                    found[name] = int(obj["Size"])
+        return found
+
+    def names(self) -> list[str]:
+        """Names of the files in the folder (not recursive), unordered."""
+        return list(self.listing())
+
+    def read(self, name: str) -> bytes:
+        if self._dir is not None:
+            return (self._dir / name).read_bytes()
+        body = self._s3.get_object(Bucket=self._bucket, Key=self._prefix + name)["Body"]
+        data: bytes = body.read()
+        return data
+
+    def write(self, name: str, data: bytes) -> None:
+        if self._dir is not None:
+            target = self._dir / name
+            temporary = target.with_name(target.name + ".tmp")
+            temporary.write_bytes(data)
+            os.replace(temporary, target)
+        else:
+            self._s3.put_object(Bucket=self._bucket, Key=self._prefix + name, Body=data)
+
+    def delete(self, name: str) -> None:
+        if self._dir is not None:
+            (self._dir / name).unlink(missing_ok=True)
+        else:
+            self._s3.delete_object(Bucket=self._bucket, Key=self._prefix + name)
