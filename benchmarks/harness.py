@@ -4,7 +4,6 @@ server as its own process, and fresh streams, bucket and table per run."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,19 +16,12 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from fraudstream import aws
+from fraudstream.demo.processes import free_port
 from fraudstream.settings import ENV_PREFIX, Settings, load_settings
 from fraudstream.stack import lifecycle
-from fraudstream.stack.resources import ensure_bucket, ensure_stream, ensure_table
+from fraudstream.stack.resources import ensure_data_resources
 
 CARDS = 20_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def cli(env: dict[str, str], *args: str, **kwargs: object) -> subprocess.Popen[bytes]:
@@ -157,9 +149,5 @@ def fresh(settings: Settings, workdir: Path, **overrides: object) -> Settings:
             **overrides,
         }
     )
-    kinesis = aws.client("kinesis", run)
-    ensure_stream(kinesis, run.stream_name, run.stream_shards, 30)
-    ensure_stream(kinesis, run.labels_stream_name, run.labels_stream_shards, 30)
-    ensure_bucket(aws.client("s3", run), run.bucket, run.region)
-    ensure_table(aws.client("dynamodb", run), run.alerts_table, 30)
+    ensure_data_resources(run)
     return run

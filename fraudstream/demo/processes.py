@@ -3,13 +3,15 @@
 A child's output goes to a log file (the terminal belongs to the live view); a failed start
 raises with the log's last lines, so the user sees why rather than a hang. Stopping sends
 SIGTERM (the processor and the model server stop cleanly on it) and kills only after a grace
-period.
+period. The benchmarks and the tests use the same helpers: :func:`free_port` gives every
+loopback server its port.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -94,6 +96,14 @@ class Child:
                 self.process.wait()
         self._log.close()
         return self.process.returncode
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (the OS's pick)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def http_ok(url: str, timeout: float = 1.0) -> bool:
