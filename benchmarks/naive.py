@@ -42,6 +42,7 @@ from benchmarks import results
 from benchmarks.harness import CARDS, bench_stack, cli, environment, fresh, model_server, train
 from benchmarks.pipeline import judge
 from fraudstream import aws
+from fraudstream.demo.processes import produce_args
 from fraudstream.events import InvalidEvent, TransactionEvent, format_time, parse_event
 from fraudstream.settings import Settings
 from fraudstream.stack.resources import ALERTS_HASH_KEY, ALERTS_RANGE_KEY, ALERTS_TTL_ATTRIBUTE
@@ -233,17 +234,7 @@ def run_rate(
     began = time.monotonic()
     producer = cli(
         environment(settings),
-        "produce",
-        "--clock",
-        "simulated",
-        "--rate",
-        str(rate),
-        "--duration",
-        str(duration),
-        "--cards",
-        str(CARDS),
-        "--label-delay",
-        "60",
+        *produce_args(rate=rate, duration=duration, cards=CARDS, label_delay=60),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

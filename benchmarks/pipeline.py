@@ -25,6 +25,7 @@ import numpy as np
 
 from benchmarks import results
 from benchmarks.harness import CARDS, bench_stack, cli, environment, fresh, model_server, train
+from fraudstream.demo.processes import produce_args
 from processor.metrics import BatchSummary
 from producer.simulated import watermark_for
 
@@ -116,17 +117,7 @@ def run_rate(
     began = time.monotonic()
     producer = cli(
         environment(settings),
-        "produce",
-        "--clock",
-        "simulated",
-        "--rate",
-        str(rate),
-        "--duration",
-        str(duration),
-        "--cards",
-        str(CARDS),
-        "--label-delay",
-        "60",
+        *produce_args(rate=rate, duration=duration, cards=CARDS, label_delay=60),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

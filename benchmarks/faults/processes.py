@@ -12,6 +12,7 @@ from pathlib import Path
 
 from benchmarks.faults.progress import Batch, read_batches
 from benchmarks.harness import cli, environment
+from fraudstream.demo.processes import produce_args
 from fraudstream.settings import Settings
 
 
@@ -91,19 +92,7 @@ def start_producer(
     with log.open("ab") as output:
         return cli(
             environment(settings),
-            "produce",
-            "--clock",
-            "simulated",
-            "--rate",
-            str(rate),
-            "--duration",
-            str(duration),
-            "--cards",
-            str(cards),
-            "--fraud-rate",
-            "0.05",
-            "--seed",
-            str(seed),
+            *produce_args(rate=rate, duration=duration, cards=cards, fraud_rate=0.05, seed=seed),
             stdout=output,
             stderr=subprocess.STDOUT,
         )

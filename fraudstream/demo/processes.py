@@ -3,8 +3,8 @@
 A child's output goes to a log file (the terminal belongs to the live view); a failed start
 raises with the log's last lines, so the user sees why rather than a hang. Stopping sends
 SIGTERM (the processor and the model server stop cleanly on it) and kills only after a grace
-period. The benchmarks and the tests use the same helpers: :func:`free_port` gives every
-loopback server its port.
+period. The benchmarks and the tests use the same helpers: :func:`produce_args` is every
+simulated producer's command line and :func:`free_port` gives every loopback server its port.
 """
 
 from __future__ import annotations
@@ -96,6 +96,31 @@ class Child:
                 self.process.wait()
         self._log.close()
         return self.process.returncode
+
+
+def produce_args(
+    *,
+    rate: float,
+    duration: float,
+    cards: int,
+    fraud_rate: float | None = None,
+    seed: int | None = None,
+    label_delay: float | None = None,
+) -> list[str]:
+    """The arguments of ``fraudstream produce`` on the simulated clock, as the demo and the
+    benchmarks run it; an option left ``None`` is not passed (the producer's default)."""
+    args = ["produce", "--clock", "simulated"]
+    for option, value in (
+        ("--rate", rate),
+        ("--duration", duration),
+        ("--cards", cards),
+        ("--fraud-rate", fraud_rate),
+        ("--seed", seed),
+        ("--label-delay", label_delay),
+    ):
+        if value is not None:
+            args += [option, str(value)]
+    return args
 
 
 def free_port() -> int:

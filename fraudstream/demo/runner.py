@@ -25,7 +25,7 @@ from rich.console import Console
 from fraudstream import aws, readback
 from fraudstream.demo import report
 from fraudstream.demo.outcome import Outcome, compute, joined
-from fraudstream.demo.processes import Child, free_port, http_ok
+from fraudstream.demo.processes import Child, free_port, http_ok, produce_args
 from fraudstream.errors import FraudstreamError
 from fraudstream.live.collector import Collector, scrape_text
 from fraudstream.live.metrics import Histogram, HistoryPoint, ScrapeError, Summary, parse
@@ -235,23 +235,14 @@ def run(base: Settings, options: DemoOptions, console: Console | None = None) ->
         )
         producer = Child.start(
             "producer",
-            [
-                "produce",
-                "--clock",
-                "simulated",
-                "--rate",
-                str(options.rate),
-                "--duration",
-                str(options.duration),
-                "--cards",
-                str(options.cards),
-                "--fraud-rate",
-                str(options.fraud_rate),
-                "--seed",
-                str(options.seed),
-                "--label-delay",
-                str(options.label_delay),
-            ],
+            produce_args(
+                rate=options.rate,
+                duration=options.duration,
+                cards=options.cards,
+                fraud_rate=options.fraud_rate,
+                seed=options.seed,
+                label_delay=options.label_delay,
+            ),
             env,
             log_dir,
         )
