@@ -178,9 +178,9 @@ def sweep(
     """The command line of a benchmark at increasing rates: ``--rates`` (default ``rates``),
     ``--duration`` (default ``duration``), ``--warmup`` and ``--grace``. One private stack,
     model and model server for all rates (under a new ``workdir_prefix...`` temporary folder);
-    one ``run_rate`` per rate, with a progress line
-    (``detail`` fills its middle); then the highest sustained rate, and
-    ``benchmarks/results/<name>.json`` with ``facts`` (of the last base settings) first."""
+    one ``run_rate`` per rate, each followed by its progress line (``detail`` fills its middle);
+    then the highest sustained rate, and ``benchmarks/results/<name>.json`` with ``facts`` (of
+    the last base settings) first."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--rates", default=rates)
     parser.add_argument("--duration", type=float, default=duration)
