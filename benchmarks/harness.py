@@ -1,35 +1,31 @@
 """Shared set-up for the end-to-end benchmarks: a private emulator, a trained model, the model
-server as its own process, and fresh streams, bucket and table per run."""
+server as its own process, and fresh streams, bucket and table per run; and :func:`sweep`, the
+command line of the benchmarks that run at increasing rates (pipeline, naive)."""
 
 from __future__ import annotations
 
+import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
-from fraudstream import aws
+from benchmarks import results
+from fraudstream.demo.processes import free_port
 from fraudstream.settings import ENV_PREFIX, Settings, load_settings
 from fraudstream.stack import lifecycle
-from fraudstream.stack.resources import ensure_bucket, ensure_stream, ensure_table
+from fraudstream.stack.resources import ensure_data_resources
 
 CARDS = 20_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def cli(env: dict[str, str], *args: str, **kwargs: object) -> subprocess.Popen[bytes]:
@@ -157,9 +153,63 @@ def fresh(settings: Settings, workdir: Path, **overrides: object) -> Settings:
             **overrides,
         }
     )
-    kinesis = aws.client("kinesis", run)
-    ensure_stream(kinesis, run.stream_name, run.stream_shards, 30)
-    ensure_stream(kinesis, run.labels_stream_name, run.labels_stream_shards, 30)
-    ensure_bucket(aws.client("s3", run), run.bucket, run.region)
-    ensure_table(aws.client("dynamodb", run), run.alerts_table, 30)
+    ensure_data_resources(run)
     return run
+
+
+RunRate = Callable[[Settings, Path, int, float, float, float], dict[str, Any]]
+"""One rate's run: ``(base, workdir, rate, duration, warmup, grace)`` -> its results, with at
+least ``rate``, ``produced``, ``processed``, ``processed_per_s``, ``e2e_latency`` and
+``sustained``."""
+
+
+def sweep(
+    argv: list[str] | None,
+    *,
+    name: str,
+    description: str,
+    rates: str,
+    duration: float,
+    workdir_prefix: str,
+    run_rate: RunRate,
+    detail: Callable[[dict[str, Any]], str],
+    facts: Callable[[Settings], dict[str, Any]],
+) -> dict[str, Any]:
+    """The command line of a benchmark at increasing rates: ``--rates`` (default ``rates``),
+    ``--duration`` (default ``duration``), ``--warmup`` and ``--grace``. One private stack,
+    model and model server for all rates (under a new ``workdir_prefix...`` temporary folder);
+    one ``run_rate`` per rate, each followed by its progress line (``detail`` fills its middle);
+    then the highest sustained rate, and ``benchmarks/results/<name>.json`` with ``facts`` (of
+    the last base settings) first."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--rates", default=rates)
+    parser.add_argument("--duration", type=float, default=duration)
+    parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument("--grace", type=float, default=15.0)
+    args = parser.parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix=workdir_prefix))
+    runs = []
+    with bench_stack(workdir) as stack:
+        model = train(stack, workdir)
+        base = stack.model_copy(update={"model_dir": model})
+        with model_server(base) as url:
+            base = base.model_copy(update={"model_endpoint_url": url})
+            for rate in [int(r) for r in args.rates.split(",")]:
+                run = run_rate(base, workdir, rate, args.duration, args.warmup, args.grace)
+                runs.append(run)
+                print(rate_line(run, detail(run)), flush=True)
+    highest = max((r["rate"] for r in runs if r["sustained"]), default=None)
+    out = {**facts(base), "runs": runs, "highest_sustained_rate": highest}
+    print(f"highest sustained rate: {highest}")
+    print(f"wrote {results.write(name, out)}")
+    return out
+
+
+def rate_line(run: dict[str, Any], detail: str) -> str:
+    """One rate's progress line: what was processed, the median latency, ``detail``, the
+    verdict."""
+    return (
+        f"rate {run['rate']:>6,}/s: processed {run['processed']:>7,}/{run['produced']:,} "
+        f"({run['processed_per_s']:,}/s)  e2e p50 {run['e2e_latency']['p50_ms']} ms "
+        f"{detail} sustained={run['sustained']}"
+    )

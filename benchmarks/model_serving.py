@@ -17,7 +17,6 @@ Writes ``benchmarks/results/model_serving.json``.
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,13 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.results import write
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from fraudstream.demo.processes import free_port
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -145,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         bundle = load_model(folder)
         rows = matrix[: args.rows]
         body = b"\n".join(codec.encode_csv_rows(rows))
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
         process = subprocess.Popen(
             [

@@ -24,10 +24,8 @@ Run: ``python -m benchmarks.naive [--rates 50,100,250,500,1000,2500] [--duration
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -38,10 +36,10 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import results
-from benchmarks.harness import CARDS, bench_stack, cli, environment, fresh, model_server, train
+from benchmarks.harness import CARDS, cli, environment, fresh, sweep
 from benchmarks.pipeline import judge
 from fraudstream import aws
+from fraudstream.demo.processes import produce_args
 from fraudstream.events import InvalidEvent, TransactionEvent, format_time, parse_event
 from fraudstream.settings import Settings
 from fraudstream.stack.resources import ALERTS_HASH_KEY, ALERTS_RANGE_KEY, ALERTS_TTL_ATTRIBUTE
@@ -233,17 +231,7 @@ def run_rate(
     began = time.monotonic()
     producer = cli(
         environment(settings),
-        "produce",
-        "--clock",
-        "simulated",
-        "--rate",
-        str(rate),
-        "--duration",
-        str(duration),
-        "--cards",
-        str(CARDS),
-        "--label-delay",
-        "60",
+        *produce_args(rate=rate, duration=duration, cards=CARDS, label_delay=60),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -295,44 +283,25 @@ def run_rate(
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", default="50,100,250,500,1000,2500")
-    parser.add_argument("--duration", type=float, default=40.0)
-    parser.add_argument("--warmup", type=float, default=10.0)
-    parser.add_argument("--grace", type=float, default=15.0)
-    args = parser.parse_args(argv)
-    rates = [int(r) for r in args.rates.split(",")]
-    workdir = Path(tempfile.mkdtemp(prefix="fraudstream-naive-"))
-    runs = []
-    with bench_stack(workdir) as stack:
-        model = train(stack, workdir)
-        base = stack.model_copy(update={"model_dir": model})
-        with model_server(base) as url:
-            base = base.model_copy(update={"model_endpoint_url": url})
-            for rate in rates:
-                run = run_rate(base, workdir, rate, args.duration, args.warmup, args.grace)
-                runs.append(run)
-                lat = run["e2e_latency"]
-                print(
-                    f"rate {rate:>6,}/s: processed {run['processed']:>7,}/{run['produced']:,} "
-                    f"({run['processed_per_s']:,}/s)  e2e p50 {lat['p50_ms']} ms "
-                    f"p95 {lat['p95_ms']} ms p99 {lat['p99_ms']} ms "
-                    f"sustained={run['sustained']}",
-                    flush=True,
-                )
-    highest = max((r["rate"] for r in runs if r["sustained"]), default=None)
-    out = {
-        "design": "one GetRecords loop over the shards, one model request and one PutItem per "
-        "record, no Spark",
-        "cards": CARDS,
-        "shards": base.stream_shards,
-        "get_records_limit": GET_RECORDS_LIMIT,
-        "runs": runs,
-        "highest_sustained_rate": highest,
-    }
-    print(f"highest sustained rate: {highest}")
-    print(f"wrote {results.write('naive', out)}")
-    return out
+    return sweep(
+        argv,
+        name="naive",
+        description=__doc__.splitlines()[0],
+        rates="50,100,250,500,1000,2500",
+        duration=40.0,
+        workdir_prefix="fraudstream-naive-",
+        run_rate=run_rate,
+        detail=lambda run: (
+            f"p95 {run['e2e_latency']['p95_ms']} ms p99 {run['e2e_latency']['p99_ms']} ms"
+        ),
+        facts=lambda base: {
+            "design": "one GetRecords loop over the shards, one model request and one PutItem "
+            "per record, no Spark",
+            "cards": CARDS,
+            "shards": base.stream_shards,
+            "get_records_limit": GET_RECORDS_LIMIT,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -13,9 +13,7 @@ Run: ``python -m benchmarks.pipeline [--rates 500,1000,2000] [--duration 60]``.
 
 from __future__ import annotations
 
-import argparse
 import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -23,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import results
-from benchmarks.harness import CARDS, bench_stack, cli, environment, fresh, model_server, train
+from benchmarks.harness import CARDS, cli, environment, fresh, sweep
+from fraudstream.demo.processes import produce_args
 from processor.metrics import BatchSummary
 from producer.simulated import watermark_for
 
@@ -116,17 +114,7 @@ def run_rate(
     began = time.monotonic()
     producer = cli(
         environment(settings),
-        "produce",
-        "--clock",
-        "simulated",
-        "--rate",
-        str(rate),
-        "--duration",
-        str(duration),
-        "--cards",
-        str(CARDS),
-        "--label-delay",
-        "60",
+        *produce_args(rate=rate, duration=duration, cards=CARDS, label_delay=60),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -183,42 +171,19 @@ def _scored(batches: list[tuple[float, BatchSummary]]) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", default="500,1000,2000")
-    parser.add_argument("--duration", type=float, default=60.0)
-    parser.add_argument("--warmup", type=float, default=10.0)
-    parser.add_argument("--grace", type=float, default=15.0)
-    args = parser.parse_args(argv)
-    rates = [int(r) for r in args.rates.split(",")]
-    workdir = Path(tempfile.mkdtemp(prefix="fraudstream-bench-"))
-    runs = []
-    with bench_stack(workdir) as stack:
-        model = train(stack, workdir)
-        base = stack.model_copy(update={"model_dir": model})
-        with model_server(base) as url:
-            base = base.model_copy(update={"model_endpoint_url": url})
-            for rate in rates:
-                run = run_rate(base, workdir, rate, args.duration, args.warmup, args.grace)
-                runs.append(run)
-                lat = run["e2e_latency"]
-                print(
-                    f"rate {rate:>6,}/s: processed {run['processed']:>7,}/{run['produced']:,} "
-                    f"({run['processed_per_s']:,}/s)  e2e p50 {lat['p50_ms']} ms "
-                    f"p99 {lat['p99_ms']} ms  batch p50 {run['batch_ms_p50']} ms "
-                    f"sustained={run['sustained']}",
-                    flush=True,
-                )
-    highest = max((r["rate"] for r in runs if r["sustained"]), default=None)
-    out = {
-        "cards": CARDS,
-        "shards": 4,
-        "master": "local[2]",
-        "runs": runs,
-        "highest_sustained_rate": highest,
-    }
-    print(f"highest sustained rate: {highest}")
-    print(f"wrote {results.write('pipeline', out)}")
-    return out
+    return sweep(
+        argv,
+        name="pipeline",
+        description=__doc__.splitlines()[0],
+        rates="500,1000,2000",
+        duration=60.0,
+        workdir_prefix="fraudstream-bench-",
+        run_rate=run_rate,
+        detail=lambda run: (
+            f"p99 {run['e2e_latency']['p99_ms']} ms  batch p50 {run['batch_ms_p50']} ms"
+        ),
+        facts=lambda base: {"cards": CARDS, "shards": 4, "master": "local[2]"},
+    )
 
 
 if __name__ == "__main__":

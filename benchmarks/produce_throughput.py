@@ -18,6 +18,7 @@ from typing import Any
 
 from benchmarks import results
 from fraudstream import aws
+from fraudstream.demo.processes import free_port
 from fraudstream.settings import load_settings
 from fraudstream.stack import lifecycle
 from fraudstream.stream_dump import read_stream
@@ -27,17 +28,8 @@ WINDOW = 20_000
 SHARDS = 4
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def measure(stock: bool, records: int, budget: float) -> dict[str, Any]:
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory() as state:
         settings = load_settings(
             stack_port=port,

@@ -7,7 +7,6 @@ developer's own stack and parallel runs do not collide), with state under a temp
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 
 from fraudstream import aws
+from fraudstream.demo.processes import free_port  # tests import it from here too
 from fraudstream.settings import Settings, load_settings
 from fraudstream.stack import lifecycle
 
@@ -26,13 +26,6 @@ HANDBOOK = (
     / "fraud-handbook"
     / ("transactions_2018-04_2018-07.parquet")
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,7 @@
 The real job (:func:`processor.streaming_job.start`, settings from ``FRAUDSTREAM_*``) in its
 own process, so a scenario can ``kill -9`` it; its ``on_batch`` callback appends each committed
 batch's summary to ``LOG`` (see :mod:`.progress`). ``LOG.started`` appears once the query runs.
-SIGTERM or SIGINT stop the query between batches.
+SIGTERM or SIGINT stop the query between batches, as in :func:`processor.streaming_job.run`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from types import FrameType
@@ -36,7 +37,9 @@ def main(argv: list[str] | None = None) -> None:
     handle = start(settings, on_batch=record)
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        handle.stop()
+        # Not from the handler itself: the main thread is inside a Py4J call
+        # (awaitTermination), and a second call on its socket from here fails as reentrant.
+        threading.Thread(target=handle.stop, name="stop-query", daemon=True).start()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, stop)

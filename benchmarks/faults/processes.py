@@ -3,15 +3,13 @@ checkpoint) and the producer. The model server is :class:`benchmarks.harness.Mod
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from benchmarks.faults.progress import Batch, read_batches
 from benchmarks.harness import cli, environment
+from fraudstream.demo.processes import Child, ChildFailedError, produce_args
 from fraudstream.settings import Settings
 
 
@@ -21,67 +19,64 @@ class ProcessorFailed(RuntimeError):
 
 class Processor:
     """The processor child (:mod:`.child`) of one scenario: one batch log and one checkpoint
-    for every run, so a restart resumes where the last run committed."""
+    for every run, so a restart resumes where the last run committed. Each run is a
+    :class:`~fraudstream.demo.processes.Child` (its own process group, output appended to
+    ``processor.log``), as the demo runs its processor."""
 
     def __init__(self, settings: Settings, workdir: Path) -> None:
         self.settings = settings
         self.log = workdir / "batches.jsonl"
         self.output = workdir / "processor.log"
-        self.process: subprocess.Popen[bytes] | None = None
+        self.child: Child | None = None
         self.starts = 0
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        """The current run's process (``None`` before the first start)."""
+        return None if self.child is None else self.child.process
 
     def start(self, timeout: float = 180.0) -> float:
         """Start a run; return the wall-clock time it was started, once its query runs."""
         started_file = self.log.with_suffix(".started")
         started_file.unlink(missing_ok=True)
         began = time.time()
-        with self.output.open("ab") as output:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "benchmarks.faults.child", str(self.log)],
-                env=environment(self.settings),
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own group: kill -9 reaches the JVM and workers
-            )
+        self.child = Child.start(
+            self.output.stem,
+            [str(self.log)],
+            environment(self.settings),
+            self.output.parent,
+            module="benchmarks.faults.child",
+        )
         self.starts += 1
-        deadline = time.monotonic() + timeout
-        while not started_file.exists():
-            self.check_alive()
-            if time.monotonic() > deadline:
-                self.kill()
-                raise ProcessorFailed(f"the processor did not start in {timeout:.0f} s")
-            time.sleep(0.2)
+        try:
+            self.child.wait_until(started_file.exists, timeout, "its query running", poll=0.2)
+        except ChildFailedError as error:
+            self.kill()
+            raise ProcessorFailed(str(error)) from error
         return began
 
     def check_alive(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            code = None if self.process is None else self.process.returncode
+        if self.child is None or not self.child.running:
+            code = None if self.child is None else self.child.process.returncode
             tail = self.output.read_text(errors="replace")[-3000:] if self.output.exists() else ""
             raise ProcessorFailed(f"the processor exited (code {code}):\n{tail}")
 
     def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return self.child is not None and self.child.running
 
     def batches(self) -> list[Batch]:
         return read_batches(self.log)
 
     def kill(self) -> None:
         """``kill -9`` the driver, its JVM and its Python workers: the whole process group."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=60)
+        if self.child is not None:
+            self.child.kill()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop between batches (SIGTERM); ``kill -9`` if that takes longer than ``timeout``."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        """Stop between batches (SIGTERM to the driver, which stops the query as
+        ``fraudstream process`` does); ``kill -9`` if that takes longer than ``timeout``."""
+        if self.child is not None:
+            self.child.stop(grace=timeout)
 
 
 def start_producer(
@@ -91,19 +86,7 @@ def start_producer(
     with log.open("ab") as output:
         return cli(
             environment(settings),
-            "produce",
-            "--clock",
-            "simulated",
-            "--rate",
-            str(rate),
-            "--duration",
-            str(duration),
-            "--cards",
-            str(cards),
-            "--fraud-rate",
-            "0.05",
-            "--seed",
-            str(seed),
+            *produce_args(rate=rate, duration=duration, cards=cards, fraud_rate=0.05, seed=seed),
             stdout=output,
             stderr=subprocess.STDOUT,
         )

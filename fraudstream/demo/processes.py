@@ -3,13 +3,16 @@
 A child's output goes to a log file (the terminal belongs to the live view); a failed start
 raises with the log's last lines, so the user sees why rather than a hang. Stopping sends
 SIGTERM (the processor and the model server stop cleanly on it) and kills only after a grace
-period.
+period. The benchmarks and the tests use the same helpers: :class:`Child` also runs the fault
+suite's processor, :func:`produce_args` is every simulated producer's command line and
+:func:`free_port` gives every loopback server its port.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,7 +21,6 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from fraudstream.errors import FraudstreamError
 
@@ -29,28 +31,38 @@ class ChildFailedError(FraudstreamError):
 
 @dataclass
 class Child:
-    """One running ``fraudstream`` command."""
+    """One running ``fraudstream`` command (or ``python -m`` another module)."""
 
     name: str
     process: subprocess.Popen[bytes]
     log_path: Path
-    _log: IO[bytes]
 
     @classmethod
-    def start(cls, name: str, args: list[str], env: Mapping[str, str], log_dir: Path) -> Child:
+    def start(
+        cls,
+        name: str,
+        args: list[str],
+        env: Mapping[str, str],
+        log_dir: Path,
+        *,
+        module: str = "fraudstream",
+    ) -> Child:
+        """``python -m <module> <args>`` with ``env`` over this environment; its output is
+        appended to ``<log_dir>/<name>.log``."""
         log_dir.mkdir(parents=True, exist_ok=True)
         log_path = log_dir / f"{name}.log"
-        log = log_path.open("ab")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "fraudstream", *args],
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            # Own process group: Ctrl-C reaches the demo only, which stops children in order.
-            start_new_session=True,
-        )
-        return cls(name, process, log_path, log)
+        with log_path.open("ab") as log:  # the child holds its own copy
+            process = subprocess.Popen(
+                [sys.executable, "-m", module, *args],
+                env={**os.environ, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                # Own process group: Ctrl-C reaches the demo only, which stops children in
+                # order; and kill() reaches the child's own children (a JVM, Python workers).
+                start_new_session=True,
+            )
+        return cls(name, process, log_path)
 
     @property
     def running(self) -> bool:
@@ -84,16 +96,56 @@ class Child:
         return self.process.wait(timeout=timeout)
 
     def stop(self, grace: float = 30.0) -> int:
-        """SIGTERM, then SIGKILL after ``grace`` seconds; returns the exit status."""
+        """SIGTERM to the child, then :meth:`kill` after ``grace`` seconds; returns the exit
+        status. Only the child gets SIGTERM: it stops its own children in order (the processor
+        stops its query between batches; its JVM and Python workers end with it)."""
         if self.running:
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=grace)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
+                self.kill()
         return self.process.returncode
+
+    def kill(self, timeout: float = 60.0) -> int:
+        """``kill -9`` the child's whole process group (for the processor: the driver, its JVM
+        and its Python workers); returns the exit status."""
+        if self.running:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        return self.process.wait(timeout=timeout)
+
+
+def produce_args(
+    *,
+    rate: float,
+    duration: float,
+    cards: int,
+    fraud_rate: float | None = None,
+    seed: int | None = None,
+    label_delay: float | None = None,
+) -> list[str]:
+    """The arguments of ``fraudstream produce`` on the simulated clock, as the demo and the
+    benchmarks run it; an option left ``None`` is not passed (the producer's default)."""
+    args = ["produce", "--clock", "simulated"]
+    for option, value in (
+        ("--rate", rate),
+        ("--duration", duration),
+        ("--cards", cards),
+        ("--fraud-rate", fraud_rate),
+        ("--seed", seed),
+        ("--label-delay", label_delay),
+    ):
+        if value is not None:
+            args += [option, str(value)]
+    return args
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (the OS's pick)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def http_ok(url: str, timeout: float = 1.0) -> bool:

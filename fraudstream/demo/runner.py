@@ -25,14 +25,14 @@ from rich.console import Console
 from fraudstream import aws, readback
 from fraudstream.demo import report
 from fraudstream.demo.outcome import Outcome, compute, joined
-from fraudstream.demo.processes import Child, http_ok
+from fraudstream.demo.processes import Child, free_port, http_ok, produce_args
 from fraudstream.errors import FraudstreamError
 from fraudstream.live.collector import Collector, scrape_text
 from fraudstream.live.metrics import Histogram, HistoryPoint, ScrapeError, Summary, parse
 from fraudstream.live.terminal import LiveView
 from fraudstream.settings import Settings, to_environment
 from fraudstream.stack import lifecycle
-from fraudstream.stack.resources import ensure_bucket, ensure_stream, ensure_table
+from fraudstream.stack.resources import ensure_data_resources
 
 LATENCY = "fraudstream_end_to_end_latency_seconds"
 LAST_BATCH = "fraudstream_last_batch_id"
@@ -69,15 +69,6 @@ class DemoResult:
     history: list[HistoryPoint] = field(default_factory=list)
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _run_names(settings: Settings, suffix: str) -> Settings:
     """Own resource names for a run on a stack that was already up (it may hold old data)."""
     run = settings.model_copy(
@@ -88,11 +79,7 @@ def _run_names(settings: Settings, suffix: str) -> Settings:
             "alerts_table": f"{settings.alerts_table}-{suffix}",
         }
     )
-    kinesis = aws.client("kinesis", run)
-    ensure_stream(kinesis, run.stream_name, run.stream_shards, 30)
-    ensure_stream(kinesis, run.labels_stream_name, run.labels_stream_shards, 30)
-    ensure_bucket(aws.client("s3", run), run.bucket, run.region)
-    ensure_table(aws.client("dynamodb", run), run.alerts_table, 30)
+    ensure_data_resources(run)
     return run
 
 
@@ -248,23 +235,14 @@ def run(base: Settings, options: DemoOptions, console: Console | None = None) ->
         )
         producer = Child.start(
             "producer",
-            [
-                "produce",
-                "--clock",
-                "simulated",
-                "--rate",
-                str(options.rate),
-                "--duration",
-                str(options.duration),
-                "--cards",
-                str(options.cards),
-                "--fraud-rate",
-                str(options.fraud_rate),
-                "--seed",
-                str(options.seed),
-                "--label-delay",
-                str(options.label_delay),
-            ],
+            produce_args(
+                rate=options.rate,
+                duration=options.duration,
+                cards=options.cards,
+                fraud_rate=options.fraud_rate,
+                seed=options.seed,
+                label_delay=options.label_delay,
+            ),
             env,
             log_dir,
         )

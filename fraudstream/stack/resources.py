@@ -235,8 +235,10 @@ def _ensure_glue(glue: Any, bucket: str) -> tuple[str, tuple[str, ...]]:
     return database, lake_tables.table_names()
 
 
-def ensure_resources(settings: Settings, timeout: float = 30.0) -> StackResources:
-    """Create the streams, bucket and table if missing; safe to call any number of times."""
+def ensure_data_resources(settings: Settings, timeout: float = 30.0) -> dict[str, str]:
+    """The two streams, the lake bucket and the alerts table ``settings`` name, created if
+    missing; returns the streams' ARNs by name. Without the Glue catalogue: what a demo or
+    benchmark run creates under its own names on a stack that is already up."""
     kinesis = aws.client("kinesis", settings)
     streams = {
         settings.stream_name: ensure_stream(
@@ -248,6 +250,12 @@ def ensure_resources(settings: Settings, timeout: float = 30.0) -> StackResource
     }
     ensure_bucket(aws.client("s3", settings), settings.bucket, settings.region)
     ensure_table(aws.client("dynamodb", settings), settings.alerts_table, timeout)
+    return streams
+
+
+def ensure_resources(settings: Settings, timeout: float = 30.0) -> StackResources:
+    """Create the streams, bucket and table if missing; safe to call any number of times."""
+    streams = ensure_data_resources(settings, timeout)
     glue_database: str | None = None
     glue_tables: tuple[str, ...] = ()
     try:

@@ -14,6 +14,7 @@ import pytest
 from benchmarks.harness import environment, fresh
 from benchmarks.naive import NaiveConsumer
 from fraudstream import aws
+from fraudstream.demo.processes import produce_args
 from fraudstream.settings import Settings
 from ml_model.serving.server import RunningServer
 
@@ -39,8 +40,8 @@ def test_every_record_is_scored_and_put_once(
         consumer = NaiveConsumer(settings, idle_sleep=0.05).start()
         subprocess.run(
             [
-                *(sys.executable, "-m", "fraudstream", "produce", "--clock", "simulated"),
-                *("--rate", str(RATE), "--duration", str(SECONDS), "--cards", "500"),
+                *(sys.executable, "-m", "fraudstream"),
+                *produce_args(rate=RATE, duration=SECONDS, cards=500),
             ],
             env=environment(settings),
             capture_output=True,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from fraudstream.demo.processes import Child, ChildFailedError, http_ok
+from fraudstream.demo.processes import Child, ChildFailedError, http_ok, produce_args
 from tests.conftest import free_port
 
 
@@ -49,3 +49,15 @@ def test_first_batch_committed_reads_the_processors_last_batch_gauge() -> None:
     finally:
         server.stop()
     assert not first_batch_committed(server.url)  # gone: not committed, no exception
+
+
+def test_produce_args_pass_only_the_options_given_in_one_order() -> None:
+    assert produce_args(rate=500.0, duration=60.0, cards=20_000) == [
+        *("produce", "--clock", "simulated"),
+        *("--rate", "500.0", "--duration", "60.0", "--cards", "20000"),
+    ]
+    every = produce_args(rate=150, duration=20, cards=500, fraud_rate=0.05, seed=7, label_delay=60)
+    assert every[3:] == [
+        *("--rate", "150", "--duration", "20", "--cards", "500"),
+        *("--fraud-rate", "0.05", "--seed", "7", "--label-delay", "60"),
+    ]
