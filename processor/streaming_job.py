@@ -162,10 +162,17 @@ def start(
     return JobHandle(query, sink, metrics, server)
 
 
-def run(settings: Settings, *, available_now: bool = False) -> JobHandle:
+def run(
+    settings: Settings,
+    *,
+    available_now: bool = False,
+    on_batch: Callable[[BatchSummary], None] | None = None,
+    on_started: Callable[[JobHandle], None] | None = None,
+) -> JobHandle:
     """Run until the query ends: at once when the streams are drained (``available_now``),
-    otherwise until SIGTERM/SIGINT, which stop the query between batches."""
-    handle = start(settings, available_now=available_now)
+    otherwise until SIGTERM/SIGINT, which stop the query between batches. ``on_started`` is
+    called once the query runs and the signal handlers are in place (the fault suite uses it)."""
+    handle = start(settings, available_now=available_now, on_batch=on_batch)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         # Not from the handler itself: the main thread is inside a Py4J call
@@ -175,6 +182,8 @@ def run(settings: Settings, *, available_now: bool = False) -> JobHandle:
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
+        if on_started is not None:
+            on_started(handle)
         handle.query.awaitTermination()
     finally:
         for sig, handler in previous.items():

@@ -1,26 +1,24 @@
 """The processor as the fault suite runs it: ``python -m benchmarks.faults.child LOG``.
 
-The real job (:func:`processor.streaming_job.start`, settings from ``FRAUDSTREAM_*``) in its
+The real job (:func:`processor.streaming_job.run`, settings from ``FRAUDSTREAM_*``) in its
 own process, so a scenario can ``kill -9`` it; its ``on_batch`` callback appends each committed
 batch's summary to ``LOG`` (see :mod:`.progress`). ``LOG.started`` appears once the query runs.
-SIGTERM or SIGINT stop the query between batches, as in :func:`processor.streaming_job.run`.
+SIGTERM or SIGINT stop the query between batches (``run``'s own handlers).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import signal
-import threading
 import time
 from pathlib import Path
-from types import FrameType
 
 from benchmarks.faults.progress import Batch
 from fraudstream import logs
+from fraudstream.errors import FraudstreamError
 from fraudstream.settings import load_settings
 from processor.metrics import BatchSummary
-from processor.streaming_job import start
+from processor.streaming_job import JobHandle, run
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,19 +32,13 @@ def main(argv: list[str] | None = None) -> None:
     def record(summary: BatchSummary) -> None:
         log.write(Batch.from_summary(summary, at=time.time(), pid=os.getpid()).to_json() + "\n")
 
-    handle = start(settings, on_batch=record)
+    def started(_handle: JobHandle) -> None:
+        args.log.with_suffix(".started").write_text(str(os.getpid()))
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        # Not from the handler itself: the main thread is inside a Py4J call
-        # (awaitTermination), and a second call on its socket from here fails as reentrant.
-        threading.Thread(target=handle.stop, name="stop-query", daemon=True).start()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, stop)
-    args.log.with_suffix(".started").write_text(str(os.getpid()))
-    handle.query.awaitTermination()
-    if handle.query.exception() is not None and not handle.stopped.is_set():
-        raise SystemExit(f"the streaming query failed: {handle.query.exception()}")
+    try:
+        run(settings, on_batch=record, on_started=started)
+    except FraudstreamError as error:
+        raise SystemExit(str(error)) from error
 
 
 if __name__ == "__main__":
