@@ -17,11 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
 from benchmarks import results
 from fraudstream.demo.processes import free_port
-from fraudstream.settings import ENV_PREFIX, Settings, load_settings
+from fraudstream.settings import Settings, load_settings, to_environment
 from fraudstream.stack import lifecycle
 from fraudstream.stack.resources import ensure_data_resources
 
@@ -33,18 +31,9 @@ def cli(env: dict[str, str], *args: str, **kwargs: object) -> subprocess.Popen[b
 
 
 def environment(settings: Settings) -> dict[str, str]:
-    """Environment variables that make a child `fraudstream` command use ``settings``: every
-    setting that has a value, as its ``FRAUDSTREAM_*`` variable."""
-    env = dict(os.environ)
-    for name in Settings.model_fields:
-        value = getattr(settings, name)
-        if value is None:
-            continue
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        env[ENV_PREFIX + name.upper()] = str(value)
-    env["AWS_ENDPOINT_URL"] = settings.endpoint_url or ""
-    return env
+    """This process's environment plus the variables that make a child `fraudstream` command
+    load exactly ``settings`` (:func:`fraudstream.settings.to_environment`)."""
+    return {**os.environ, **to_environment(settings)}
 
 
 @contextmanager

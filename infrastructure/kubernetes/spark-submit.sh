@@ -64,7 +64,7 @@ submit() {
     --conf spark.driver.cores=1
     --conf spark.kubernetes.driver.limit.cores=2
     --conf spark.driver.memory=2g
-    --conf spark.driver.memoryOverhead=512m
+    --conf spark.driver.memoryOverhead=2g
     --conf spark.executor.cores=2
     --conf spark.kubernetes.executor.limit.cores=2
     --conf spark.executor.memory=4g
