@@ -174,7 +174,13 @@ class Settings(BaseSettings):
         "127.0.0.1", description="Address the processor's Prometheus endpoint binds."
     )
     sink_max_attempts: int = Field(
-        6, ge=1, le=20, description="Attempts per lake object or alerts batch before failing."
+        10,
+        ge=1,
+        le=20,
+        description=(
+            "Attempts without progress per lake object or alerts batch before failing the "
+            "batch (10, as the AWS SDKs retry DynamoDB)."
+        ),
     )
 
     # --- Live dashboard --------------------------------------------------------------------
