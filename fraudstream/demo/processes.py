@@ -10,6 +10,7 @@ suite's processor, :func:`produce_args` is every simulated producer's command li
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -98,20 +99,46 @@ class Child:
     def stop(self, grace: float = 30.0) -> int:
         """SIGTERM to the child, then :meth:`kill` after ``grace`` seconds; returns the exit
         status. Only the child gets SIGTERM: it stops its own children in order (the processor
-        stops its query between batches; its JVM and Python workers end with it)."""
+        stops its query between batches; its JVM and Python workers end with it). What the
+        child started still has ``grace`` to end after it; then the group is killed, so a
+        stopped child leaves nothing running."""
         if self.running:
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=grace)
             except subprocess.TimeoutExpired:
                 self.kill()
+        deadline = time.monotonic() + grace
+        killed = False
+        while self._group_alive():
+            if not killed and time.monotonic() > deadline:
+                self._kill_group()
+                killed, deadline = True, time.monotonic() + 10  # SIGKILL lands in moments
+            elif killed and time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         return self.process.returncode
+
+    def _group_alive(self) -> bool:
+        """Whether any process of the child's group (it leads its own session) still runs:
+        a Spark driver's JVM ends a moment after the driver, when its stdin closes."""
+        try:
+            os.killpg(self.process.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # pragma: no cover - the group id was reused by another user
+            return False
+        return True
+
+    def _kill_group(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
 
     def kill(self, timeout: float = 60.0) -> int:
         """``kill -9`` the child's whole process group (for the processor: the driver, its JVM
         and its Python workers); returns the exit status."""
         if self.running:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            self._kill_group()
         return self.process.wait(timeout=timeout)
 
 

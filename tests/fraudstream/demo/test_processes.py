@@ -1,5 +1,7 @@
 """The demo's child processes, as real ``fraudstream`` commands."""
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,42 @@ def test_a_server_child_becomes_ready_then_stops_on_sigterm(tmp_path: Path) -> N
         status = child.stop(grace=20)
     assert not child.running
     assert status in (0, -15)  # stopped by SIGTERM, cleanly or by the signal itself
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # not a zombie
+
+
+def _grandchild_pid(child: Child) -> int:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        text = child.log_path.read_text().strip()
+        if text:
+            return int(text.splitlines()[0])
+        time.sleep(0.05)
+    raise AssertionError("the child printed no pid")
+
+
+@pytest.mark.parametrize(("linger", "grace"), [("1.5", 20.0), ("600", 1.0)])
+def test_stop_leaves_nothing_of_the_childs_group_running(
+    tmp_path: Path, linger: str, grace: float
+) -> None:
+    """What the child started ends with it: waited for while it finishes on its own (a JVM
+    after its driver), killed when it outlives the grace period."""
+    child = Child.start(
+        "lingering", [linger], {}, tmp_path, module="tests.fraudstream.demo.lingering_child"
+    )
+    grandchild = _grandchild_pid(child)
+    assert _alive(grandchild)
+    child.stop(grace=grace)
+    assert not child.running
+    assert not _alive(grandchild)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(child.process.pid, 0)
 
 
 def test_http_ok_is_false_where_nothing_listens() -> None:
