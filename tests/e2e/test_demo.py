@@ -70,8 +70,10 @@ def test_demo_trains_runs_reports_and_cleans_up(tmp_path: Path) -> None:
     flagged = outcome["decisions"].get("review", 0) + outcome["decisions"].get("block", 0)
     assert run["alerts in DynamoDB"] == flagged
     assert run["transactions decided (processor metrics)"] == produced
-    # Injected fraud was there and most of it was caught.
-    assert outcome["scenarios"] and sum(s["injected"] for s in outcome["scenarios"]) >= 30
+    # Injected fraud was there and most of it was caught. How many fraudulent transactions
+    # 3,000 simulated ones hold depends on the time of day the run is placed at (the daily
+    # rhythm): 23 to 100 seen at a 3 % fraud rate.
+    assert outcome["scenarios"] and sum(s["injected"] for s in outcome["scenarios"]) >= 10
     assert outcome["recall"] > 0.5
     page = report.read_text()
     assert page.count("data:image/png;base64,") == 2
