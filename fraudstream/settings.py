@@ -237,6 +237,11 @@ class Settings(BaseSettings):
         scale = {"second": 1_000, "minute": 60_000, "hour": 3_600_000, "day": 86_400_000}
         return int(number) * scale[unit.rstrip("s")]
 
+    @property
+    def card_state_ttl_ms(self) -> int:
+        """How long an idle card's state is kept, in milliseconds (either card-state mode)."""
+        return int(self.card_state_ttl_days * 86_400_000)
+
     @field_validator("stream_name", "labels_stream_name", "alerts_table", "sagemaker_endpoint")
     @classmethod
     def _aws_name(cls, value: str) -> str:

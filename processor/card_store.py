@@ -136,7 +136,7 @@ class CardStateStore:
         if not changed:
             return
         chain = self._chain(files, batch_id)
-        delta = encode(table, sorted(changed))
+        delta = encode(table, list(changed))
         if chain and len(chain) - 1 < self.max_deltas:
             pending = sum(size for _, _, size in chain[1:]) + len(delta)
             if pending < chain[0][2]:

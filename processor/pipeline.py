@@ -146,9 +146,11 @@ def _with_card_operator(
         .withWatermark("event_time", settings.watermark)
         .dropDuplicatesWithinWatermark(["transaction_id"])
     )
-    ttl_ms = int(settings.card_state_ttl_days * 86_400_000)
     enriched = events.groupBy("card_id").transformWithState(
-        CardFeatures(feature_config, ttl_ms), output_schema(), "Append", "ProcessingTime"
+        CardFeatures(feature_config, settings.card_state_ttl_ms),
+        output_schema(),
+        "Append",
+        "ProcessingTime",
     )
     return enriched.withColumn(KIND, F.lit(TX)).unionByName(
         quarantine_rows(validated).withColumn(KIND, F.lit(QUARANTINE)),

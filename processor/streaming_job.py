@@ -77,7 +77,6 @@ def load_job_model(settings: Settings) -> ModelBundle:
 
 def make_parts(settings: Settings, model: ModelBundle, metrics: ProcessorMetrics) -> SinkParts:
     root = settings.checkpoint_dir.rstrip("/")
-    ttl_ms = int(settings.card_state_ttl_days * 86_400_000)
     return SinkParts(
         lake=LakeWriter(settings),
         alerts=AlertWriter(settings),
@@ -85,7 +84,7 @@ def make_parts(settings: Settings, model: ModelBundle, metrics: ProcessorMetrics
         scorer=ScoringClient.from_settings(settings, fallback=model),
         rules=RulesFile(settings.rules_path),
         metrics=metrics,
-        cards=CardStateStore(f"{root}/card-state", settings, ttl_ms=ttl_ms)
+        cards=CardStateStore(f"{root}/card-state", settings, ttl_ms=settings.card_state_ttl_ms)
         if settings.card_state == "driver"
         else None,
     )

@@ -80,6 +80,11 @@ def test_checkpoint_defaults_under_state_dir(tmp_path: Path) -> None:
     assert load_settings(checkpoint_location="s3a://b/cp").checkpoint_dir == "s3a://b/cp"
 
 
+def test_durations_in_milliseconds() -> None:
+    settings = load_settings(watermark="2 hours", card_state_ttl_days=1.5)
+    assert (settings.watermark_ms, settings.card_state_ttl_ms) == (7_200_000, 129_600_000)
+
+
 def test_dev_token_key_refused_against_real_aws() -> None:
     with pytest.raises(SettingsError, match="card_token_key"):
         check_production_safety(load_settings())
