@@ -7,6 +7,8 @@ record it yields or looks up, so the test is deterministic on any machine.
 from __future__ import annotations
 
 import base64
+import contextlib
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
@@ -126,3 +128,44 @@ def test_patch_survives_moto_replacing_the_record_dict() -> None:
     assert shard.get_max_sequence_number() == 4
     assert shard.put_record("pk", base64.b64encode(b"z").decode(), "") == "5"
     assert [r.sequence_number for r in shard.get_records("3", None)[0]] == [4, 5]
+
+
+class RendezvousDict(OrderedDict[int, Any]):
+    """Holds each store until a second put has reached its own store (or 0.5 s passed): the
+    interleaving in which two unsynchronised puts read the same last sequence number."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.meeting = threading.Barrier(2, timeout=0.5)
+
+    def __setitem__(self, key: int, value: Any) -> None:
+        # Broken: the other put could not get here, it waits for ours to finish.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            self.meeting.wait()
+        super().__setitem__(key, value)
+
+
+def racing_puts(put: Any) -> models.Shard:
+    shard = models.Shard(0, 0, 2**128)
+    shard.records = RendezvousDict()
+    data = base64.b64encode(b"r").decode()
+    threads = [threading.Thread(target=put, args=(shard, f"pk{i}", data, "")) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return shard
+
+
+@pytest.mark.usefixtures("patched")
+def test_concurrent_puts_to_one_shard_keep_every_record() -> None:
+    shard = racing_puts(models.Shard.put_record)
+    assert sorted(shard.records) == [1, 2]
+    assert {r.partition_key for r in shard.records.values()} == {"pk0", "pk1"}
+    assert [r.sequence_number for r in shard.get_records("0", None)[0]] == [1, 2]
+
+
+def test_stock_concurrent_puts_lose_a_record() -> None:
+    """The interleaving above is real: unsynchronised, the second record replaces the first."""
+    shard = racing_puts(STOCK["put_record"])
+    assert list(shard.records) == [1]
