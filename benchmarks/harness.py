@@ -9,8 +9,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import results
-from fraudstream.demo.processes import free_port
+from fraudstream.demo.processes import Child, free_port, http_ok
 from fraudstream.settings import Settings, load_settings, to_environment
 from fraudstream.stack import lifecycle
 from fraudstream.stack.resources import ensure_data_resources
@@ -81,42 +79,36 @@ def train(settings: Settings, workdir: Path) -> Path:
 
 class ModelServer:
     """`fraudstream serve-model` as its own process, on one port for its whole life, so it can
-    be killed and started again at the same URL (the fault suite takes the endpoint down)."""
+    be killed and started again at the same URL (the fault suite takes the endpoint down). Its
+    output goes to ``<state dir>/logs/model-server.log``; a failed start raises with the log's
+    last lines (the demo's :class:`~fraudstream.demo.processes.Child`)."""
 
     def __init__(self, settings: Settings, port: int | None = None) -> None:
         self.settings = settings
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
+        self.child: Child | None = None
 
     def start(self, timeout: float = 60.0) -> ModelServer:
         """Start the server and return once it answers ``/ping``."""
-        env = environment(self.settings)
-        env["FRAUDSTREAM_MODEL_SERVER_PORT"] = str(self.port)
-        self.process = cli(env, "serve-model", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + "/ping", timeout=1):  # noqa: S310
-                    return self
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError("the model server did not start") from None
-                time.sleep(0.2)
+        env = {**to_environment(self.settings), "FRAUDSTREAM_MODEL_SERVER_PORT": str(self.port)}
+        self.child = Child.start(
+            "model-server", ["serve-model"], env, Path(self.settings.state_dir) / "logs"
+        )
+        self.child.wait_until(lambda: http_ok(self.url + "/ping"), timeout, "ready")
+        return self
 
     def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return self.child is not None and self.child.running
 
     def kill(self) -> None:
         """``kill -9`` the server (no goodbye to open connections)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=30)
+        if self.child is not None:
+            self.child.kill(timeout=30)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
+        if self.child is not None:
+            self.child.stop(grace=30)
 
 
 @contextmanager

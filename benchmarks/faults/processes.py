@@ -56,10 +56,16 @@ class Processor:
         return began
 
     def check_alive(self) -> None:
-        if self.child is None or not self.child.running:
-            code = None if self.child is None else self.child.process.returncode
-            tail = self.output.read_text(errors="replace")[-3000:] if self.output.exists() else ""
-            raise ProcessorFailed(f"the processor exited (code {code}):\n{tail}")
+        """Raise :class:`ProcessorFailed`, with the end of its log, if the processor is not
+        running."""
+        if self.child is None:
+            raise ProcessorFailed("the processor was never started")
+        if not self.child.running:
+            code = self.child.process.returncode
+            raise ProcessorFailed(
+                f"the processor exited (code {code}); last lines of {self.output}:\n"
+                + self.child.tail(40)
+            )
 
     def running(self) -> bool:
         return self.child is not None and self.child.running
