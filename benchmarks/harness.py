@@ -155,17 +155,19 @@ def sweep(
     run_rate: RunRate,
     detail: Callable[[dict[str, Any]], str],
     facts: Callable[[Settings], dict[str, Any]],
+    warmup: float = 10.0,
 ) -> dict[str, Any]:
     """The command line of a benchmark at increasing rates: ``--rates`` (default ``rates``),
-    ``--duration`` (default ``duration``), ``--warmup`` and ``--grace``. One private stack,
-    model and model server for all rates (under a new ``workdir_prefix...`` temporary folder);
+    ``--duration`` (default ``duration``), ``--warmup`` (default ``warmup``) and ``--grace``.
+    One private stack, model and model server for all rates (under a new ``workdir_prefix...``
+    temporary folder);
     one ``run_rate`` per rate, each followed by its progress line (``detail`` fills its middle);
     then the highest sustained rate, and ``benchmarks/results/<name>.json`` with ``facts`` (of
     the last base settings) first."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--rates", default=rates)
     parser.add_argument("--duration", type=float, default=duration)
-    parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=warmup)
     parser.add_argument("--grace", type=float, default=15.0)
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix=workdir_prefix))

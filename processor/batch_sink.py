@@ -9,8 +9,8 @@ For the batch's rows (transactions, labels, quarantined records):
 3. score the batch (endpoint, in-process fallback) and decide (model thresholds + rules);
 4. write every transaction, new label, quarantined record and closed window to the lake,
    review/block decisions to the alerts table;
-5. save the driver state (and the cards this batch changed) for this batch id, then log and
-   export the batch's metrics.
+5. save what this batch changed in the driver state (cards, merchants, windows, labels) under
+   its batch id, then log and export the batch's metrics.
 
 Replays are safe: the lake's object names and the alerts' keys derive from the batch id and
 the transactions, and a replayed batch starts from the driver state saved by the batch before
@@ -39,14 +39,13 @@ from ml_model.features import FEATURE_NAMES, UNKNOWN
 from ml_model.features.schema import FEATURE_INDEX
 from ml_model.scoring.client import ScoringClient
 from processor.card_features import CARD_FEATURES
-from processor.card_store import CardStateStore
 from processor.decisions import RulesFile, decide, with_model_thresholds
 from processor.decisions import columns as C
 from processor.driver_cards import CardTable, batch_card_features
-from processor.driver_state import DriverStateStore
+from processor.keyed_store import KeyedStateStore
 from processor.metrics import BatchSummary, ProcessorMetrics, report, summarize
 from processor.pipeline import KIND, LABEL, QUARANTINE, TX
-from processor.sink_state import SinkState
+from processor.sink_state import SinkState, SinkStateStore
 from processor.sinks.alerts import AlertWriter
 from processor.sinks.lake import LakeWriter
 from processor.windows import Decided, WindowSpec
@@ -65,11 +64,11 @@ class SinkParts:
 
     lake: LakeWriter
     alerts: AlertWriter
-    store: DriverStateStore
+    store: SinkStateStore
     scorer: ScoringClient
     rules: RulesFile
     metrics: ProcessorMetrics | None = None
-    cards: CardStateStore | None = None
+    cards: KeyedStateStore | None = None
 
 
 def _rows(table: pa.Table, kind: str) -> pa.Table:
@@ -149,11 +148,7 @@ class BatchSink:
         if self.state is not None and self._state_batch == batch_id - 1:
             return self.state, self.cards
         cards = self.parts.cards.load_before(batch_id) if self.parts.cards else None
-        saved = self.parts.store.load_before(batch_id)
-        if saved is None:
-            return SinkState.empty(self.config, self.spec), cards
-        log.info("driver state restored from the snapshot of batch %d", saved[0])
-        return SinkState.from_dict(saved[1], self.config, self.spec), cards
+        return self.parts.store.load_before(batch_id, self.config, self.spec), cards
 
     # -- the batch ----------------------------------------------------------------------------
     def process(self, table: pa.Table, batch_id: int) -> BatchSummary:
@@ -174,11 +169,10 @@ class BatchSink:
             },
         )
         self.parts.alerts.write(transactions)
-        if state.windows.max_event_ms is not None:
-            state.forget_old_labels(state.windows.max_event_ms)
+        state.forget_old_labels()
         if self.parts.cards is not None and cards is not None:
             self.parts.cards.save(batch_id, cards, changed)
-        self.parts.store.save(batch_id, state.to_dict())
+        self.parts.store.save(batch_id, state)
         self.state, self.cards, self._state_batch = state, cards, batch_id
         summary = summarize(
             batch_id,
@@ -199,13 +193,13 @@ class BatchSink:
         if rows.num_rows == 0:
             return rows
         rows = rows.sort_by([("label_time", "ascending"), ("transaction_id", "ascending")])
-        event_ms = _epoch_ms(rows["event_time"])
         fresh = [
-            state.add_label(tx_id, merchant, int(ms), bool(fraud))
-            for tx_id, merchant, ms, fraud in zip(
+            state.add_label(tx_id, merchant, int(event_ms), int(label_ms), bool(fraud))
+            for tx_id, merchant, event_ms, label_ms, fraud in zip(
                 rows["transaction_id"].to_pylist(),
                 rows["merchant_id"].to_pylist(),
-                event_ms,
+                _epoch_ms(rows["event_time"]),
+                _epoch_ms(rows["label_time"]),
                 rows["is_fraud"].to_pylist(),
                 strict=True,
             )
@@ -218,7 +212,7 @@ class BatchSink:
             if CARD_FEATURES not in rows.column_names:
                 raise ValueError(
                     "the rows carry no card features and the sink keeps no card state: "
-                    "give SinkParts a CardStateStore (card_state = driver)"
+                    "give SinkParts a KeyedStateStore for cards (card_state = driver)"
                 )
             return rows[CARD_FEATURES].to_pylist(), set()
         fields = ["card_id", "event_ms", "amount", "merchant_id", "merchant_category"]

@@ -6,7 +6,7 @@ merchant risk and scoring, and the shared feature code costs ~10 µs per transac
 memory, against ~1 ms per card per batch in Spark's per-key Python operator (state-server round
 trips). Cards are held as :meth:`~ml_model.features.CardState.to_bytes` values (about 260 bytes
 for a month of history): decoded when one of their transactions arrives, encoded once per batch.
-:mod:`processor.card_store` persists the table per batch so a replayed batch starts from the same
+:mod:`processor.keyed_store` persists the table per batch so a replayed batch starts from the same
 state.
 
 Pure: no I/O, no Spark.
@@ -15,41 +15,13 @@ Pure: no I/O, no Spark.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from ml_model.features import CardState, FeatureConfig, TxInput, card_features
+from processor.keyed_store import KeyedTable
 
-
-@dataclass
-class CardTable:
-    """Every known card: its state (``CardState.to_bytes``) and its newest event time."""
-
-    states: dict[str, bytes] = field(default_factory=dict)
-    last_ms: dict[str, int] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.states)
-
-    def copy(self) -> CardTable:
-        return CardTable(dict(self.states), dict(self.last_ms))
-
-    def put(self, card_id: str, state: bytes, last_ms: int) -> None:
-        self.states[card_id] = state
-        self.last_ms[card_id] = last_ms
-
-    def expire(self, ttl_ms: int) -> int:
-        """Forget cards whose newest transaction is more than ``ttl_ms`` older than the newest
-        transaction of any card (event time, so a replay expires the same cards); returns how
-        many were forgotten."""
-        if not self.last_ms:
-            return 0
-        cutoff = max(self.last_ms.values()) - ttl_ms
-        stale = [card for card, ms in self.last_ms.items() if ms < cutoff]
-        for card in stale:
-            del self.states[card]
-            del self.last_ms[card]
-        return len(stale)
+CardTable = KeyedTable
+"""Every known card: its state (``CardState.to_bytes``) and its newest event time."""
 
 
 def batch_card_features(

@@ -1,7 +1,7 @@
 """A folder of state files next to the checkpoint: a local directory, or an ``s3://`` /
 ``s3a://`` prefix written with boto3 (the driver's Python has no Hadoop filesystem).
 
-The driver-side stores (:mod:`processor.driver_state`, :mod:`processor.card_store`) keep one
+The driver-side stores (:mod:`processor.driver_state`, :mod:`processor.keyed_store`) keep one
 file per micro-batch here and find them again by name after a restart.
 """
 

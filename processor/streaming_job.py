@@ -27,9 +27,8 @@ from ml_model.artifact import ModelBundle, load_model
 from ml_model.errors import ArtifactError
 from ml_model.scoring.client import ScoringClient
 from processor.batch_sink import BatchSink, SinkParts
-from processor.card_store import CardStateStore
 from processor.decisions import RulesFile
-from processor.driver_state import DriverStateStore
+from processor.keyed_store import KeyedStateStore
 from processor.kinesis.metrics import from_progress
 from processor.metrics import (
     BatchSummary,
@@ -38,6 +37,7 @@ from processor.metrics import (
     serve_from_settings,
     timing_line,
 )
+from processor.sink_state import SinkStateStore
 from processor.sinks.alerts import AlertWriter
 from processor.sinks.lake import LakeWriter
 
@@ -80,11 +80,11 @@ def make_parts(settings: Settings, model: ModelBundle, metrics: ProcessorMetrics
     return SinkParts(
         lake=LakeWriter(settings),
         alerts=AlertWriter(settings),
-        store=DriverStateStore(f"{root}/driver-state", settings),
+        store=SinkStateStore(f"{root}/driver-state", settings),
         scorer=ScoringClient.from_settings(settings, fallback=model),
         rules=RulesFile(settings.rules_path),
         metrics=metrics,
-        cards=CardStateStore(f"{root}/card-state", settings, ttl_ms=settings.card_state_ttl_ms)
+        cards=KeyedStateStore(f"{root}/card-state", settings, ttl_ms=settings.card_state_ttl_ms)
         if settings.card_state == "driver"
         else None,
     )

@@ -7,8 +7,9 @@ decided transactions here: every transaction counts once for its card and once f
 merchant in each sliding window containing its event time (10-minute windows every 5 minutes:
 two windows). A window is emitted, once, when the watermark passes its end; the watermark is
 Spark's definition (the largest event time of the previous batches minus the delay), so a
-window never reopens. State is plain data (:meth:`WindowState.to_dict`) and is saved with the
-rest of the driver state after each batch, so a replayed batch starts from the same state.
+window never reopens. The state is saved with the rest of the driver state after each batch
+(:mod:`processor.sink_state`: the windows a batch opened, updated or closed, listed in
+:attr:`WindowState.changed`), so a replayed batch starts from the same state.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FRAUD_DECISIONS = frozenset({"review", "block"})
+
+WindowKey = tuple[str, str, int]
+"""(entity type, entity id, window start in epoch ms)."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,9 @@ class WindowState:
     spec: WindowSpec = field(default_factory=WindowSpec)
     max_event_ms: int | None = None
     # (entity_type, entity_id, start_ms) -> [count, sum, max, fraud decisions]
-    open: dict[tuple[str, str, int], list[float]] = field(default_factory=dict)
+    open: dict[WindowKey, list[float]] = field(default_factory=dict)
+    # Windows opened, updated or closed since the owner last cleared this (to save them).
+    changed: set[WindowKey] = field(default_factory=set, repr=False, compare=False)
 
     @property
     def watermark_ms(self) -> int | None:
@@ -76,6 +82,7 @@ class WindowState:
                     late += 1
                     continue
                 for key in (("card", tx.card_id, start), ("merchant", tx.merchant_id, start)):
+                    self.changed.add(key)
                     current = self.open.get(key)
                     if current is None:
                         self.open[key] = [1.0, tx.amount, tx.amount, fraud]
@@ -92,6 +99,7 @@ class WindowState:
         if watermark is None:
             return []
         closed = [key for key in self.open if key[2] + self.spec.size_ms <= watermark]
+        self.changed.update(closed)
         rows = []
         for key in sorted(closed):
             count, total, largest, fraud = self.open.pop(key)

@@ -19,9 +19,9 @@ from ml_model.features.schema import FEATURE_INDEX
 from ml_model.scoring.client import ScoringClient
 from processor.batch_sink import BatchSink, SinkParts, decision_inputs
 from processor.card_features import CARD_FEATURES
-from processor.card_store import CardStateStore
 from processor.decisions import RulesFile
-from processor.driver_state import DriverStateStore
+from processor.keyed_store import KeyedStateStore
+from processor.sink_state import SinkStateStore
 from processor.sinks.alerts import AlertWriter
 from processor.sinks.lake import LakeWriter, read_objects
 from producer.generator import GeneratedTransaction, TransactionGenerator
@@ -37,11 +37,11 @@ def make_sink(settings: Settings, model: ModelBundle, *, driver_cards: bool = Fa
     """A sink on the emulator; ``driver_cards`` keeps card state on the driver (the default
     deployment), else the rows must carry the Spark operator's card features."""
     runtime = aws.client("sagemaker-runtime", settings, max_attempts=1)
-    cards = CardStateStore(str(settings.state_dir / "card-state"), settings, ttl_ms=31 * DAY_MS)
+    cards = KeyedStateStore(str(settings.state_dir / "card-state"), settings, ttl_ms=31 * DAY_MS)
     parts = SinkParts(
         lake=LakeWriter(settings),
         alerts=AlertWriter(settings),
-        store=DriverStateStore(str(settings.state_dir / "driver-state"), settings),
+        store=SinkStateStore(str(settings.state_dir / "driver-state"), settings),
         # The emulator's SageMaker answers placeholders, so every batch exercises the fallback.
         scorer=ScoringClient(runtime, "absent", fallback=model, retries=0),
         rules=RulesFile(None),
