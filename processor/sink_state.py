@@ -143,8 +143,11 @@ class SinkState:
                 labels.delete(tx)
             else:
                 labels.put(tx, b"", ms)
-        changed = {"merchants": self.changed_merchants, "windows": window_keys}
-        changed["labels"] = self.changed_labels
+        changed = {
+            "merchants": self.changed_merchants,
+            "windows": window_keys,
+            "labels": self.changed_labels,
+        }
         self.changed_merchants, self.changed_labels = set(), set()
         self.windows.changed = set()
         return changed
