@@ -21,6 +21,7 @@ applied twice (Kinesis redelivers within seconds or minutes).
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import struct
@@ -66,6 +67,9 @@ class SinkState:
         repr=False,
         compare=False,
     )
+    # (label ms, transaction id) of every remembered label, oldest first, so forgetting visits
+    # only what it forgets; built on first use (after a restore) and kept up to date.
+    _label_heap: list[tuple[int, str]] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def empty(cls, config: FeatureConfig, spec: WindowSpec) -> SinkState:
@@ -95,6 +99,8 @@ class SinkState:
             return False
         self.labels_seen[transaction_id] = label_ms
         self.changed_labels.add(transaction_id)
+        if self._label_heap is not None:
+            heapq.heappush(self._label_heap, (label_ms, transaction_id))
         if self.newest_label_ms is None or label_ms > self.newest_label_ms:
             self.newest_label_ms = label_ms
         self._merchant(merchant_id).add_label(event_ms, fraud, self.config)
@@ -106,11 +112,17 @@ class SinkState:
         if self.newest_label_ms is None:
             return 0
         cutoff = self.newest_label_ms - self.windows.spec.delay_ms
-        old = [tx for tx, ms in self.labels_seen.items() if ms < cutoff]
-        for tx in old:
-            del self.labels_seen[tx]
-        self.changed_labels.update(old)
-        return len(old)
+        if self._label_heap is None:
+            self._label_heap = [(ms, tx) for tx, ms in self.labels_seen.items()]
+            heapq.heapify(self._label_heap)
+        forgotten = 0
+        while self._label_heap and self._label_heap[0][0] < cutoff:
+            ms, tx = heapq.heappop(self._label_heap)
+            if self.labels_seen.get(tx) == ms:
+                del self.labels_seen[tx]
+                self.changed_labels.add(tx)
+                forgotten += 1
+        return forgotten
 
     # -- saved form ---------------------------------------------------------------------------
     def meta(self) -> dict[str, Any]:

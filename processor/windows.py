@@ -63,6 +63,16 @@ class WindowState:
     open: dict[WindowKey, list[float]] = field(default_factory=dict)
     # Windows opened, updated or closed since the owner last cleared this (to save them).
     changed: set[WindowKey] = field(default_factory=set, repr=False, compare=False)
+    # Window start -> its open windows, so closing visits only what closes; built on first use
+    # (after a restore fills ``open``) and kept up to date by advance().
+    _starts: dict[int, set[WindowKey]] | None = field(default=None, repr=False, compare=False)
+
+    def _index(self) -> dict[int, set[WindowKey]]:
+        if self._starts is None:
+            self._starts = {}
+            for key in self.open:
+                self._starts.setdefault(key[2], set()).add(key)
+        return self._starts
 
     @property
     def watermark_ms(self) -> int | None:
@@ -74,6 +84,7 @@ class WindowState:
         watermark = self.watermark_ms
         late = 0
         newest = self.max_event_ms
+        index = self._index()
         for tx in batch:
             newest = tx.event_ms if newest is None else max(newest, tx.event_ms)
             fraud = 1.0 if tx.decision in FRAUD_DECISIONS else 0.0
@@ -86,6 +97,7 @@ class WindowState:
                     current = self.open.get(key)
                     if current is None:
                         self.open[key] = [1.0, tx.amount, tx.amount, fraud]
+                        index.setdefault(start, set()).add(key)
                     else:
                         current[0] += 1
                         current[1] += tx.amount
@@ -98,10 +110,12 @@ class WindowState:
         watermark = self.watermark_ms
         if watermark is None:
             return []
-        closed = [key for key in self.open if key[2] + self.spec.size_ms <= watermark]
+        index = self._index()
+        ended = [start for start in index if start + self.spec.size_ms <= watermark]
+        closed = sorted(key for start in ended for key in index.pop(start))
         self.changed.update(closed)
         rows = []
-        for key in sorted(closed):
+        for key in closed:
             count, total, largest, fraud = self.open.pop(key)
             rows.append(
                 {
