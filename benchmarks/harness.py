@@ -91,7 +91,7 @@ class ModelServer:
 
     def start(self, timeout: float = 60.0) -> ModelServer:
         """Start the server and return once it answers ``/ping``."""
-        env = {**to_environment(self.settings), "FRAUDSTREAM_MODEL_SERVER_PORT": str(self.port)}
+        env = to_environment(self.settings.model_copy(update={"model_server_port": self.port}))
         self.child = Child.start(
             "model-server", ["serve-model"], env, Path(self.settings.state_dir) / "logs"
         )

@@ -64,7 +64,7 @@ class KeyedTable:
         return len(self.states)
 
     def copy(self) -> KeyedTable:
-        return type(self)(dict(self.states), dict(self.last_ms))
+        return KeyedTable(dict(self.states), dict(self.last_ms))
 
     def put(self, key: str, state: bytes, last_ms: int) -> None:
         self.states[key] = state
@@ -160,10 +160,9 @@ class KeyedStateStore:
             f for f in older[fulls[-1] + 1 :] if f[1] == "delta"
         ]
 
-    def load_before(self, batch_id: int, table: KeyedTable | None = None) -> KeyedTable:
-        """The table as it was after batch ``batch_id - 1`` (empty if nothing was saved), read
-        into ``table`` (a new :class:`KeyedTable` by default; pass an empty one of a subclass)."""
-        table = KeyedTable() if table is None else table
+    def load_before(self, batch_id: int) -> KeyedTable:
+        """The table as it was after batch ``batch_id - 1`` (empty if nothing was saved)."""
+        table = KeyedTable()
         chain = self._chain(self._files(), batch_id)
         for file_batch, kind, _ in chain:
             apply(table, self._folder.read(_name(kind, file_batch)))

@@ -57,19 +57,30 @@ class SinkState:
     config: FeatureConfig
     windows: WindowState
     merchants: dict[str, MerchantState] = field(default_factory=dict)
-    labels_seen: dict[str, int] = field(default_factory=dict)  # transaction id -> label ms
+    # Applied labels: transaction id -> label ms (as ``last_ms``, no state bytes). Kept in its
+    # saved form directly, being nothing more than that.
+    labels: KeyedTable = field(default_factory=KeyedTable)
     newest_label_ms: int | None = None
-    # What changed since the last save, and the saved form of every key (for full snapshots).
+    # What changed since the last save, and the saved form of every key (for full snapshots;
+    # ``tables["labels"]`` is :attr:`labels` itself).
     changed_merchants: set[str] = field(default_factory=set, repr=False, compare=False)
     changed_labels: set[str] = field(default_factory=set, repr=False, compare=False)
     tables: dict[str, KeyedTable] = field(
-        default_factory=lambda: {space: KeyedTable() for space in SPACES},
+        default_factory=lambda: {space: KeyedTable() for space in SPACES if space != "labels"},
         repr=False,
         compare=False,
     )
     # (label ms, transaction id) of every remembered label, oldest first, so forgetting visits
     # only what it forgets; built on first use (after a restore) and kept up to date.
     _label_heap: list[tuple[int, str]] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.tables["labels"] = self.labels
+
+    @property
+    def labels_seen(self) -> dict[str, int]:
+        """Transaction id -> label time (ms) of every remembered label (read only)."""
+        return self.labels.last_ms
 
     @classmethod
     def empty(cls, config: FeatureConfig, spec: WindowSpec) -> SinkState:
@@ -95,9 +106,9 @@ class SinkState:
     ) -> bool:
         """Apply a label once; False when this transaction's label was already applied (within
         the de-duplication window, see the module docstring)."""
-        if transaction_id in self.labels_seen:
+        if transaction_id in self.labels.last_ms:
             return False
-        self.labels_seen[transaction_id] = label_ms
+        self.labels.put(transaction_id, b"", label_ms)
         self.changed_labels.add(transaction_id)
         if self._label_heap is not None:
             heapq.heappush(self._label_heap, (label_ms, transaction_id))
@@ -113,13 +124,13 @@ class SinkState:
             return 0
         cutoff = self.newest_label_ms - self.windows.spec.delay_ms
         if self._label_heap is None:
-            self._label_heap = [(ms, tx) for tx, ms in self.labels_seen.items()]
+            self._label_heap = [(ms, tx) for tx, ms in self.labels.last_ms.items()]
             heapq.heapify(self._label_heap)
         forgotten = 0
         while self._label_heap and self._label_heap[0][0] < cutoff:
             ms, tx = heapq.heappop(self._label_heap)
-            if self.labels_seen.get(tx) == ms:
-                del self.labels_seen[tx]
+            if self.labels.last_ms.get(tx) == ms:
+                self.labels.delete(tx)
                 self.changed_labels.add(tx)
                 forgotten += 1
         return forgotten
@@ -135,7 +146,7 @@ class SinkState:
     def sync_tables(self) -> dict[str, set[str]]:
         """Bring :attr:`tables` up to date with what changed since the last call; return the
         keys changed per space (removed keys included)."""
-        merchants, windows, labels = (self.tables[s] for s in SPACES)
+        merchants, windows = self.tables["merchants"], self.tables["windows"]
         for merchant_id in self.changed_merchants:
             merchant = self.merchants[merchant_id]
             data = json.dumps(merchant.to_dict(), separators=(",", ":")).encode()
@@ -149,12 +160,6 @@ class SinkState:
                 windows.delete(text)
             else:
                 windows.put(text, _WINDOW.pack(*values), key[2])
-        for tx in self.changed_labels:
-            ms = self.labels_seen.get(tx)
-            if ms is None:
-                labels.delete(tx)
-            else:
-                labels.put(tx, b"", ms)
         changed = {
             "merchants": self.changed_merchants,
             "windows": window_keys,
@@ -182,7 +187,7 @@ class SinkState:
                 k: MerchantState.from_dict(json.loads(v))
                 for k, v in tables["merchants"].states.items()
             },
-            labels_seen=dict(tables["labels"].last_ms),
+            labels=tables["labels"],
             newest_label_ms=meta.get("newest_label_ms"),
             tables=tables,
         )
@@ -198,7 +203,10 @@ class SinkState:
             config=config,
             windows=WindowState.from_dict(data.get("windows", {}), spec),
             merchants={k: MerchantState.from_dict(v) for k, v in data.get("merchants", {}).items()},
-            labels_seen={str(k): int(v) for k, v in data.get("labels_seen", {}).items()},
+            labels=KeyedTable(
+                {str(k): b"" for k in data.get("labels_seen", {})},
+                {str(k): int(v) for k, v in data.get("labels_seen", {}).items()},
+            ),
         )
         state.changed_merchants = set(state.merchants)
         state.changed_labels = set(state.labels_seen)
