@@ -17,7 +17,13 @@ from fraudstream.settings import Settings
 
 class StateFolder:
     """Whole-file reads and writes; a local write is atomic (temporary file, then rename),
-    an S3 put is atomic by nature."""
+    an S3 put is atomic by nature.
+
+    The folder is listed once, on first use, and the listing then kept up to date by
+    :meth:`write` and :meth:`delete`: the stores list it on every micro-batch, which on S3 is a
+    request per store and batch. This holds because one processor owns a checkpoint (Spark
+    refuses a second query on it), so nothing else writes here while this object lives.
+    """
 
     def __init__(self, location: str, settings: Settings) -> None:
         self.location = location
@@ -32,9 +38,15 @@ class StateFolder:
             self._bucket = None
             self._dir = Path(location)
             self._dir.mkdir(parents=True, exist_ok=True)
+        self._listing: dict[str, int] | None = None
 
     def listing(self) -> dict[str, int]:
         """Name and size in bytes of each file in the folder (not recursive)."""
+        if self._listing is None:
+            self._listing = self._list()
+        return dict(self._listing)
+
+    def _list(self) -> dict[str, int]:
         if self._dir is not None:
             return {p.name: p.stat().st_size for p in self._dir.iterdir() if p.is_file()}
         found: dict[str, int] = {}
@@ -65,9 +77,13 @@ class StateFolder:
             os.replace(temporary, target)
         else:
             self._s3.put_object(Bucket=self._bucket, Key=self._prefix + name, Body=data)
+        if self._listing is not None:
+            self._listing[name] = len(data)
 
     def delete(self, name: str) -> None:
         if self._dir is not None:
             (self._dir / name).unlink(missing_ok=True)
         else:
             self._s3.delete_object(Bucket=self._bucket, Key=self._prefix + name)
+        if self._listing is not None:
+            self._listing.pop(name, None)
