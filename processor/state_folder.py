@@ -21,8 +21,8 @@ class StateFolder:
 
     The folder is listed once, on first use, and the listing then kept up to date by
     :meth:`write` and :meth:`delete`: the stores list it on every micro-batch, which on S3 is a
-    request per store and batch. This holds because one processor owns a checkpoint (Spark
-    refuses a second query on it), so nothing else writes here while this object lives.
+    request per store and batch. This holds because one processor runs per checkpoint (two
+    would corrupt Spark's own checkpoint as well), so nothing else writes here meanwhile.
     """
 
     def __init__(self, location: str, settings: Settings) -> None:
