@@ -77,11 +77,6 @@ class SinkState:
     def __post_init__(self) -> None:
         self.tables["labels"] = self.labels
 
-    @property
-    def labels_seen(self) -> dict[str, int]:
-        """Transaction id -> label time (ms) of every remembered label (read only)."""
-        return self.labels.last_ms
-
     @classmethod
     def empty(cls, config: FeatureConfig, spec: WindowSpec) -> SinkState:
         return cls(config=config, windows=WindowState(spec=spec))
@@ -209,7 +204,7 @@ class SinkState:
             ),
         )
         state.changed_merchants = set(state.merchants)
-        state.changed_labels = set(state.labels_seen)
+        state.changed_labels = set(state.labels.states)
         state.windows.changed = set(state.windows.open)
         return state
 

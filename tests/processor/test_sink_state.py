@@ -47,7 +47,7 @@ def test_every_batch_restores_exactly_from_deltas_and_snapshots(tmp_path: Path) 
         store.save(number, state)
         assert store.load_before(number, CONFIG, SPEC) == before  # a crash: re-run it
         assert store.load_before(number + 1, CONFIG, SPEC) == state  # the next batch
-    assert state.windows.open and state.merchants and state.labels_seen
+    assert state.windows.open and state.merchants and state.labels.last_ms
     windows = {p.name[:5] for p in (tmp_path / "state" / "windows").iterdir()}
     assert windows == {"full-", "delta"}
     # A restored state goes on exactly as the one that never stopped.
@@ -79,7 +79,7 @@ def test_labels_are_remembered_for_one_watermark_of_label_time() -> None:
     assert state.forget_old_labels() == 0  # t1 is 4 min older than the newest: within 10
     state.add_label("t3", "m", 0, 20 * MIN, False)
     assert state.forget_old_labels() == 2
-    assert set(state.labels_seen) == {"t3"}
+    assert set(state.labels.last_ms) == {"t3"}
     assert state.merchants["m"].frauds == [1]  # the duplicate did not count
 
 
@@ -90,14 +90,14 @@ def test_a_snapshot_of_the_previous_format_is_converted(tmp_path: Path) -> None:
     legacy = {
         "merchants": {k: v.to_dict() for k, v in old.merchants.items()},
         "windows": old.windows.to_dict(),
-        "labels_seen": old.labels_seen,
+        "labels_seen": old.labels.last_ms,
     }
     DriverStateStore(str(tmp_path), load_settings()).save(0, legacy)
     store = SinkStateStore(str(tmp_path), load_settings())
     converted = store.load_before(1, CONFIG, SPEC)
     assert converted.merchants == old.merchants
     assert converted.windows.open == old.windows.open
-    assert converted.labels_seen == old.labels_seen
+    assert converted.labels.last_ms == old.labels.last_ms
     store.save(1, converted)  # written whole, in the keyed form
     assert {p.name for p in (tmp_path / "windows").iterdir()} == {"full-000000000001.arrow"}
     again = store.load_before(2, CONFIG, SPEC)
