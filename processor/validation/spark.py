@@ -209,11 +209,15 @@ def validate(
     :data:`VALIDATED_COLUMNS`: for a valid row the contract's fields typed (``event_time`` a
     UTC timestamp) and ``reason`` null; for a rejected row ``reason``/``detail`` as
     :func:`fraudstream.events.parse_event` would raise them and ``raw`` the payload with card
-    numbers masked. ``now`` (default ``current_timestamp()``, fixed per micro-batch) bounds how
-    far in the future ``event_time`` may be. Use :func:`valid_events` and
-    :func:`quarantine_rows` to project the two outcomes.
+    numbers masked. ``now`` bounds how far in the future ``event_time`` may be; by default
+    each record's own Kinesis arrival time, so the check judges the producer's clock at the
+    moment it sent the record, however late the processor reads it, and a replay decides the
+    same. (Not ``current_timestamp()``: Spark writes that into each micro-batch's generated
+    code as a constant, so this whole projection was compiled afresh, and re-optimised by the
+    JIT, on every micro-batch.) Use :func:`valid_events` and :func:`quarantine_rows` to project
+    the two outcomes.
     """
-    now_column = F.current_timestamp() if now is None else now
+    now_column = F.col("approximate_arrival_timestamp") if now is None else now
     text = F.col("data").cast("string")
     base = raw.select(
         F.col("data"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -168,19 +168,28 @@ def test_output_shapes_match_the_contract_and_the_lake(
     }
 
 
-def test_default_clock_is_the_batch_time(spark: Any, raw_frame: Callable[..., Any]) -> None:
+def test_default_clock_is_each_records_arrival_time(
+    spark: Any, raw_frame: Callable[..., Any]
+) -> None:
+    """Without ``now``, an event may be at most MAX_FUTURE (5 min) ahead of its own Kinesis
+    arrival: judged when it was sent, not when the processor reads it (a backlog read days
+    later decides the same), and not against the wall clock."""
     from processor.validation import validate
 
-    soon = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    later = datetime(2999, 1, 1, tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    def at(moment: datetime) -> bytes:
+        text = moment.isoformat().replace("+00:00", "Z").encode()
+        return CORPUS[0][1].replace(b"2026-11-22T11:59:30.123Z", text)
+
+    long_ago = datetime(2020, 1, 1, 12, 0, tzinfo=UTC)
     frame = raw_frame(
         [
-            (CORPUS[0][1].replace(b"2026-11-22T11:59:30.123Z", soon.encode()), "s", "1", ARRIVAL),
-            (CORPUS[0][1].replace(b"2026-11-22T11:59:30.123Z", later.encode()), "s", "2", ARRIVAL),
+            (at(long_ago + timedelta(minutes=4)), "s", "1", long_ago),
+            (at(long_ago + timedelta(minutes=6)), "s", "2", long_ago),
+            (at(ARRIVAL - timedelta(days=1)), "s", "3", ARRIVAL),
         ]
     )
     reasons = {r["sequence_number"]: r["reason"] for r in validate(frame).collect()}
-    assert reasons == {"1": None, "2": "future_event_time"}
+    assert reasons == {"1": None, "2": "future_event_time", "3": None}
 
 
 def test_validation_runs_inside_a_streaming_query(spark: Any, tmp_path: Any) -> None:
