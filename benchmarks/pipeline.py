@@ -8,6 +8,8 @@ alerts, state), over the batches after ``--warmup`` seconds (20 by default; the 
 batches are reported apart, see :data:`WARMUP_S`). A rate is *sustained* when the
 processor finishes the run's transactions within ``--grace`` seconds of the producer and its
 p99 in the run's second half is no worse than twice the first half's (no growing backlog).
+Each rate also reports the driver's full garbage collections over the traffic
+(``driver_full_gc``: count, total and longest pause), which stop the batch sink.
 
 Run: ``python -m benchmarks.pipeline [--rates 500,1000,2000] [--duration 60]``; with
 ``FRAUDSTREAM_CARD_STATE=spark`` in the environment the per-card state runs in Spark's operator
@@ -26,6 +28,7 @@ import numpy as np
 
 from benchmarks.harness import CARDS, cli, environment, fresh, sweep
 from fraudstream.demo.processes import produce_args
+from processor.heap import CollectionPauses
 from processor.metrics import BatchSummary
 from producer.simulated import watermark_for
 
@@ -121,6 +124,7 @@ def run_rate(
         raise RuntimeError("the processor committed no batch within 300 s of starting")
     with lock:
         batches.clear()
+    pauses = CollectionPauses().install()  # the driver's, over the traffic
     began = time.monotonic()
     producer = cli(
         environment(settings),
@@ -138,6 +142,7 @@ def run_rate(
             break
         time.sleep(0.25)
     handle.stop()
+    pauses.remove()
     with lock:
         runs = list(batches)
     times = [t for t, _ in runs]
@@ -169,6 +174,7 @@ def run_rate(
         "p99_first_half_ms": judged["p99_first_half_ms"],
         "p99_second_half_ms": judged["p99_second_half_ms"],
         "scored_by": _scored(runs),
+        "driver_full_gc": pauses.summary(),
         "sustained": judged["sustained"],
     }
 

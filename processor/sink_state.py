@@ -174,7 +174,7 @@ class SinkState:
     ) -> SinkState:
         windows = WindowState(spec=spec, max_event_ms=meta.get("max_event_ms"))
         for text, data in tables["windows"].states.items():
-            windows.open[parse_window_key(text)] = list(_WINDOW.unpack(data))
+            windows.open[parse_window_key(text)] = _WINDOW.unpack(data)
         return cls(
             config=config,
             windows=windows,

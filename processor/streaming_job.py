@@ -28,6 +28,7 @@ from ml_model.errors import ArtifactError
 from ml_model.scoring.client import ScoringClient
 from processor.batch_sink import BatchSink, SinkParts
 from processor.decisions import RulesFile
+from processor.heap import FreezeAfterStartUp
 from processor.keyed_store import KeyedStateStore
 from processor.kinesis.metrics import from_progress
 from processor.metrics import (
@@ -131,7 +132,8 @@ def start(
     on_batch: Callable[[BatchSummary], None] | None = None,
 ) -> JobHandle:
     """Start the query and return at once (see :func:`run` to block). ``on_batch`` is called
-    with each committed batch's summary (benchmarks use it)."""
+    with each committed batch's summary (benchmarks use it). The driver's start-up heap is frozen
+    after the first batch with rows (:mod:`processor.heap`)."""
     from processor import pipeline
     from processor.spark_session import build_session
 
@@ -139,7 +141,8 @@ def start(
     spark = build_session(settings)
     metrics = ProcessorMetrics()
     server = serve_from_settings(metrics, settings)
-    sink = BatchSink(settings, model, make_parts(settings, model, metrics), on_batch=on_batch)
+    parts = make_parts(settings, model, metrics)
+    sink = BatchSink(settings, model, parts, on_batch=FreezeAfterStartUp(on_batch))
     spark.streams.addListener(_listener(metrics))
     stream = pipeline.build(spark, settings, model.feature_config.to_dict())
     writer = (

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import json
 
 import pytest
@@ -71,6 +72,19 @@ def test_state_round_trips_and_replays_identically() -> None:
     resumed = WindowState.from_dict(saved, SPEC)
     assert resumed.advance(batches[2]) == first.advance(batches[2])
     assert outputs[0] == ([], 0)
+
+
+def test_open_windows_cost_the_garbage_collector_nothing() -> None:
+    """Totals are replaced, not mutated, so the collector untracks them: a driver with many
+    open windows pays nothing for them in each full collection."""
+    state = WindowState(spec=SPEC)
+    state.advance([tx(1, 10), tx(2, 20, "block"), tx(3, 5, card="c2")])  # updates in place
+    resumed = WindowState.from_dict(json.loads(json.dumps(state.to_dict())), SPEC)
+    gc.collect()
+    for windows in (state, resumed):
+        assert windows.open[("card", "c1", 0)] == (2.0, 30.0, 20.0, 1.0)
+        assert not any(gc.is_tracked(totals) for totals in windows.open.values())
+        assert not any(gc.is_tracked(key) for key in windows.open)
 
 
 def test_bad_spec() -> None:
