@@ -15,12 +15,15 @@ commas, as the SageMaker XGBoost container does; ``application/json`` gives
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from ml_model.errors import FeatureCountError, PayloadError
 
@@ -165,10 +168,21 @@ def decode_scores(body: bytes, kind: str) -> tuple[np.ndarray, str | None]:
 def encode_csv_rows(matrix: np.ndarray) -> list[bytes]:
     """One CSV line per row (no newline); NaN as an empty field.
 
-    Values are rounded to float32 first (XGBoost computes in float32) and written with 9
-    significant digits, which round-trips a float32 exactly: the endpoint scores exactly the
-    numbers the in-process fallback would."""
-    out = []
-    for row in np.asarray(matrix, dtype=np.float32).tolist():
-        out.append(",".join("" if math.isnan(v) else format(v, ".9g") for v in row).encode())
-    return out
+    Values are rounded to float32 first (XGBoost computes in float32) and written in the
+    shortest form that reads back as the same float32, so the endpoint scores exactly the
+    numbers the in-process fallback would. Arrow's CSV writer does the formatting: about five
+    times faster than formatting each value in Python, which was 40 % of the scoring client's
+    time on a 500-row request (docs/benchmarks.md)."""
+    values = np.asarray(matrix, dtype=np.float32)
+    if values.ndim != 2:
+        raise ValueError(f"expected a 2-D feature matrix, got shape {values.shape}")
+    if values.shape[0] == 0:
+        return []
+    if values.shape[1] == 0:
+        return [b""] * values.shape[0]
+    columns = [pa.array(column, mask=np.isnan(column)) for column in values.T]
+    table = pa.Table.from_arrays(columns, names=[f"f{i}" for i in range(len(columns))])
+    out = io.BytesIO()
+    options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
+    pa_csv.write_csv(table, out, options)
+    return out.getvalue().rstrip(b"\n").split(b"\n")
