@@ -39,7 +39,15 @@ def _demo(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # Ctrl-C as a terminal delivers it: a test run started as a background job of a
+        # non-interactive shell inherits SIGINT ignored, and Python then never raises
+        # KeyboardInterrupt.
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_demo_trains_runs_reports_and_cleans_up(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,12 @@ def test_down_never_kills_a_process_it_did_not_start(tmp_path: Path) -> None:
     settings = stack_settings(tmp_path)
     stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
+        # Right after exec its command line reads empty for a moment, which stop_emulator
+        # gives the benefit of the doubt (a starting emulator); the test is about a stranger.
+        cmdline = Path(f"/proc/{stranger.pid}/cmdline")
+        deadline = time.monotonic() + 10
+        while cmdline.exists() and not cmdline.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.01)
         settings.state_dir.mkdir(parents=True)
         (settings.state_dir / lifecycle.STATE_FILE).write_text(
             f'{{"pid": {stranger.pid}, "endpoint": "x", "log_path": "x", '
