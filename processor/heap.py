@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -55,19 +54,17 @@ class CollectionPauses:
 
     def __init__(self) -> None:
         self.pauses: list[tuple[int, float]] = []
-        self._started: dict[int, float] = {}
-        self._lock = threading.Lock()
+        self._started: float | None = None
 
     def _callback(self, phase: str, info: dict[str, Any]) -> None:
-        # Collections run under the GIL, one at a time, but the thread that triggers one
-        # varies: key the start by thread so a stop always pairs with its own start.
+        # CPython runs one collection at a time (its "start" and "stop" callbacks in the thread
+        # that triggered it, none nested), so one start time pairs every stop with its start.
         now = time.perf_counter()
-        ident = threading.get_ident()
-        with self._lock:
-            if phase == "start":
-                self._started[ident] = now
-            elif ident in self._started:
-                self.pauses.append((int(info["generation"]), now - self._started.pop(ident)))
+        if phase == "start":
+            self._started = now
+        elif self._started is not None:
+            self.pauses.append((int(info["generation"]), now - self._started))
+            self._started = None
 
     def install(self) -> CollectionPauses:
         gc.callbacks.append(self._callback)
@@ -84,8 +81,7 @@ class CollectionPauses:
 
     def summary(self, generation: int = 2) -> dict[str, float | int]:
         """Count, total and longest pause (ms) of ``generation``'s collections so far."""
-        with self._lock:
-            times = [seconds for gen, seconds in self.pauses if gen == generation]
+        times = [seconds for gen, seconds in self.pauses if gen == generation]
         return {
             "count": len(times),
             "total_ms": round(sum(times) * 1000),
