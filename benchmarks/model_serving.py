@@ -57,7 +57,7 @@ def _train(folder: Path, trees: int = 300) -> tuple[int, np.ndarray]:
     config = FeatureConfig(label_delay_ms=86_400_000)
     params = TrainParams(max_rounds=50, nthread=2)
     outcome = train_model(History(frame, "synthetic"), out_dir=folder, config=config, params=params)
-    matrix = build(frame, frame, config)
+    matrix = build(frame, frame, config).astype(np.float64)
     data = xgb.DMatrix(matrix, label=frame["is_fraud"], feature_names=list(FEATURE_NAMES))
     booster = xgb.train(params.xgb_params(), data, num_boost_round=trees)
     manifest = {k: v for k, v in outcome.manifest.items() if k != "artifact"}
@@ -76,47 +76,6 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-
-
-def _feature_cost(frame_rows: int = 20_000) -> dict[str, float]:
-    from ml_model.features import CardState, FeatureConfig, MerchantState, build, features
-    from ml_model.features.builder import tx_inputs
-    from ml_model.testing import synthetic_history
-
-    frame = synthetic_history(cards=100, days=30.0, seed=2)
-    frame = frame.head(frame_rows)
-    txs = tx_inputs(frame)
-    config = FeatureConfig(label_delay_ms=86_400_000)
-    cards: dict[str, CardState] = {}
-    merchants: dict[str, MerchantState] = {}
-    ids = frame["card_id"].tolist()
-    began = time.perf_counter()
-    for card_id, tx in zip(ids, txs, strict=True):
-        state = cards.setdefault(card_id, CardState())
-        features(state, None, tx)
-        state.add(tx, config.card_max_history)
-    card_us = (time.perf_counter() - began) / len(txs) * 1e6
-    began = time.perf_counter()
-    for tx in txs:
-        merchant = merchants.setdefault(tx.merchant_id, MerchantState())
-        merchant.snapshot(tx.event_ms, config)
-        merchant.add_transaction(tx.event_ms, config)
-    merchant_us = (time.perf_counter() - began) / len(txs) * 1e6
-    began = time.perf_counter()
-    for state in list(cards.values())[:200]:
-        CardState.from_bytes(state.to_bytes())  # what the Spark operator stores
-    roundtrip_us = (time.perf_counter() - began) / min(200, len(cards)) * 1e6
-    mean_history = statistics.fmean(len(s) for s in cards.values())
-    began = time.perf_counter()
-    build(frame, frame, config)
-    builder_rows_per_s = len(frame) / (time.perf_counter() - began)
-    return {
-        "card_features_and_update_us": round(card_us, 2),
-        "merchant_snapshot_and_update_us": round(merchant_us, 2),
-        "card_state_serialise_roundtrip_us": round(roundtrip_us, 2),
-        "mean_card_history_entries": round(mean_history, 1),
-        "batch_builder_rows_per_s": round(builder_rows_per_s),
-    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,8 +158,6 @@ def main(argv: list[str] | None = None) -> int:
         two.predict(big)
         double = len(big) / (time.perf_counter() - began)
         print(f"in-process: {single:,.0f} rows/s (1 thread), {double:,.0f} rows/s (2)", flush=True)
-        features = _feature_cost()
-        print(f"features: {features}", flush=True)
 
     path = write(
         "model_serving",
@@ -214,7 +171,6 @@ def main(argv: list[str] | None = None) -> int:
             "server_boto3_csv": server,
             "scoring_client_batch": end_to_end,
             "in_process_rows_per_s": {"threads_1": round(single), "threads_2": round(double)},
-            "features": features,
         },
     )
     print(f"wrote {path}")

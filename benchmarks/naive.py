@@ -5,8 +5,8 @@ The design most tutorials show, on the same machine, emulator, producer and mode
 in turn, no Spark) and, for each record in order,
 
 1. parse and validate it (``fraudstream.events.parse_event``) and compute its features with
-   the shared feature code (``ml_model.features.StreamingFeatures``: per-card and per-merchant
-   state in memory);
+   the shared feature engine (``ml_model.features.FeatureEngine``, called with a batch of one
+   row: per-card and per-merchant state in memory);
 2. score it with ONE HTTP request to the model server (the pipeline's ``ScoringClient``, one
    row per call: same endpoint, CSV body, retries and in-process fallback) and decide on the
    model's thresholds (``approve`` / ``review`` / ``block``; no rules engine);
@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from benchmarks.harness import CARDS, cli, environment, fresh, sweep
 from benchmarks.pipeline import judge
@@ -43,7 +44,7 @@ from fraudstream.demo.processes import produce_args
 from fraudstream.events import InvalidEvent, TransactionEvent, format_time, parse_event
 from fraudstream.settings import Settings
 from fraudstream.stack.resources import ALERTS_HASH_KEY, ALERTS_RANGE_KEY, ALERTS_TTL_ATTRIBUTE
-from ml_model.features import FeatureConfig, StreamingFeatures, TxInput
+from ml_model.features import FeatureConfig, FeatureEngine
 from ml_model.scoring import ScoringClient, Thresholds, decide
 from processor.sinks.alerts import Item, alert_key
 
@@ -66,7 +67,7 @@ class RecordWork:
     """Per-record logic without I/O: features from in-memory state, decision, DynamoDB item."""
 
     def __init__(self, config: FeatureConfig, thresholds: Thresholds, ttl_days: int) -> None:
-        self.features = StreamingFeatures(config)
+        self.engine = FeatureEngine(config)
         self.thresholds = thresholds
         self.ttl = timedelta(days=ttl_days)
 
@@ -74,7 +75,19 @@ class RecordWork:
         """The event and its feature vector (from the state before it); records it in the
         state. Raises :class:`InvalidEvent` for a record that breaks the contract."""
         event = parse_event(data)
-        return event, self.features.on_transaction(event.card_id, TxInput.from_event(event))
+        row = pa.table(
+            {
+                "card_id": [event.card_id],
+                "merchant_id": [event.merchant_id],
+                "amount": [float(event.amount)],
+                "event_ms": [int(event.event_time.timestamp() * 1000)],
+                "merchant_category": pa.array([event.merchant_category], pa.string()),
+                "channel": pa.array([event.channel], pa.string()),
+                "lat": pa.array([event.lat], pa.float64()),
+                "lon": pa.array([event.lon], pa.float64()),
+            }
+        )
+        return event, [float(v) for v in self.engine.compute(row)[0]]
 
     def decision(self, score: float) -> str:
         return str(decide(np.array([score]), self.thresholds)[0])
@@ -204,8 +217,9 @@ class NaiveConsumer:
             return
         featured = self.monotonic()
         batch = self.scorer.score(np.array([vector]))
+        words = [batch.feature_words[k] for k in batch.reason_features[0] if k >= 0]
         scored = Scored(
-            float(batch.scores[0]), batch.model_version[0], batch.scored_by[0], batch.reasons[0]
+            float(batch.scores[0]), str(batch.model_version[0]), str(batch.scored_by[0]), words
         )
         decision = self.work.decision(scored.score)
         decided = self.monotonic()

@@ -11,9 +11,7 @@ p99 in the run's second half is no worse than twice the first half's (no growing
 Each rate also reports the driver's full garbage collections over the traffic
 (``driver_full_gc``: count, total and longest pause), which stop the batch sink.
 
-Run: ``python -m benchmarks.pipeline [--rates 500,1000,2000] [--duration 60]``; with
-``FRAUDSTREAM_CARD_STATE=spark`` in the environment the per-card state runs in Spark's operator
-instead of on the driver (ADR 0008).
+Run: ``python -m benchmarks.pipeline [--rates 500,1000,2000] [--duration 60]``.
 """
 
 from __future__ import annotations
@@ -204,7 +202,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "cards": CARDS,
             "shards": 4,
             "master": "local[2]",
-            "card_state": base.card_state,
         },
     )
 

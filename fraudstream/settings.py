@@ -139,24 +139,10 @@ class Settings(BaseSettings):
         "local[2]", description="Spark master when not set by spark-submit (local runs)."
     )
     shuffle_partitions: int = Field(
-        2, ge=1, le=10_000, description="Partitions of the per-card state (spark.sql.shuffle)."
-    )
-    card_state: Literal["driver", "spark"] = Field(
-        "driver",
-        description=(
-            "Where per-card state lives: 'driver' (in the batch sink, snapshotted per batch; "
-            "fast, bounded by the driver's memory, ~300 bytes per card) or 'spark' (a "
-            "transformWithState operator; scales with executors, ~1 ms per card per batch)."
-        ),
-    )
-    card_state_ttl_days: float = Field(
-        31.0,
-        gt=0,
-        le=3650,
-        description=(
-            "Days an idle card's state is kept (driver: event time behind the newest "
-            "transaction; spark: processing time)."
-        ),
+        2,
+        ge=1,
+        le=10_000,
+        description="Partitions of the de-duplication state (spark.sql.shuffle).",
     )
     starting_position: Literal["TRIM_HORIZON", "LATEST"] = Field(
         "TRIM_HORIZON", description="Where a new processor query starts reading the streams."
@@ -236,11 +222,6 @@ class Settings(BaseSettings):
         number, unit = self.watermark.split()
         scale = {"second": 1_000, "minute": 60_000, "hour": 3_600_000, "day": 86_400_000}
         return int(number) * scale[unit.rstrip("s")]
-
-    @property
-    def card_state_ttl_ms(self) -> int:
-        """How long an idle card's state is kept, in milliseconds (either card-state mode)."""
-        return int(self.card_state_ttl_days * 86_400_000)
 
     @field_validator("stream_name", "labels_stream_name", "alerts_table", "sagemaker_endpoint")
     @classmethod

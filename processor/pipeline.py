@@ -9,23 +9,18 @@
         └──► foreachBatch: card state, merchant risk, scoring, decisions, lake, alerts,
              windows
 
-One query, so each stream is read once per micro-batch and one checkpoint covers both. With
-``card_state = spark`` the valid transactions go through a per-card ``transformWithState``
-operator (card features in Spark) and the quarantine rows come from a second branch.
+One query, so each stream is read once per micro-batch and one checkpoint covers both.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from fraudstream.settings import Settings
-from processor.card_features import CardFeatures, output_schema
 from processor.kinesis.options import options_from_settings
-from processor.validation import VALID_COLUMNS, quarantine_rows, valid_events, validate
+from processor.validation import VALID_COLUMNS, validate
 
 KIND = "kind"
 DEDUP_KEY = "_dedup_key"
@@ -97,13 +92,10 @@ def labels(raw: DataFrame) -> DataFrame:
     )
 
 
-def build(spark: SparkSession, settings: Settings, feature_config: dict[str, Any]) -> DataFrame:
+def build(spark: SparkSession, settings: Settings) -> DataFrame:
     """The union of decided-to-be rows the batch sink receives (see the module diagram)."""
     validated = validate(read_stream(spark, settings, settings.stream_name))
-    if settings.card_state == "spark":
-        transactions = _with_card_operator(validated, settings, feature_config)
-    else:
-        transactions = _one_scan(validated, settings)
+    transactions = _one_scan(validated, settings)
     label_rows = labels(read_stream(spark, settings, settings.labels_stream_name))
     label_kind = F.when(F.col("reason").isNull(), F.lit(LABEL)).otherwise(F.lit(QUARANTINE))
     return transactions.unionByName(
@@ -132,27 +124,4 @@ def _one_scan(validated: DataFrame, settings: Settings) -> DataFrame:
         .withWatermark("event_time", settings.watermark)
         .dropDuplicatesWithinWatermark([DEDUP_KEY])
         .drop(DEDUP_KEY)
-    )
-
-
-def _with_card_operator(
-    validated: DataFrame, settings: Settings, feature_config: dict[str, Any]
-) -> DataFrame:
-    """``card_state = spark``: valid transactions through the per-card operator, and the
-    quarantine rows from a second branch of the same stream."""
-    events = (
-        valid_events(validated)
-        .withColumn("event_ms", F.unix_millis("event_time"))
-        .withWatermark("event_time", settings.watermark)
-        .dropDuplicatesWithinWatermark(["transaction_id"])
-    )
-    enriched = events.groupBy("card_id").transformWithState(
-        CardFeatures(feature_config, settings.card_state_ttl_ms),
-        output_schema(),
-        "Append",
-        "ProcessingTime",
-    )
-    return enriched.withColumn(KIND, F.lit(TX)).unionByName(
-        quarantine_rows(validated).withColumn(KIND, F.lit(QUARANTINE)),
-        allowMissingColumns=True,
     )

@@ -1,244 +1,283 @@
-"""What the batch sink remembers between micro-batches, on the driver, and how it is saved.
+"""What the batch sink remembers between micro-batches, and how it survives a restart.
 
-The state: merchant risk (fed by transactions and delayed labels), the open aggregate windows,
-and the labels already applied (the labels stream may deliver one twice). Merchant risk lives
-here rather than in a second keyed Spark operator because every transaction of a batch needs
-it at once; see docs/adr/0007-processor-plan.md for the trade-off.
+The state: the feature engine's card and merchant state (:class:`~ml_model.features.
+FeatureEngine`), the labels already applied (:class:`~processor.label_dedup.SeenLabels`) and
+the open aggregate windows (:class:`~processor.windows.Windows`). All three are columnar and
+change only through :meth:`SinkState.step`'s three calls, in the same order, whether a batch is
+processed live or replayed.
 
-Saved after every batch by :class:`SinkStateStore`, so a replayed batch starts from the state
-the first attempt started from. Saving must cost what the batch changed, not what the state
-holds: open windows grow with the cards active within the watermark and labels with the rate,
-and writing them whole every batch cost ~0.3 s per batch (7-9 MB of JSON) after a minute at
-1,000/s. So the three keyed parts go to :class:`~processor.keyed_store.KeyedStateStore`\\ s
-(a delta of the keys a batch changed, a full snapshot now and then), and only the scalars to a
-small JSON snapshot per batch (:class:`~processor.driver_state.DriverStateStore`).
-
-Labels are de-duplicated within the watermark delay of *label* time: a label is remembered
-until the newest label time seen is more than the delay past its own, so memory holds one
-watermark's worth of labels, not a month's. A label delivered again later than that would be
-applied twice (Kinesis redelivers within seconds or minutes).
+Saved as a snapshot now and then plus, for every batch since, a log of that batch's inputs
+(:class:`SinkStore`): the transactions' columns the engine and the windows read, their
+decisions, and the labels applied. Restoring the state before batch ``b`` loads the newest
+snapshot older than ``b`` and replays the logs between it and ``b`` through the same calls; the
+engine's answer does not depend on batching, and each call is deterministic, so the replayed
+state equals the state the first run had. A log is small (a few dozen bytes a row, zstd), so a
+busy batch writes what it received rather than the cards it touched; a snapshot is written once
+the logs since the last one reach ``snapshot_log_bytes`` (16 MiB by default, some 300,000 rows:
+a restore replays at most that much, a few seconds) or ``max_logs`` batches.
+Spark re-runs the last uncommitted batch after a crash with the same input; files of that batch
+or later, left by the attempt that crashed, are ignored and then overwritten.
 """
 
 from __future__ import annotations
 
-import heapq
 import json
 import logging
-import struct
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.ipc as ipc
+
 from fraudstream.settings import Settings
-from ml_model.features import FeatureConfig, MerchantSnapshot, MerchantState
-from processor.driver_state import DriverStateStore
-from processor.keyed_store import KeyedStateStore, KeyedTable
-from processor.windows import WindowKey, WindowSpec, WindowState
+from ml_model.features import FeatureConfig, FeatureEngine
+from ml_model.features.engine import TX_COLUMNS, TX_OPTIONAL
+from ml_model.features.snapshot import from_tables, to_tables
+from processor.label_dedup import SeenLabels
+from processor.state_folder import StateFolder
+from processor.windows import Windows, WindowSpec
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2  # the JSON snapshot of format 1 held every part; see SinkStateStore.load_before
-SPACES = ("merchants", "windows", "labels")
-_WINDOW = struct.Struct("<4d")  # count, sum, max, fraud decisions
+FORMAT = 3
+_OPTIONS = ipc.IpcWriteOptions(compression="zstd")
+_LOG = re.compile(r"^log-(\d{12})\.arrow$")
+_SNAP = re.compile(r"^snap-(\d{12})\.json$")
+
+LOG_SCHEMA = pa.schema(
+    [
+        pa.field("kind", pa.int8()),  # 0 a transaction, 1 a label
+        pa.field("card_id", pa.string()),
+        pa.field("merchant_id", pa.string()),
+        pa.field("amount", pa.float64()),
+        pa.field("event_ms", pa.int64()),
+        pa.field("merchant_category", pa.string()),
+        pa.field("channel", pa.string()),
+        pa.field("lat", pa.float64()),
+        pa.field("lon", pa.float64()),
+        pa.field("fraud_decision", pa.int64()),  # transactions: review or block
+        pa.field("transaction_id", pa.string()),  # labels
+        pa.field("label_ms", pa.int64()),
+        pa.field("is_fraud", pa.bool_()),
+    ]
+)
+LABEL_INPUT = ("transaction_id", "merchant_id", "event_ms", "label_ms", "is_fraud")
 
 
-def window_key(key: WindowKey) -> str:
-    """``kind:start:entity`` (the entity id last, so any characters in it are safe)."""
-    kind, entity, start = key
-    return f"{kind}:{start}:{entity}"
+def _name(kind: str, batch_id: int, suffix: str = "arrow") -> str:
+    return f"{kind}-{batch_id:012d}.{suffix}"
 
 
-def parse_window_key(text: str) -> WindowKey:
-    kind, start, entity = text.split(":", 2)
-    return kind, entity, int(start)
+def encode(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with ipc.new_file(sink, table.schema, options=_OPTIONS) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def decode(data: bytes) -> pa.Table:
+    return ipc.open_file(pa.py_buffer(data)).read_all()
 
 
 @dataclass
 class SinkState:
-    config: FeatureConfig
-    windows: WindowState
-    merchants: dict[str, MerchantState] = field(default_factory=dict)
-    # Applied labels: transaction id -> label ms (as ``last_ms``, no state bytes). Kept in its
-    # saved form directly, being nothing more than that.
-    labels: KeyedTable = field(default_factory=KeyedTable)
-    newest_label_ms: int | None = None
-    # What changed since the last save, and the saved form of every key (for full snapshots;
-    # ``tables["labels"]`` is :attr:`labels` itself).
-    changed_merchants: set[str] = field(default_factory=set, repr=False, compare=False)
-    changed_labels: set[str] = field(default_factory=set, repr=False, compare=False)
-    tables: dict[str, KeyedTable] = field(
-        default_factory=lambda: {space: KeyedTable() for space in SPACES if space != "labels"},
-        repr=False,
-        compare=False,
-    )
-    # (label ms, transaction id) of every remembered label, oldest first, so forgetting visits
-    # only what it forgets; built on first use (after a restore) and kept up to date.
-    _label_heap: list[tuple[int, str]] | None = field(default=None, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        self.tables["labels"] = self.labels
+    engine: FeatureEngine
+    labels: SeenLabels
+    windows: Windows
 
     @classmethod
     def empty(cls, config: FeatureConfig, spec: WindowSpec) -> SinkState:
-        return cls(config=config, windows=WindowState(spec=spec))
+        return cls(FeatureEngine(config, spec.delay_ms), SeenLabels(spec.delay_ms), Windows(spec))
 
-    def merchant_snapshot(self, merchant_id: str, event_ms: int) -> MerchantSnapshot:
-        """Risk of ``merchant_id`` as known at ``event_ms`` (labels older than the delay)."""
-        merchant = self.merchants.get(merchant_id)
-        return merchant.snapshot(event_ms, self.config) if merchant else MerchantSnapshot()
+    # -- the three steps of a batch (live and replayed alike) --------------------------------
+    def admit_labels(self, labels: pa.Table) -> np.ndarray:
+        """Mask of the labels not applied before (the first of repeats), which are remembered
+        from now on."""
+        if labels.num_rows == 0:
+            return np.zeros(0, dtype=bool)
+        label_ms = pc.cast(labels.column("label_ms"), pa.int64()).to_numpy()
+        return self.labels.admit(labels.column("transaction_id"), label_ms)
 
-    def _merchant(self, merchant_id: str) -> MerchantState:
-        merchant = self.merchants.get(merchant_id)
-        if merchant is None:
-            merchant = self.merchants[merchant_id] = MerchantState()
-        self.changed_merchants.add(merchant_id)
-        return merchant
+    def features(self, transactions: pa.Table, fresh_labels: pa.Table) -> np.ndarray:
+        return self.engine.compute(transactions, fresh_labels)
 
-    def add_transaction(self, merchant_id: str, event_ms: int) -> None:
-        self._merchant(merchant_id).add_transaction(event_ms, self.config)
+    def advance_windows(self, transactions: pa.Table, fraud: np.ndarray) -> tuple[pa.Table, int]:
+        return self.windows.advance(
+            transactions.column("card_id").combine_chunks(),
+            transactions.column("merchant_id").combine_chunks(),
+            pc.cast(transactions.column("event_ms"), pa.int64()).to_numpy(),
+            pc.cast(transactions.column("amount"), pa.float64()).to_numpy(),
+            fraud,
+        )
 
-    def add_label(
-        self, transaction_id: str, merchant_id: str, event_ms: int, label_ms: int, fraud: bool
-    ) -> bool:
-        """Apply a label once; False when this transaction's label was already applied (within
-        the de-duplication window, see the module docstring)."""
-        if transaction_id in self.labels.last_ms:
-            return False
-        self.labels.put(transaction_id, b"", label_ms)
-        self.changed_labels.add(transaction_id)
-        if self._label_heap is not None:
-            heapq.heappush(self._label_heap, (label_ms, transaction_id))
-        if self.newest_label_ms is None or label_ms > self.newest_label_ms:
-            self.newest_label_ms = label_ms
-        self._merchant(merchant_id).add_label(event_ms, fraud, self.config)
-        return True
-
-    def forget_old_labels(self) -> int:
-        """Forget labels more than the watermark delay older (label time) than the newest one;
-        returns how many."""
-        if self.newest_label_ms is None:
-            return 0
-        cutoff = self.newest_label_ms - self.windows.spec.delay_ms
-        if self._label_heap is None:
-            self._label_heap = [(ms, tx) for tx, ms in self.labels.last_ms.items()]
-            heapq.heapify(self._label_heap)
-        forgotten = 0
-        while self._label_heap and self._label_heap[0][0] < cutoff:
-            ms, tx = heapq.heappop(self._label_heap)
-            if self.labels.last_ms.get(tx) == ms:
-                self.labels.delete(tx)
-                self.changed_labels.add(tx)
-                forgotten += 1
-        return forgotten
+    def replay(self, logged: pa.Table) -> None:
+        """Apply a batch's log (see :func:`log_table`) as the live batch did."""
+        kind = logged.column("kind").to_numpy()
+        tx = logged.filter(pa.array(kind == 0))
+        labels = logged.filter(pa.array(kind == 1)).select(list(LABEL_INPUT))
+        fresh = labels.filter(pa.array(self.admit_labels(labels)))
+        self.features(tx, fresh)
+        self.advance_windows(tx, tx.column("fraud_decision").to_numpy())
 
     # -- saved form ---------------------------------------------------------------------------
-    def meta(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
-            "max_event_ms": self.windows.max_event_ms,
-            "newest_label_ms": self.newest_label_ms,
+    def to_tables(self) -> tuple[dict[str, Any], dict[str, pa.Table]]:
+        meta, tables = to_tables(self.engine)
+        tables["labels"] = self.labels.to_arrow()
+        tables["windows"] = self.windows.to_arrow()
+        spec = self.windows.spec
+        meta |= {
+            "sink_format": FORMAT,
+            "labels_newest_ms": self.labels.newest_ms,
+            "window_spec": [spec.size_ms, spec.slide_ms, spec.delay_ms],
+            "window_max_event_ms": self.windows.max_event_ms,
+            "window_next_start": self.windows.next_start,
         }
-
-    def sync_tables(self) -> dict[str, set[str]]:
-        """Bring :attr:`tables` up to date with what changed since the last call; return the
-        keys changed per space (removed keys included)."""
-        merchants, windows = self.tables["merchants"], self.tables["windows"]
-        for merchant_id in self.changed_merchants:
-            merchant = self.merchants[merchant_id]
-            data = json.dumps(merchant.to_dict(), separators=(",", ":")).encode()
-            merchants.put(merchant_id, data, merchant.newest or 0)
-        window_keys = set()
-        for key in self.windows.changed:
-            text = window_key(key)
-            window_keys.add(text)
-            values = self.windows.open.get(key)
-            if values is None:
-                windows.delete(text)
-            else:
-                windows.put(text, _WINDOW.pack(*values), key[2])
-        changed = {
-            "merchants": self.changed_merchants,
-            "windows": window_keys,
-            "labels": self.changed_labels,
-        }
-        self.changed_merchants, self.changed_labels = set(), set()
-        self.windows.changed = set()
-        return changed
+        return meta, tables
 
     @classmethod
-    def from_tables(
-        cls,
-        meta: dict[str, Any],
-        tables: dict[str, KeyedTable],
-        config: FeatureConfig,
-        spec: WindowSpec,
-    ) -> SinkState:
-        windows = WindowState(spec=spec, max_event_ms=meta.get("max_event_ms"))
-        for text, data in tables["windows"].states.items():
-            windows.open[parse_window_key(text)] = _WINDOW.unpack(data)
+    def from_tables(cls, meta: dict[str, Any], tables: dict[str, pa.Table]) -> SinkState:
+        if meta.get("sink_format") != FORMAT:
+            raise ValueError(f"unknown sink state format {meta.get('sink_format')!r}")
+        spec = WindowSpec(*meta["window_spec"])
         return cls(
-            config=config,
-            windows=windows,
-            merchants={
-                k: MerchantState.from_dict(json.loads(v))
-                for k, v in tables["merchants"].states.items()
-            },
-            labels=tables["labels"],
-            newest_label_ms=meta.get("newest_label_ms"),
-            tables=tables,
-        )
-
-    @classmethod
-    def from_legacy(
-        cls, data: dict[str, Any], config: FeatureConfig, spec: WindowSpec
-    ) -> SinkState:
-        """A format-1 snapshot (everything in one JSON), every part marked changed so the next
-        save writes it all in the keyed form. Its labels carry event times, not label times:
-        they are kept as they are and age out as the new labels arrive."""
-        state = cls(
-            config=config,
-            windows=WindowState.from_dict(data.get("windows", {}), spec),
-            merchants={k: MerchantState.from_dict(v) for k, v in data.get("merchants", {}).items()},
-            labels=KeyedTable(
-                {str(k): b"" for k in data.get("labels_seen", {})},
-                {str(k): int(v) for k, v in data.get("labels_seen", {}).items()},
+            from_tables(meta, tables),
+            SeenLabels.from_arrow(tables["labels"], spec.delay_ms, int(meta["labels_newest_ms"])),
+            Windows.from_arrow(
+                tables["windows"], spec, meta["window_max_event_ms"], meta["window_next_start"]
             ),
         )
-        state.changed_merchants = set(state.merchants)
-        state.changed_labels = set(state.labels.states)
-        state.windows.changed = set(state.windows.open)
-        return state
 
 
-class SinkStateStore:
-    """Saves and restores :class:`SinkState` per micro-batch under ``location``: the scalars as
-    a JSON snapshot in the folder itself, each keyed part in a subfolder of its name."""
+def log_table(transactions: pa.Table, fraud: np.ndarray, fresh_labels: pa.Table) -> pa.Table:
+    """A batch's inputs as :data:`LOG_SCHEMA` rows: what :meth:`SinkState.replay` reads."""
+    n, m = transactions.num_rows, fresh_labels.num_rows
 
-    def __init__(self, location: str, settings: Settings, *, max_deltas: int = 100) -> None:
-        root = location.rstrip("/")
-        self.meta = DriverStateStore(root, settings)
-        self.parts = {
-            space: KeyedStateStore(f"{root}/{space}", settings, max_deltas=max_deltas)
-            for space in SPACES
-        }
+    def tx_column(name: str, kind: pa.DataType) -> pa.Array:
+        if name in transactions.column_names:
+            return pc.cast(transactions.column(name), kind).combine_chunks()
+        return pa.nulls(n, kind)
+
+    def label_column(name: str, kind: pa.DataType) -> pa.Array:
+        if name in fresh_labels.column_names:
+            return pc.cast(fresh_labels.column(name), kind).combine_chunks()
+        return pa.nulls(m, kind)
+
+    parts = []
+    for field in LOG_SCHEMA:
+        if field.name == "kind":
+            values = np.r_[np.zeros(n, np.int8), np.ones(m, np.int8)]
+            parts.append(pa.array(values, pa.int8()))
+        elif field.name == "fraud_decision":
+            parts.append(pa.concat_arrays([pa.array(fraud, pa.int64()), pa.nulls(m, pa.int64())]))
+        elif field.name in ("merchant_id", "event_ms"):
+            parts.append(
+                pa.concat_arrays(
+                    [tx_column(field.name, field.type), label_column(field.name, field.type)]
+                )
+            )
+        elif field.name in (*TX_COLUMNS, *TX_OPTIONAL):
+            parts.append(
+                pa.concat_arrays([tx_column(field.name, field.type), pa.nulls(m, field.type)])
+            )
+        else:
+            parts.append(
+                pa.concat_arrays([pa.nulls(n, field.type), label_column(field.name, field.type)])
+            )
+    return pa.Table.from_arrays(parts, schema=LOG_SCHEMA)
+
+
+class SinkStore:
+    """Snapshots and per-batch logs of :class:`SinkState` in a state folder."""
+
+    def __init__(
+        self,
+        location: str,
+        settings: Settings,
+        *,
+        snapshot_log_bytes: int = 16 * 2**20,
+        max_logs: int = 500,
+    ) -> None:
+        if snapshot_log_bytes < 1 or max_logs < 1:
+            raise ValueError("snapshot_log_bytes and max_logs must be positive")
+        self.snapshot_log_bytes = snapshot_log_bytes
+        self.max_logs = max_logs
+        self.folder = StateFolder(location, settings)
+
+    def _files(self) -> tuple[list[int], list[int]]:
+        snaps, logs = [], []
+        for name in self.folder.names():
+            if m := _SNAP.match(name):
+                snaps.append(int(m.group(1)))
+            elif m := _LOG.match(name):
+                logs.append(int(m.group(1)))
+        return sorted(snaps), sorted(logs)
 
     def load_before(self, batch_id: int, config: FeatureConfig, spec: WindowSpec) -> SinkState:
         """The state after batch ``batch_id - 1`` (empty when nothing was saved)."""
-        saved = self.meta.load_before(batch_id)
-        if saved is None:
-            return SinkState.empty(config, spec)
-        saved_batch, meta = saved
-        if meta.get("format", 1) == 1:
-            log.info("driver state: converting the snapshot of batch %d", saved_batch)
-            return SinkState.from_legacy(meta, config, spec)
-        tables = {space: store.load_before(batch_id) for space, store in self.parts.items()}
-        log.info("driver state restored from batch %d", saved_batch)
-        return SinkState.from_tables(meta, tables, config, spec)
+        snaps, logs = self._files()
+        older = [s for s in snaps if s < batch_id]
+        if older:
+            snap = older[-1]
+            manifest = json.loads(self.folder.read(_name("snap", snap, "json")))
+            tables = {
+                name: decode(self.folder.read(file)) for name, file in manifest["tables"].items()
+            }
+            state = SinkState.from_tables(manifest["meta"], tables)
+        else:
+            snap = -1
+            state = SinkState.empty(config, spec)
+        replay = [b for b in logs if snap < b < batch_id]
+        for b in replay:
+            state.replay(decode(self.folder.read(_name("log", b))))
+        if older or replay:
+            log.info(
+                "sink state restored: snapshot of batch %s and %d logged batch(es) up to %s",
+                snap if older else "(none)",
+                len(replay),
+                replay[-1] if replay else snap,
+            )
+        return state
 
-    def save(self, batch_id: int, state: SinkState) -> None:
-        """Persist what ``batch_id`` changed; the JSON snapshot last, so a crash part way
-        leaves the previous batch's state the newest complete one (files of this batch are
-        ignored by a re-run, then overwritten)."""
-        changed = state.sync_tables()
-        for space, store in self.parts.items():
-            store.save(batch_id, state.tables[space], changed[space])
-        self.meta.save(batch_id, state.meta())
+    def save(self, batch_id: int, state: SinkState, logged: pa.Table) -> None:
+        """Persist batch ``batch_id``: its log, and a snapshot when one is due. A crashed
+        attempt's files for this batch or later are replaced or removed first."""
+        snaps, logs = self._files()
+        for b in logs:
+            if b >= batch_id:
+                self.folder.delete(_name("log", b))
+        stale = [s for s in snaps if s >= batch_id]
+        for name in self.folder.names():
+            if _batch_of(name) in stale and name.startswith("snap-"):
+                self.folder.delete(name)
+        if logged.num_rows:
+            self.folder.write(_name("log", batch_id), encode(logged))
+        last = max([s for s in snaps if s < batch_id], default=-1)
+        since = [b for b in logs if last < b < batch_id] + ([batch_id] if logged.num_rows else [])
+        listing = self.folder.listing()
+        size = sum(listing.get(_name("log", b), 0) for b in since)
+        if since and (size >= self.snapshot_log_bytes or len(since) >= self.max_logs):
+            self._snapshot(batch_id, state, previous=last)
+
+    def _snapshot(self, batch_id: int, state: SinkState, *, previous: int) -> None:
+        meta, tables = state.to_tables()
+        files = {}
+        for name, table in tables.items():
+            file = f"snap-{batch_id:012d}-{name}.arrow"
+            self.folder.write(file, encode(table))
+            files[name] = file
+        manifest = {"meta": meta, "tables": files}
+        self.folder.write(_name("snap", batch_id, "json"), json.dumps(manifest).encode())
+        log.info("sink state snapshot after batch %d", batch_id)
+        if previous >= 0:  # what restoring before the newest snapshot needs is kept
+            for name in self.folder.names():
+                number = _batch_of(name)
+                if number is not None and number < previous:
+                    self.folder.delete(name)
+
+
+def _batch_of(name: str) -> int | None:
+    found = re.match(r"^(?:log|snap)-(\d{12})", name)
+    return int(found.group(1)) if found else None

@@ -3,8 +3,8 @@
 
 Runs until stopped (SIGTERM/SIGINT stop the query cleanly), or with ``--available-now``
 processes what the streams hold and exits. Checkpoints go to ``settings.checkpoint_dir``
-(``<dir>/query`` for Spark's offsets and state stores, ``<dir>/driver-state`` and
-``<dir>/card-state`` for the batch sink's snapshots): a local path, or ``s3a://`` where the
+(``<dir>/query`` for Spark's offsets and state stores, ``<dir>/sink-state`` for the batch
+sink's snapshots and logs): a local path, or ``s3a://`` where the
 image has hadoop-aws.
 """
 
@@ -29,7 +29,6 @@ from ml_model.scoring.client import ScoringClient
 from processor.batch_sink import BatchSink, SinkParts
 from processor.decisions import RulesFile
 from processor.heap import FreezeAfterStartUp
-from processor.keyed_store import KeyedStateStore
 from processor.kinesis.metrics import from_progress
 from processor.metrics import (
     BatchSummary,
@@ -38,7 +37,7 @@ from processor.metrics import (
     serve_from_settings,
     timing_line,
 )
-from processor.sink_state import SinkStateStore
+from processor.sink_state import SinkStore
 from processor.sinks.alerts import AlertWriter
 from processor.sinks.lake import LakeWriter
 
@@ -81,13 +80,10 @@ def make_parts(settings: Settings, model: ModelBundle, metrics: ProcessorMetrics
     return SinkParts(
         lake=LakeWriter(settings),
         alerts=AlertWriter(settings),
-        store=SinkStateStore(f"{root}/driver-state", settings),
+        store=SinkStore(f"{root}/sink-state", settings),
         scorer=ScoringClient.from_settings(settings, fallback=model),
         rules=RulesFile(settings.rules_path),
         metrics=metrics,
-        cards=KeyedStateStore(f"{root}/card-state", settings, ttl_ms=settings.card_state_ttl_ms)
-        if settings.card_state == "driver"
-        else None,
     )
 
 
@@ -144,7 +140,7 @@ def start(
     parts = make_parts(settings, model, metrics)
     sink = BatchSink(settings, model, parts, on_batch=FreezeAfterStartUp(on_batch))
     spark.streams.addListener(_listener(metrics))
-    stream = pipeline.build(spark, settings, model.feature_config.to_dict())
+    stream = pipeline.build(spark, settings)
     writer = (
         stream.writeStream.queryName("fraudstream")
         .foreachBatch(sink)

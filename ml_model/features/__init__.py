@@ -1,52 +1,33 @@
-"""Features defined once, shared by the training-set builder and the stream.
+"""Features defined once, for whole batches, shared by the training-set builder and the stream.
 
-The processor's per-card operator calls, for each transaction of a card in event-time order::
+::
 
-    from ml_model.features import CardState, FeatureConfig, TxInput, features
+    from ml_model.features import FeatureConfig, FeatureEngine
 
-    tx = TxInput.from_mapping(row.asDict())            # or TxInput.from_event(event)
-    vector = features(card_state, merchant_snapshot, tx)   # BEFORE adding tx
-    card_state.add(tx, config.card_max_history)
+    engine = FeatureEngine(FeatureConfig.from_dict(manifest["feature_config"]), lateness_ms)
+    matrix = engine.compute(transactions, labels)   # per micro-batch; float32, FEATURE_NAMES order
 
-and stores ``card_state.to_bytes()`` (one binary state value). Merchant risk comes
-from :class:`MerchantState` (fed transactions and delayed fraud labels; ``snapshot(t, config)``).
-:class:`StreamingFeatures` shows the whole loop; :func:`build` is the batch builder.
+:func:`build` replays labelled history through the same engine in chunks of time.
 """
 
 from ml_model.features.builder import build
-from ml_model.features.card import CardState
-from ml_model.features.merchant import (
-    EMPTY_SNAPSHOT,
-    MerchantSnapshot,
-    MerchantState,
-    merchant_state_spark_schema,
-)
+from ml_model.features.engine import FeatureEngine
 from ml_model.features.schema import (
     FEATURE_COUNT,
     FEATURE_DESCRIPTIONS,
+    FEATURE_INDEX,
     FEATURE_NAMES,
     UNKNOWN,
     FeatureConfig,
 )
-from ml_model.features.stream import StreamingFeatures
-from ml_model.features.transaction import TxInput, epoch_ms
-from ml_model.features.vector import card_features, features
 
 __all__ = [
-    "EMPTY_SNAPSHOT",
     "FEATURE_COUNT",
     "FEATURE_DESCRIPTIONS",
+    "FEATURE_INDEX",
     "FEATURE_NAMES",
     "UNKNOWN",
-    "CardState",
     "FeatureConfig",
-    "MerchantSnapshot",
-    "MerchantState",
-    "StreamingFeatures",
-    "TxInput",
+    "FeatureEngine",
     "build",
-    "card_features",
-    "epoch_ms",
-    "features",
-    "merchant_state_spark_schema",
 ]

@@ -23,7 +23,8 @@ CARD_WINDOWS: tuple[tuple[str, int], ...] = (
     ("7d", 7 * DAY_MS),
     ("30d", 30 * DAY_MS),
 )
-CARD_RETENTION_MS = CARD_WINDOWS[-1][1]
+LOOKBACK_MS = CARD_WINDOWS[-1][1]
+"""Nothing of a card's history older than this (30 days) reaches a feature."""
 
 #: Per-merchant windows in days, each shifted back by the label delay.
 MERCHANT_WINDOW_DAYS: tuple[int, ...] = (1, 7, 30)
@@ -119,23 +120,19 @@ class FeatureConfig:
 
     ``label_delay_ms``: merchant windows end this long before the transaction, so they only
     count transactions whose labels are known (7 days for the handbook backtest, about a minute
-    for the live demo). ``merchant_bucket_ms``: merchant counts are kept per time bucket of this
-    length and windows are aligned to bucket edges; it must divide a day. ``card_max_history``:
-    most transactions a card keeps (oldest dropped first), bounding state size for a card in a
-    burst; normal cards never reach it within 30 days.
+    for the live demo). ``merchant_bucket_ms``: the end of a merchant window is aligned down to
+    a multiple of this; it must divide an hour (an hour when labels take that long or more, a
+    minute for the demo's minute-old labels).
     """
 
     label_delay_ms: int = 7 * DAY_MS
     merchant_bucket_ms: int = HOUR_MS
-    card_max_history: int = 5_000
 
     def __post_init__(self) -> None:
         if self.label_delay_ms < 0:
             raise ValueError("label_delay_ms must be >= 0")
-        if self.merchant_bucket_ms <= 0 or DAY_MS % self.merchant_bucket_ms:
-            raise ValueError("merchant_bucket_ms must be a positive divisor of one day")
-        if self.card_max_history < 1:
-            raise ValueError("card_max_history must be >= 1")
+        if self.merchant_bucket_ms <= 0 or HOUR_MS % self.merchant_bucket_ms:
+            raise ValueError("merchant_bucket_ms must be a positive divisor of one hour")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -6,7 +6,7 @@ and turns scores into decisions with ``decide(scores, bundle.thresholds)``.
 
 from ml_model.scoring.breaker import CircuitBreaker
 from ml_model.scoring.client import ScoredBatch, ScoringClient
-from ml_model.scoring.reasons import reason_codes
+from ml_model.scoring.reasons import feature_words, top_features
 from ml_model.training.thresholds import Thresholds, decide
 
 __all__ = [
@@ -15,5 +15,6 @@ __all__ = [
     "ScoringClient",
     "Thresholds",
     "decide",
-    "reason_codes",
+    "feature_words",
+    "top_features",
 ]

@@ -33,7 +33,7 @@ from ml_model.artifact import ModelBundle, load_model
 from ml_model.errors import ArtifactError, FeatureCountError, ScoringUnavailable
 from ml_model.features.schema import FEATURE_NAMES
 from ml_model.scoring.breaker import CircuitBreaker
-from ml_model.scoring.reasons import reason_codes
+from ml_model.scoring.reasons import feature_words, top_features
 from ml_model.serving import codec
 
 if TYPE_CHECKING:
@@ -53,28 +53,21 @@ Reasons = Literal["flagged", "all", "none"]
 
 @dataclass
 class ScoredBatch:
-    """One score per input row, in input order."""
+    """One score per input row, in input order, as columns.
+
+    ``reason_features[i]``: the feature numbers that raised row ``i``'s score most (``-1`` for
+    none; only rows the client explains, see ``reasons=``), named by ``feature_words``."""
 
     scores: np.ndarray
-    model_version: list[str]
-    scored_by: list[str]
-    reason_codes: list[list[str]]
-    reasons: list[list[str]]
+    model_version: np.ndarray  # str per row (object array)
+    scored_by: np.ndarray  # "endpoint" or "fallback" per row (object array)
+    reason_features: np.ndarray
+    feature_words: Sequence[str] = ()
+    feature_names: Sequence[str] = ()
     endpoint_errors: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.scores)
-
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            {
-                "score": self.scores,
-                "model_version": self.model_version,
-                "scored_by": self.scored_by,
-                "reason_codes": self.reason_codes,
-                "reasons": self.reasons,
-            }
-        )
 
 
 class EndpointFailure(Exception):
@@ -103,20 +96,23 @@ def to_matrix(rows: Any, names: Sequence[str] = FEATURE_NAMES) -> np.ndarray:
     return matrix
 
 
-def plan_requests(sizes: Sequence[int], max_bytes: int, max_rows: int) -> list[tuple[int, int]]:
-    """Split rows of the given encoded sizes into ``[start, end)`` ranges whose newline-joined
-    body stays within ``max_bytes`` and ``max_rows``."""
+def plan_requests(line_ends: np.ndarray, max_bytes: int, max_rows: int) -> list[tuple[int, int]]:
+    """Cut rows into ``[start, end)`` ranges whose lines (``line_ends``: offset just past each
+    row's newline in the body) fit ``max_bytes`` and ``max_rows`` per request. The loop runs
+    once per request, each cut found by binary search."""
+    ends = np.asarray(line_ends, dtype=np.int64)
+    sizes = np.diff(np.r_[0, ends])
+    if len(sizes) and int(sizes.max()) > max_bytes:
+        row = int(np.argmax(sizes))
+        raise FeatureCountError(f"row {row} alone is larger than the payload limit")
     ranges = []
-    start, used = 0, 0
-    for i, size in enumerate(sizes):
-        if size + 1 > max_bytes:
-            raise FeatureCountError(f"row {i} alone is larger than the payload limit")
-        if i > start and (used + size + 1 > max_bytes or i - start >= max_rows):
-            ranges.append((start, i))
-            start, used = i, 0
-        used += size + 1
-    if start < len(sizes):
-        ranges.append((start, len(sizes)))
+    start, rows = 0, len(ends)
+    while start < rows:
+        before = int(ends[start - 1]) if start else 0
+        fits = int(np.searchsorted(ends, before + max_bytes, "right"))
+        end = min(max(fits, start + 1), start + max_rows, rows)
+        ranges.append((start, end))
+        start = end
     return ranges
 
 
@@ -255,20 +251,19 @@ class ScoringClient:
         matrix = to_matrix(rows, names)
         n = len(matrix)
         scores = np.zeros(n, dtype=np.float64)
-        versions = [""] * n
-        paths = [""] * n
+        versions = np.full(n, "", dtype=object)
+        paths = np.full(n, "", dtype=object)
         errors: list[str] = []
         if n:
-            lines = codec.encode_csv_rows(matrix)
-            plan = plan_requests(
-                [len(line) for line in lines], self.max_payload_bytes, self.max_rows_per_request
-            )
+            body, ends = codec.encode_csv_body(matrix)
+            plan = plan_requests(ends, self.max_payload_bytes, self.max_rows_per_request)
             for start, end in plan:
                 done = False
                 if self.breaker.allow():
+                    first = int(ends[start - 1]) if start else 0
                     try:
                         part, version = self._call_with_retries(
-                            b"\n".join(lines[start:end]), end - start
+                            body[first : int(ends[end - 1])], end - start
                         )
                     except EndpointFailure as failure:
                         self.breaker.record_failure()
@@ -277,8 +272,8 @@ class ScoringClient:
                     else:
                         self.breaker.record_success()
                         scores[start:end] = part
-                        versions[start:end] = [version] * (end - start)
-                        paths[start:end] = [ENDPOINT] * (end - start)
+                        versions[start:end] = version
+                        paths[start:end] = ENDPOINT
                         self.counts[ENDPOINT] += end - start
                         done = True
                 if not done:
@@ -289,23 +284,13 @@ class ScoringClient:
                             f"on ({'; '.join(errors) or 'circuit open'})"
                         )
                     scores[start:end] = local.predict(matrix[start:end])
-                    versions[start:end] = [local.version] * (end - start)
-                    paths[start:end] = [FALLBACK] * (end - start)
+                    versions[start:end] = local.version
+                    paths[start:end] = FALLBACK
                     self.counts[FALLBACK] += end - start
-        codes, words = self._reasons(matrix, scores)
-        return ScoredBatch(scores, versions, paths, codes, words, errors)
-
-    def _reasons(
-        self, matrix: np.ndarray, scores: np.ndarray
-    ) -> tuple[list[list[str]], list[list[str]]]:
-        n = len(scores)
-        codes: list[list[str]] = [[] for _ in range(n)]
-        words: list[list[str]] = [[] for _ in range(n)]
-        if self.reasons == "none" or n == 0:
-            return codes, words
-        local = self.local_model()
+        features = np.full((n, self.top_reasons), -1, dtype=np.int32)
+        local = self.local_model() if self.reasons != "none" and n else None
         if local is None:
-            return codes, words
+            return ScoredBatch(scores, versions, paths, features, endpoint_errors=errors)
         if self.reasons == "all":
             picked = np.arange(n)
         else:
@@ -313,7 +298,13 @@ class ScoringClient:
             cut = thresholds.review if thresholds is not None else 0.5
             picked = np.flatnonzero(scores >= cut)
         if len(picked):
-            some_codes, some_words = reason_codes(local, matrix[picked], top=self.top_reasons)
-            for i, c, w in zip(picked.tolist(), some_codes, some_words, strict=True):
-                codes[i], words[i] = c, w
-        return codes, words
+            features[picked] = top_features(local, matrix[picked], top=self.top_reasons)
+        return ScoredBatch(
+            scores,
+            versions,
+            paths,
+            features,
+            feature_words(local),
+            list(local.feature_names),
+            errors,
+        )

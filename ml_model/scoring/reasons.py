@@ -1,8 +1,9 @@
 """Reason codes: the features that pushed a transaction's score up the most.
 
 XGBoost's ``pred_contribs`` splits each prediction's log-odds into one contribution per feature
-plus a bias (TreeSHAP); the largest positive contributions are the reasons, named in plain
-words from the manifest's feature descriptions.
+plus a bias (TreeSHAP); the largest positive contributions are the reasons. They are returned
+as feature numbers, a matrix for the whole batch; the manifest's plain-word descriptions name
+them (:func:`feature_words`).
 """
 
 from __future__ import annotations
@@ -12,20 +13,18 @@ import numpy as np
 from ml_model.artifact import ModelBundle
 
 
-def reason_codes(
-    model: ModelBundle, matrix: np.ndarray, *, top: int = 3
-) -> tuple[list[list[str]], list[list[str]]]:
-    """(codes, plain words) per row: up to ``top`` features with a positive contribution."""
-    if len(matrix) == 0:
-        return [], []
+def top_features(model: ModelBundle, matrix: np.ndarray, *, top: int = 3) -> np.ndarray:
+    """``[rows, top]`` feature numbers with the largest positive contributions, best first;
+    ``-1`` where fewer than ``top`` features contributed positively."""
+    if len(matrix) == 0 or top <= 0:
+        return np.full((len(matrix), max(top, 0)), -1, dtype=np.int32)
     contributions = model.contributions(matrix)[:, :-1]  # last column is the bias
-    names = model.feature_names
-    words = model.manifest.get("feature_descriptions", {})
     order = np.argsort(-contributions, axis=1, kind="stable")[:, :top]
-    codes: list[list[str]] = []
-    texts: list[list[str]] = []
-    for row, picks in enumerate(order.tolist()):
-        chosen = [names[k] for k in picks if contributions[row, k] > 0]
-        codes.append(chosen)
-        texts.append([words.get(name, name.replace("_", " ")) for name in chosen])
-    return codes, texts
+    positive = np.take_along_axis(contributions, order, axis=1) > 0
+    return np.where(positive, order, -1).astype(np.int32)
+
+
+def feature_words(model: ModelBundle) -> list[str]:
+    """Plain words for each of the model's features (its manifest's descriptions)."""
+    words = model.manifest.get("feature_descriptions", {})
+    return [words.get(name, name.replace("_", " ")) for name in model.feature_names]

@@ -165,8 +165,10 @@ def decode_scores(body: bytes, kind: str) -> tuple[np.ndarray, str | None]:
     return np.array(text.replace("\n", ",").split(","), dtype=np.float64), None
 
 
-def encode_csv_rows(matrix: np.ndarray) -> list[bytes]:
-    """One CSV line per row (no newline); NaN as an empty field.
+def encode_csv_body(matrix: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """The CSV of ``matrix`` (one line per row, each ending in a newline; NaN as an empty
+    field) and the offset just past each line's newline, so a caller can cut requests at
+    line boundaries without splitting the body into per-row objects.
 
     Values are rounded to float32 first (XGBoost computes in float32) and written in the
     shortest form that reads back as the same float32, so the endpoint scores exactly the
@@ -176,13 +178,24 @@ def encode_csv_rows(matrix: np.ndarray) -> list[bytes]:
     values = np.asarray(matrix, dtype=np.float32)
     if values.ndim != 2:
         raise ValueError(f"expected a 2-D feature matrix, got shape {values.shape}")
-    if values.shape[0] == 0:
-        return []
+    rows = values.shape[0]
+    if rows == 0:
+        return b"", np.zeros(0, dtype=np.int64)
     if values.shape[1] == 0:
-        return [b""] * values.shape[0]
+        return b"\n" * rows, np.arange(1, rows + 1, dtype=np.int64)
     columns = [pa.array(column, mask=np.isnan(column)) for column in values.T]
     table = pa.Table.from_arrays(columns, names=[f"f{i}" for i in range(len(columns))])
     out = io.BytesIO()
     options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
     pa_csv.write_csv(table, out, options)
-    return out.getvalue().rstrip(b"\n").split(b"\n")
+    body = out.getvalue()
+    ends = np.flatnonzero(np.frombuffer(body, dtype=np.uint8) == 10).astype(np.int64) + 1
+    return body, ends
+
+
+def encode_csv_rows(matrix: np.ndarray) -> list[bytes]:
+    """One CSV line per row (no newline): :func:`encode_csv_body` split at its newlines."""
+    body, ends = encode_csv_body(matrix)
+    if not len(ends):
+        return []
+    return body[:-1].split(b"\n")

@@ -1,7 +1,8 @@
 """Decisions: approve / review / block from the model score and configurable rules.
 
 ``load_rules(settings.rules_path)`` once (or :class:`RulesFile` to pick up edits), then
-``decide(batch, config)`` per micro-batch. Column names: :mod:`processor.decisions.columns`.
+``decide(columns, config, model_reasons)`` per micro-batch. Column names:
+:mod:`processor.decisions.columns`.
 """
 
 from processor.decisions.config import (
@@ -11,15 +12,15 @@ from processor.decisions.config import (
     parse_rules,
     with_model_thresholds,
 )
-from processor.decisions.engine import apply_decisions, check_columns, decide, decide_arrow
+from processor.decisions.engine import Decided, ModelReasons, check_columns, decide
 
 __all__ = [
+    "Decided",
     "DecisionConfig",
+    "ModelReasons",
     "RulesFile",
-    "apply_decisions",
     "check_columns",
     "decide",
-    "decide_arrow",
     "load_rules",
     "parse_rules",
     "with_model_thresholds",

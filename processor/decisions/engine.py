@@ -1,14 +1,16 @@
 """Approve / review / block for a whole micro-batch at once, from the score and the rules.
 
-Pure logic over a pandas DataFrame (or an Arrow table): every comparison is one numpy
-operation over the batch; only the reasons lists are built per row, and only for rows that
-have any.
+Pure logic over columns: every comparison is one numpy operation over the batch, and the
+reason lists are assembled as a matrix of reason numbers (rules that fired, the score's reason,
+the model's top features) that becomes one Arrow list column, with repeats removed. No Python
+loop runs per row.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,7 @@ from processor.errors import MissingColumnsError
 
 SEVERITY = {outcome: level for level, outcome in enumerate(C.OUTCOMES)}
 NO_SCORE_REASON = "no_model_score"
+_OUTCOMES = pa.array(C.OUTCOMES, pa.string())
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
     ">": operator.gt,
     ">=": operator.ge,
@@ -30,12 +33,41 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
     "!=": operator.ne,
 }
 
-
-def _numbers(batch: pd.DataFrame, column: str) -> np.ndarray:
-    return pd.to_numeric(batch[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+Columns = Mapping[str, Any]
 
 
-def _holds(batch: pd.DataFrame, config: DecisionConfig, comparison: Comparison) -> np.ndarray:
+@dataclass(frozen=True)
+class ModelReasons:
+    """The scoring client's top features per row: ``features[i, j]`` is a feature number
+    (``-1`` for none), ``words[k]`` the plain words of feature ``k``."""
+
+    features: np.ndarray
+    words: Sequence[str]
+
+
+@dataclass(frozen=True)
+class Decided:
+    """One decision and one reason list per row."""
+
+    severity: np.ndarray  # index into columns.OUTCOMES
+    reasons: pa.ListArray
+
+    @property
+    def decision(self) -> pa.Array:
+        return _OUTCOMES.take(pa.array(self.severity, pa.int8()))
+
+    def __len__(self) -> int:
+        return len(self.severity)
+
+
+def _numbers(batch: Columns, column: str) -> np.ndarray:
+    values = batch[column]
+    if isinstance(values, pd.Series):
+        values = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return np.asarray(values, dtype=float)
+
+
+def _holds(batch: Columns, config: DecisionConfig, comparison: Comparison) -> np.ndarray:
     left = _numbers(batch, config.column(comparison.column))
     if comparison.other is None:
         right = np.full(len(left), comparison.value, dtype=float)
@@ -45,12 +77,6 @@ def _holds(batch: pd.DataFrame, config: DecisionConfig, comparison: Comparison) 
     with np.errstate(invalid="ignore"):
         result: np.ndarray = known & _OPS[comparison.op](left, right)
     return result
-
-
-def _model_reasons(value: Any, limit: int, prefix: str) -> list[str]:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return []
-    return [f"{prefix}{text}" for text in list(value)[:limit] if text]
 
 
 def check_columns(batch_columns: Sequence[str], config: DecisionConfig) -> None:
@@ -63,17 +89,28 @@ def check_columns(batch_columns: Sequence[str], config: DecisionConfig) -> None:
         )
 
 
-def decide(batch: pd.DataFrame, config: DecisionConfig) -> pd.DataFrame:
-    """``decision`` and ``reasons`` for every row of ``batch`` (same index).
+def _without_repeats(reasons: np.ndarray) -> np.ndarray:
+    """``reasons`` with any number already earlier in its row replaced by -1."""
+    out = reasons.copy()
+    for k in range(1, out.shape[1]):
+        repeated = (out[:, :k] == out[:, k : k + 1]).any(axis=1)
+        out[repeated, k] = -1
+    return out
+
+
+def decide(batch: Columns, config: DecisionConfig, model: ModelReasons | None = None) -> Decided:
+    """Decision and reasons for every row of ``batch`` (a mapping of column name to values).
 
     The decision is the most severe of the score's outcome and the actions of the rules that
     fire. Reasons, in order: fired rules (config order), the score reason when the score alone
-    reached review (or the no-score reason), then up to ``model_reasons.max`` of the row's
-    ``model_reasons`` (when the decision is one of ``model_reasons.when``).
+    reached review (or the no-score reason), then up to ``model_reasons.max`` of the model's top
+    features in plain words (when the decision is one of ``model_reasons.when``); each reason
+    appears once.
     """
-    check_columns(list(batch.columns), config)
-    size = len(batch)
+    names = list(batch.keys())
+    check_columns(names, config)
     score = _numbers(batch, config.column(C.SCORE))
+    size = len(score)
     policy = config.score
     missing = np.isnan(score)
     with np.errstate(invalid="ignore"):
@@ -82,59 +119,34 @@ def decide(batch: pd.DataFrame, config: DecisionConfig) -> pd.DataFrame:
         )
     by_score = np.where(missing, SEVERITY[policy.missing], by_score)
     severity = by_score.copy()
-    fired: list[tuple[str, np.ndarray]] = []
-    for rule in config.active_rules():
+    rules = config.active_rules()
+    vocabulary = [rule.name for rule in rules] + [policy.reason, NO_SCORE_REASON]
+    slots = [np.full(size, -1, dtype=np.int32) for _ in range(len(rules) + 1)]
+    for k, rule in enumerate(rules):
         mask = np.ones(size, dtype=bool)
         for comparison in rule.all:
             mask &= _holds(batch, config, comparison)
-        fired.append((rule.name, mask))
+        slots[k][mask] = k
         severity = np.where(mask, np.maximum(severity, SEVERITY[rule.action]), severity)
     score_reason = ~missing & (by_score >= SEVERITY[C.REVIEW])
-
-    reasons_column = config.column(C.MODEL_REASONS)
-    contributions = batch[reasons_column].to_numpy() if reasons_column in batch else None
-    wanted = np.isin(severity, [SEVERITY[o] for o in config.model_reasons.when])
-    any_reason = score_reason | missing | np.logical_or.reduce([m for _, m in fired] + [wanted])
-    reasons: list[list[str]] = [[] for _ in range(size)]
-    for row in np.flatnonzero(any_reason):
-        out = reasons[row]
-        out.extend(name for name, mask in fired if mask[row])
-        if score_reason[row]:
-            out.append(policy.reason)
-        elif missing[row]:
-            out.append(NO_SCORE_REASON)
-        if contributions is not None and wanted[row]:
-            out.extend(
-                _model_reasons(
-                    contributions[row], config.model_reasons.max, config.model_reasons.prefix
-                )
-            )
-    outcomes = np.array(C.OUTCOMES, dtype=object)[severity]
-    return pd.DataFrame({C.DECISION: outcomes, C.REASONS: reasons}, index=batch.index)
-
-
-def apply_decisions(batch: pd.DataFrame, config: DecisionConfig) -> pd.DataFrame:
-    """``batch`` with ``decision`` and ``reasons`` columns added (or replaced)."""
-    decided = decide(batch, config)
-    return batch.assign(**{C.DECISION: decided[C.DECISION], C.REASONS: decided[C.REASONS]})
-
-
-def decide_arrow(table: pa.Table, config: DecisionConfig) -> pa.Table:
-    """Arrow in, Arrow out: ``table`` with ``decision`` (string) and ``reasons`` (list)."""
-    needed = [
-        c
-        for c in (*config.required_columns(), config.column(C.MODEL_REASONS))
-        if c in table.column_names
-    ]
-    decided = decide(table.select(needed).to_pandas(), config)
-    out = table
-    for name, values, kind in (
-        (C.DECISION, decided[C.DECISION], pa.string()),
-        (C.REASONS, decided[C.REASONS], pa.list_(pa.string())),
-    ):
-        array = pa.array(list(values), type=kind)
-        if name in out.column_names:
-            out = out.set_column(out.column_names.index(name), name, array)
-        else:
-            out = out.append_column(name, array)
-    return out
+    slots[-1][score_reason] = len(rules)
+    slots[-1][missing] = len(rules) + 1
+    if model is not None and config.model_reasons.max > 0 and size:
+        wanted = np.isin(severity, [SEVERITY[o] for o in config.model_reasons.when])
+        offset = len(vocabulary)
+        # features sharing plain words (amount, log amount) share one reason
+        words, word_of = np.unique(
+            np.asarray(list(model.words) or [""], dtype=object), return_inverse=True
+        )
+        vocabulary += [config.model_reasons.prefix + str(word) for word in words]
+        top = np.asarray(model.features)[:, : config.model_reasons.max]
+        for j in range(top.shape[1]):
+            known = wanted & (top[:, j] >= 0)
+            column = np.where(known, word_of[np.maximum(top[:, j], 0)] + offset, -1)
+            slots.append(column.astype(np.int32))
+    matrix = _without_repeats(np.stack(slots, axis=1)) if size else np.empty((0, 0), np.int32)
+    present = matrix >= 0
+    offsets = np.r_[0, np.cumsum(present.sum(axis=1))].astype(np.int32)
+    values = pa.array(vocabulary, pa.string()).take(pa.array(matrix[present], pa.int32()))
+    reasons = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
+    return Decided(severity.astype(np.int8), reasons)

@@ -106,12 +106,10 @@ def inject_bad_and_duplicates(settings: Settings, duplicates: int) -> dict[str, 
     return {reason: data.decode(errors="replace") for reason, data in variants.items()}
 
 
-@pytest.mark.parametrize("card_state", ["driver", "spark"])
 def test_fraud_is_caught_and_every_transaction_lands_once(
-    pipeline: Settings, generator_model_dir: Path, card_state: str
+    pipeline: Settings, generator_model_dir: Path
 ) -> None:
-    """Both places per-card state can live (``FRAUDSTREAM_CARD_STATE``) give the same product."""
-    env = environment(pipeline, generator_model_dir, FRAUDSTREAM_CARD_STATE=card_state)
+    env = environment(pipeline, generator_model_dir)
     produced = cli(
         env,
         "produce",

@@ -222,7 +222,8 @@ def test_serve_model_process_answers_ping(model_dir: Path) -> None:
 @pytest.mark.data
 @pytest.mark.slow
 def test_backtest_on_handbook_data(handbook_path: Path, tmp_path: Path) -> None:
-    """A short early split of the real dataset (the full comparison is in docs/model.md)."""
+    """A short early split of the real dataset (the full comparison is in docs/model.md): a
+    month of training, so merchant risk (30-day windows seven days back) has some history."""
     result = CliRunner().invoke(
         cli,
         [
@@ -234,11 +235,11 @@ def test_backtest_on_handbook_data(handbook_path: Path, tmp_path: Path) -> None:
             "--train-start",
             "2018-04-01",
             "--train-end",
-            "2018-04-14",
+            "2018-05-01",
             "--test-start",
-            "2018-04-22",
+            "2018-05-09",
             "--test-end",
-            "2018-04-24",
+            "2018-05-11",
             "--delay-days",
             "7",
             "--output",

@@ -115,13 +115,13 @@ def test_endpoint_scores_with_version_and_reasons(
     assert thresholds is not None
     flagged = scored.scores >= thresholds.review
     assert flagged.any()
-    for i in np.flatnonzero(flagged):
-        assert 1 <= len(scored.reasons[i]) <= 3
-        assert all(" " in words for words in scored.reasons[i])  # plain words, not codes
-        assert all(code in FEATURE_NAMES for code in scored.reason_codes[i])
-    assert all(not scored.reasons[i] for i in np.flatnonzero(~flagged))
-    frame = scored.to_frame()
-    assert list(frame.columns[:3]) == ["score", "model_version", "scored_by"]
+    top = scored.reason_features
+    assert top.shape == (len(batch), 3)
+    assert ((top[flagged] >= 0).sum(axis=1) >= 1).all()  # every flagged row has a reason
+    assert (top[~flagged] == -1).all()  # only flagged rows are explained
+    assert list(scored.feature_names) == list(FEATURE_NAMES)
+    words = [scored.feature_words[k] for k in top[flagged][0] if k >= 0]
+    assert all(" " in word for word in words)  # plain words, not codes
 
 
 def test_arrow_and_array_batches(server: Server, bundle: ModelBundle, batch: pd.DataFrame) -> None:
@@ -145,12 +145,22 @@ def test_requests_stay_under_the_payload_limit(
     assert np.array_equal(scored.scores, bundle.predict(to_matrix(batch)))
 
 
+def ends(sizes: list[int]) -> np.ndarray:
+    """Offsets just past each line of a body whose lines (newline included) have ``sizes``."""
+    return np.cumsum(sizes, dtype=np.int64)
+
+
 def test_plan_requests_respects_bytes_and_rows() -> None:
-    assert plan_requests([10] * 10, max_bytes=33, max_rows=100) == [(0, 3), (3, 6), (6, 9), (9, 10)]
-    assert plan_requests([10] * 5, max_bytes=1000, max_rows=2) == [(0, 2), (2, 4), (4, 5)]
-    assert plan_requests([], max_bytes=10, max_rows=1) == []
+    assert plan_requests(ends([11] * 10), max_bytes=33, max_rows=100) == [
+        (0, 3),
+        (3, 6),
+        (6, 9),
+        (9, 10),
+    ]
+    assert plan_requests(ends([11] * 5), max_bytes=1000, max_rows=2) == [(0, 2), (2, 4), (4, 5)]
+    assert plan_requests(ends([]), max_bytes=10, max_rows=1) == []
     with pytest.raises(FeatureCountError):
-        plan_requests([50], max_bytes=10, max_rows=1)
+        plan_requests(ends([50]), max_bytes=10, max_rows=1)
 
 
 def test_transient_failures_are_retried(
@@ -202,14 +212,14 @@ def test_breaker_opens_then_probes(
     server.faults.fail_next = 100
     rows = batch.head(5)
     for _ in range(2):
-        assert client.score(rows).scored_by == ["fallback"] * 5
+        assert client.score(rows).scored_by.tolist() == ["fallback"] * 5
     assert breaker.state == "open"
     calls = server.faults.requests
-    assert client.score(rows).scored_by == ["fallback"] * 5
+    assert client.score(rows).scored_by.tolist() == ["fallback"] * 5
     assert server.faults.requests == calls  # open: the endpoint is not called at all
     server.faults.fail_next = 0
     clock.now += 31  # half-open: one trial call, which succeeds and closes the circuit
-    assert client.score(rows).scored_by == ["endpoint"] * 5
+    assert client.score(rows).scored_by.tolist() == ["endpoint"] * 5
     assert breaker.state == "closed"
 
 

@@ -1,18 +1,14 @@
-"""Build the rows the streaming plan hands the batch sink, without Spark: what the per-card
-operator emits (via its pure logic, :func:`processor.card_features.enrich`), plus label and
-quarantine rows, in the union's shape."""
+"""Build the rows the streaming plan hands the batch sink, without Spark: transaction, label and
+quarantine rows in the union's shape (column ``kind``)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 
 from fraudstream.events import arrow_schema
-from ml_model.features import CardState, FeatureConfig
-from processor.card_features import CARD_FEATURES, enrich
 from processor.pipeline import KIND, LABEL, QUARANTINE, TX
 from producer.generator import GeneratedTransaction
 
@@ -23,7 +19,6 @@ SCHEMA = (
     .append(pa.field("shard_id", pa.string()))
     .append(pa.field("sequence_number", pa.string()))
     .append(pa.field("arrival_time", UTC_US))
-    .append(pa.field(CARD_FEATURES, pa.list_(pa.float64())))
     .append(pa.field(KIND, pa.string()))
     .append(pa.field("is_fraud", pa.bool_()))
     .append(pa.field("scenario", pa.string()))
@@ -36,11 +31,9 @@ SCHEMA = pa.schema([f.with_nullable(True) for f in SCHEMA])
 
 
 class RowFactory:
-    """Keeps the per-card states between batches, as the Spark operator's state store does."""
+    """Numbers the rows' Kinesis sequence numbers across batches."""
 
-    def __init__(self, config: FeatureConfig) -> None:
-        self.config = config
-        self.cards: dict[str, CardState] = defaultdict(CardState)
+    def __init__(self) -> None:
         self.sequence = 0
 
     def _next(self) -> str:
@@ -57,22 +50,19 @@ class RowFactory:
         arrival: datetime | None = None,
     ) -> pa.Table:
         arrival = arrival or datetime.now(UTC)
-        by_card: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        rows: list[dict[str, Any]] = []
         for generated in transactions:
             event = generated.event
-            by_card[event.card_id].append(
+            rows.append(
                 {
                     **{name: getattr(event, name) for name in arrow_schema().names},
                     "event_ms": int(event.event_time.timestamp() * 1000),
                     "shard_id": "shardId-000000000000",
                     "sequence_number": self._next(),
                     "arrival_time": arrival,
+                    KIND: TX,
                 }
             )
-        rows: list[dict[str, Any]] = []
-        for card_id, card_rows in by_card.items():
-            for row in enrich(self.cards[card_id], card_rows, self.config):
-                rows.append({**row, KIND: TX})
         for generated in labels:
             label = generated.label(label_time or arrival)
             rows.append(

@@ -1,4 +1,5 @@
-"""The batch sink against the real emulator: every sink written once, replays identical."""
+"""The batch sink against the real emulator: every sink written once, replays identical, and
+the lake's features are the training builder's."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -14,14 +16,11 @@ import pytest
 from fraudstream import aws
 from fraudstream.settings import Settings
 from ml_model.artifact import ModelBundle, load_model
-from ml_model.features import FEATURE_NAMES, UNKNOWN
-from ml_model.features.schema import FEATURE_INDEX
+from ml_model.features import FEATURE_INDEX, FEATURE_NAMES, UNKNOWN, build
 from ml_model.scoring.client import ScoringClient
 from processor.batch_sink import BatchSink, SinkParts, decision_inputs
-from processor.card_features import CARD_FEATURES
 from processor.decisions import RulesFile
-from processor.keyed_store import KeyedStateStore
-from processor.sink_state import SinkStateStore
+from processor.sink_state import SinkStore
 from processor.sinks.alerts import AlertWriter
 from processor.sinks.lake import LakeWriter, read_objects
 from producer.generator import GeneratedTransaction, TransactionGenerator
@@ -30,22 +29,17 @@ from tests.processor.batch_rows import RowFactory
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-DAY_MS = 86_400_000
 
 
-def make_sink(settings: Settings, model: ModelBundle, *, driver_cards: bool = False) -> BatchSink:
-    """A sink on the emulator; ``driver_cards`` keeps card state on the driver (the default
-    deployment), else the rows must carry the Spark operator's card features."""
+def make_sink(settings: Settings, model: ModelBundle, **store: int) -> BatchSink:
     runtime = aws.client("sagemaker-runtime", settings, max_attempts=1)
-    cards = KeyedStateStore(str(settings.state_dir / "card-state"), settings, ttl_ms=31 * DAY_MS)
     parts = SinkParts(
         lake=LakeWriter(settings),
         alerts=AlertWriter(settings),
-        store=SinkStateStore(str(settings.state_dir / "driver-state"), settings),
+        store=SinkStore(str(settings.state_dir / "sink-state"), settings, **store),
         # The emulator's SageMaker answers placeholders, so every batch exercises the fallback.
         scorer=ScoringClient(runtime, "absent", fallback=model, retries=0),
         rules=RulesFile(None),
-        cards=cards if driver_cards else None,
     )
     return BatchSink(settings, model, parts, clock=lambda: NOW)
 
@@ -57,9 +51,22 @@ def lake(settings: Settings, table: str) -> pa.Table:
     return read_objects(s3, settings.bucket, keys) if keys else pa.table({})
 
 
+def object_keys(settings: Settings) -> list[str]:
+    listing = aws.client("s3", settings).list_objects_v2(Bucket=settings.bucket)
+    return sorted(o["Key"] for o in listing["Contents"])
+
+
 def alerts(settings: Settings) -> list[dict[str, object]]:
     items = aws.client("dynamodb", settings).scan(TableName=settings.alerts_table)["Items"]
     return sorted(items, key=lambda i: str(i["alert_key"]))
+
+
+def lake_matrix(table: pa.Table) -> np.ndarray:
+    """The lake's ``features`` column as a matrix, rows by transaction id."""
+    ordered = table.sort_by("transaction_id")
+    maps = ordered["features"].combine_chunks()
+    values = maps.items.to_numpy(zero_copy_only=False)
+    return values.reshape(ordered.num_rows, len(FEATURE_NAMES))
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +81,7 @@ def test_batches_land_once_everywhere_and_replay_identically(
     fresh_sinks: Settings, generator_model_dir: Path, traffic: list[GeneratedTransaction]
 ) -> None:
     model = load_model(generator_model_dir)
-    rows = RowFactory(model.feature_config)
+    rows = RowFactory()
     first, second = traffic[:1_500], traffic[1_500:]
     batch0 = rows.batch(first, quarantine=[("{bad", "bad_json"), ('{"amount":-1}', "bad_amount")])
     labelled = first[:400] + first[:50]  # 50 labels delivered twice
@@ -98,27 +105,43 @@ def test_batches_land_once_everywhere_and_replay_identically(
     flagged = pc.sum(pc.is_in(transactions["decision"], pa.array(["review", "block"]))).as_py()
     before = alerts(fresh_sinks)
     assert len(before) == flagged > 0
+    reasons = transactions.filter(pc.is_in(transactions["decision"], pa.array(["review", "block"])))
+    for row in reasons["reasons"].to_pylist():
+        assert row and len(row) == len(set(row))  # every alert says why, each reason once
 
-    # The features in the lake are the model's features, merchant risk included.
-    features = transactions["features"][0].as_py()
-    assert [name for name, _ in features] == list(FEATURE_NAMES)
-
-    # A restart re-runs batch 1 from the snapshot of batch 0: same objects, same alerts.
-    keys_before = sorted(
-        o["Key"]
-        for o in aws.client("s3", fresh_sinks).list_objects_v2(Bucket=fresh_sinks.bucket)[
-            "Contents"
-        ]
+    # The lake's features are what the training builder computes from the same events: the
+    # first batch's transactions without labels, the second's with the labels (delivered with
+    # it, at a label time before all of its transactions).
+    frame = pd.DataFrame(
+        {
+            "transaction_id": [g.event.transaction_id for g in traffic],
+            "card_id": [g.event.card_id for g in traffic],
+            "merchant_id": [g.event.merchant_id for g in traffic],
+            "amount": [g.event.amount for g in traffic],
+            "event_ms": [int(g.event.event_time.timestamp() * 1000) for g in traffic],
+            "merchant_category": [g.event.merchant_category for g in traffic],
+            "channel": [g.event.channel for g in traffic],
+            "lat": [g.event.lat for g in traffic],
+            "lon": [g.event.lon for g in traffic],
+        }
+    ).sort_values("transaction_id", ignore_index=True)
+    label_ms = int(second[0].event.event_time.timestamp() * 1000)
+    labels = pd.DataFrame(
+        {
+            "merchant_id": [g.event.merchant_id for g in first[:400]],
+            "event_ms": [int(g.event.event_time.timestamp() * 1000) for g in first[:400]],
+            "is_fraud": [g.is_fraud for g in first[:400]],
+            "label_ms": label_ms,
+        }
     )
+    built = build(frame, labels, model.feature_config)
+    assert np.array_equal(lake_matrix(transactions), built.astype(np.float64))
+
+    # A restart re-runs batch 1 from batch 0's log: same objects, scores and alerts.
+    keys_before = object_keys(fresh_sinks)
     replay = make_sink(fresh_sinks, model)
     assert replay.process(batch1, 1).rows == 1_500
-    keys_after = sorted(
-        o["Key"]
-        for o in aws.client("s3", fresh_sinks).list_objects_v2(Bucket=fresh_sinks.bucket)[
-            "Contents"
-        ]
-    )
-    assert keys_after == keys_before
+    assert object_keys(fresh_sinks) == keys_before
     again = lake(fresh_sinks, "transactions/")
     assert again.num_rows == 3_000
     assert again.sort_by("transaction_id")["score"].equals(
@@ -127,54 +150,32 @@ def test_batches_land_once_everywhere_and_replay_identically(
     assert alerts(fresh_sinks) == before
 
 
-def test_card_state_on_the_driver_gives_the_spark_operators_features_and_replays(
+def test_a_restart_from_a_snapshot_and_logs_computes_the_same(
     fresh_sinks: Settings, generator_model_dir: Path, traffic: list[GeneratedTransaction]
 ) -> None:
     model = load_model(generator_model_dir)
-    rows = RowFactory(model.feature_config)
-    batches = [rows.batch(traffic[:1_000]), rows.batch(traffic[1_000:2_000])]
-    expected = {
-        tx_id: card_part
-        for batch in batches
-        for tx_id, card_part in zip(
-            batch["transaction_id"].to_pylist(), batch[CARD_FEATURES].to_pylist(), strict=True
-        )
-        if tx_id is not None
-    }
-    without_card_features = [b.drop_columns([CARD_FEATURES]) for b in batches]
-    sink = make_sink(fresh_sinks, model, driver_cards=True)
-    for batch_id, batch in enumerate(without_card_features):
+    rows = RowFactory()
+    batches = [rows.batch(traffic[i : i + 500]) for i in range(0, 3_000, 500)]
+    sink = make_sink(fresh_sinks, model, snapshot_log_bytes=1)  # a snapshot after every batch
+    for batch_id, batch in enumerate(batches):
         sink.process(batch, batch_id)
+    names = sink.parts.store.folder.names()
+    assert any(n.startswith("snap-") for n in names) and any(n.startswith("log-") for n in names)
     written = lake(fresh_sinks, "transactions/").sort_by("transaction_id")
-    assert written.num_rows == 2_000
-    card_width = len(next(iter(expected.values())))
-    for row in written.select(["transaction_id", "features"]).to_pylist():
-        values = [value for _, value in row["features"]]
-        assert values[:card_width] == expected[row["transaction_id"]]
 
-    # A restart re-runs batch 1 from the saved card state: the same features and scores.
-    replay = make_sink(fresh_sinks, model, driver_cards=True)
-    replay.process(without_card_features[1], 1)
-    again = lake(fresh_sinks, "transactions/").sort_by("transaction_id")
-    assert again.num_rows == 2_000
-    assert again["features"].equals(written["features"])
-    assert again["score"].equals(written["score"])
-
-
-def test_rows_without_card_features_need_the_driver_card_state(
-    fresh_sinks: Settings, generator_model_dir: Path, traffic: list[GeneratedTransaction]
-) -> None:
-    model = load_model(generator_model_dir)
-    batch = RowFactory(model.feature_config).batch(traffic[:10]).drop_columns([CARD_FEATURES])
-    with pytest.raises(ValueError, match="no card features"):
-        make_sink(fresh_sinks, model).process(batch, 0)
+    for store in ({"snapshot_log_bytes": 1}, {"snapshot_log_bytes": 2**40}):
+        restarted = make_sink(fresh_sinks, model, **store)
+        restarted.process(batches[-1], len(batches) - 1)  # from the snapshot before it
+        again = lake(fresh_sinks, "transactions/").sort_by("transaction_id")
+        assert again["features"].equals(written["features"])
+        assert again["score"].equals(written["score"])
 
 
 def test_labels_raise_merchant_risk_after_the_delay(
     fresh_sinks: Settings, generator_model_dir: Path, traffic: list[GeneratedTransaction]
 ) -> None:
     model = load_model(generator_model_dir)
-    rows = RowFactory(model.feature_config)
+    rows = RowFactory()
     sink = make_sink(fresh_sinks, model)
     merchant = traffic[0].event.merchant_id
     at_merchant = [g for g in traffic if g.event.merchant_id == merchant]
@@ -194,18 +195,18 @@ def test_labels_raise_merchant_risk_after_the_delay(
 def test_an_empty_batch_is_fine(fresh_sinks: Settings, generator_model_dir: Path) -> None:
     model = load_model(generator_model_dir)
     sink = make_sink(fresh_sinks, model)
-    summary = sink.process(RowFactory(model.feature_config).batch([]), 0)
+    summary = sink.process(RowFactory().batch([]), 0)
     assert summary.rows == 0 and lake(fresh_sinks, "transactions/").num_rows == 0
 
 
 def test_decision_inputs_from_features() -> None:
-    matrix = np.zeros((2, len(FEATURE_NAMES)))
+    matrix = np.zeros((2, len(FEATURE_NAMES)), dtype=np.float32)
     matrix[:, FEATURE_INDEX["amount"]] = [100.0, 50.0]
     matrix[0, FEATURE_INDEX["card_count_30d"]] = 3
     matrix[0, FEATURE_INDEX["card_mean_30d"]] = 20.0
     matrix[:, FEATURE_INDEX["speed_from_previous_kmh"]] = [UNKNOWN, 4_000.0]
     matrix[:, FEATURE_INDEX["card_count_10m"]] = [0, 5]
-    inputs = decision_inputs(matrix, np.array([0.1, 0.2]), [[], ["amount"]])
+    inputs = decision_inputs(matrix, np.array([0.1, 0.2]))
     assert inputs["card_mean_amount_30d"].tolist()[0] == 20.0
     assert np.isnan(inputs["card_mean_amount_30d"].tolist()[1])  # no history: unknown
     assert np.isnan(inputs["speed_kmh_from_prev"].tolist()[0])

@@ -27,7 +27,7 @@ def test_the_decisions_read_are_the_ones_the_processor_writes() -> None:
 
 def test_an_item_as_the_writer_stores_it_reads_back_whole() -> None:
     rows = alert_rows(10)
-    items = sink.alert_items(rows, ttl_days=90)
+    items, _ = sink.alert_items(rows, ttl_days=90)
     alert = alert_from_item(items[0])
     row = rows[rows["transaction_id"] == alert.transaction_id].iloc[0]
     assert alert.card_id == row["card_id"]

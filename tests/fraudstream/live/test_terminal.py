@@ -25,7 +25,7 @@ def text_of(snapshot: Snapshot, width: int = 160) -> str:
 
 def running_snapshot() -> Snapshot:
     alerts = sorted(
-        (alert_from_item(i) for i in alert_items(alert_rows(20), ttl_days=90)),
+        (alert_from_item(i) for i in alert_items(alert_rows(20), ttl_days=90)[0]),
         key=lambda a: a.alert_key,
         reverse=True,
     )

@@ -5,11 +5,18 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from processor.decisions import apply_decisions, decide, decide_arrow, load_rules, parse_rules
+from processor.decisions import ModelReasons, decide, load_rules, parse_rules
 from processor.decisions.config import default_rules_text
 from processor.errors import MissingColumnsError
 
 CONFIG = load_rules()
+WORDS = ["amount far above card average", "new merchant", "night time", "fourth", "unusual country"]
+
+
+def run(frame: pd.DataFrame, config=CONFIG, model: ModelReasons | None = None) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """Decide ``frame`` and return the decisions and reasons as plain lists."""
+    out = decide(frame, config, model)
+    return pd.DataFrame({"decision": out.decision.to_pylist(), "reasons": out.reasons.to_pylist()})
 
 
 def batch(**columns: list[object]) -> pd.DataFrame:
@@ -27,25 +34,24 @@ def batch(**columns: list[object]) -> pd.DataFrame:
 
 
 def test_low_score_and_no_rule_approves_with_no_reasons() -> None:
-    out = decide(batch(), CONFIG)
+    out = run(batch())
     assert out["decision"].tolist() == ["approve"]
     assert out["reasons"].tolist() == [[]]
 
 
 def test_score_thresholds() -> None:
-    out = decide(batch(score=[0.49, 0.5, 0.89, 0.9, 1.0]), CONFIG)
+    out = run(batch(score=[0.49, 0.5, 0.89, 0.9, 1.0]))
     assert out["decision"].tolist() == ["approve", "review", "review", "block", "block"]
     assert out["reasons"].tolist()[1] == ["high_model_score"]
 
 
 def test_each_default_rule_fires_on_its_own() -> None:
-    out = decide(
+    out = run(
         batch(
             amount=[20.0, 500.0, 20.0, 20.0, 125.0],
             speed_kmh_from_prev=[3.0, 3.0, 4_000.0, 3.0, 3.0],
             card_count_10m=[1, 1, 1, 6, 1],
-        ),
-        CONFIG,
+        )
     )
     assert out["decision"].tolist() == ["approve", "review", "block", "review", "approve"]
     assert out["reasons"].tolist() == [
@@ -58,19 +64,18 @@ def test_each_default_rule_fires_on_its_own() -> None:
 
 
 def test_unknown_features_never_fire_a_rule() -> None:
-    out = decide(
+    out = run(
         batch(
             amount=[500.0, 500.0],
             card_mean_amount_30d=[math.nan, None],
             speed_kmh_from_prev=[None, math.nan],
-        ),
-        CONFIG,
+        )
     )
     assert out["decision"].tolist() == ["approve", "approve"]
 
 
 def test_missing_score_follows_the_policy() -> None:
-    out = decide(batch(score=[None, math.nan]), CONFIG)
+    out = run(batch(score=[None, math.nan]))
     assert out["decision"].tolist() == ["review", "review"]
     assert out["reasons"].tolist() == [["no_model_score"], ["no_model_score"]]
 
@@ -80,13 +85,9 @@ def test_most_severe_wins_and_reasons_combine_rules_score_and_model() -> None:
         score=[0.95, 0.7, 0.2],
         amount=[500.0, 20.0, 500.0],
         speed_kmh_from_prev=[4_000.0, 3.0, 3.0],
-        model_reasons=[
-            ["amount far above card average", "new merchant", "night time", "fourth"],
-            np.array(["unusual country"], dtype=object),
-            None,
-        ],
     )
-    out = decide(frame, CONFIG)
+    top = np.array([[0, 1, 2, 3], [4, -1, -1, -1], [-1, -1, -1, -1]])
+    out = run(frame, model=ModelReasons(top, WORDS))
     assert out["decision"].tolist() == ["block", "review", "review"]
     assert out["reasons"].tolist() == [
         [
@@ -103,8 +104,16 @@ def test_most_severe_wins_and_reasons_combine_rules_score_and_model() -> None:
 
 
 def test_model_reasons_stay_off_approved_rows() -> None:
-    out = decide(batch(score=[0.1], model_reasons=[["something"]]), CONFIG)
+    out = run(batch(score=[0.1]), model=ModelReasons(np.array([[0, 1, 2]]), WORDS))
     assert out["reasons"].tolist() == [[]]
+
+
+def test_each_reason_once_even_when_two_features_share_their_words() -> None:
+    words = ["transaction amount", "transaction amount", "used at night"]
+    out = run(batch(score=[0.7]), model=ModelReasons(np.array([[0, 1, 2]]), words))
+    assert out["reasons"].tolist() == [
+        ["high_model_score", "model:transaction amount", "model:used at night"]
+    ]
 
 
 def test_rules_can_be_disabled_remapped_and_extended_without_code() -> None:
@@ -127,33 +136,26 @@ def test_rules_can_be_disabled_remapped_and_extended_without_code() -> None:
         speed_kmh_from_prev=[5_000.0, 5_000.0],
         hour=[3, 12],
     ).rename(columns={"card_count_10m": "txn_10m"})
-    out = decide(frame, config)
+    out = run(frame, config)
     assert out["decision"].tolist() == ["block", "approve"]
     assert out["reasons"].tolist() == [["atm_night_cash"], []]
 
 
 def test_missing_columns_are_named() -> None:
     with pytest.raises(MissingColumnsError, match="speed_kmh_from_prev, card_count_10m"):
-        decide(batch().drop(columns=["speed_kmh_from_prev", "card_count_10m"]), CONFIG)
+        run(batch().drop(columns=["speed_kmh_from_prev", "card_count_10m"]))
 
 
-def test_apply_and_arrow_keep_the_batch_and_add_typed_columns() -> None:
-    frame = batch(score=[0.95, 0.1], transaction_id=["a", "b"])
-    applied = apply_decisions(frame, CONFIG)
-    assert applied["transaction_id"].tolist() == ["a", "b"]
-    assert applied["decision"].tolist() == ["block", "approve"]
-    table = decide_arrow(pa.Table.from_pandas(frame, preserve_index=False), CONFIG)
-    assert table.schema.field("decision").type == pa.string()
-    assert table.schema.field("reasons").type == pa.list_(pa.string())
-    assert table.column("reasons").to_pylist() == [["high_model_score"], []]
-    again = decide_arrow(table, CONFIG)
-    assert again.column_names.count("decision") == 1
+def test_columns_come_out_as_arrow() -> None:
+    out = decide({k: np.asarray(v) for k, v in batch(score=[0.95, 0.1]).items()}, CONFIG)
+    assert out.decision.type == pa.string()
+    assert out.reasons.type == pa.list_(pa.string())
+    assert out.reasons.to_pylist() == [["high_model_score"], []]
 
 
 def test_empty_batch() -> None:
-    out = decide(batch().iloc[0:0], CONFIG)
-    assert len(out) == 0
-    assert list(out.columns) == ["decision", "reasons"]
+    out = decide(batch().iloc[0:0], CONFIG, ModelReasons(np.empty((0, 3), int), WORDS))
+    assert len(out) == 0 and len(out.reasons) == 0
 
 
 def test_model_thresholds_replace_the_files_and_never_block_is_accepted() -> None:
@@ -165,7 +167,7 @@ def test_model_thresholds_replace_the_files_and_never_block_is_accepted() -> Non
     tuned = with_model_thresholds(CONFIG, 0.3, 0.8)
     assert (tuned.score.review, tuned.score.block) == (0.3, 0.8)
     never = with_model_thresholds(CONFIG, 0.4, NEVER)
-    out = decide(batch(score=[0.39, 0.4, 1.0]), never)
+    out = run(batch(score=[0.39, 0.4, 1.0]), never)
     assert out["decision"].tolist() == ["approve", "review", "review"]
     opted_out = parse_rules(default_rules_text().replace("from_model: true", "from_model: false"))
     assert with_model_thresholds(opted_out, 0.3, 0.8).score == opted_out.score

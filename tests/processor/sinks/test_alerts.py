@@ -21,7 +21,6 @@ from processor.sinks.alerts import (
     alert_items,
     alert_key,
     chunks,
-    unique_items,
 )
 from processor.sinks.retry import Backoff
 from tests.processor.sinks.rows import transactions
@@ -29,7 +28,8 @@ from tests.processor.sinks.rows import transactions
 
 def test_only_review_and_block_rows_become_items() -> None:
     frame = transactions(15)
-    items = alert_items(frame, ttl_days=90)
+    items, repeats = alert_items(frame, ttl_days=90)
+    assert repeats == 0
     expected = frame[frame["decision"] != "approve"]
     assert [i["transaction_id"]["S"] for i in items] == expected["transaction_id"].tolist()
     first = items[0]
@@ -42,7 +42,7 @@ def test_only_review_and_block_rows_become_items() -> None:
     assert first["decision"] == {"S": "review"}
     assert first["score"] == {"N": "0.6"}
     assert first["reasons"] == {"L": [{"S": "high_model_score"}, {"S": "model:amount"}]}
-    assert first["amount"] == {"N": repr(float(row["amount"]))}
+    assert float(first["amount"]["N"]) == float(row["amount"])
     assert first["merchant_id"] == {"S": row["merchant_id"]}
     assert first["model_version"] == {"S": "xgb-2026-11-01"}
     assert first["event_time"] == {"S": f"{event_time:%Y-%m-%dT%H:%M:%S}.000Z"}
@@ -65,7 +65,7 @@ def test_items_from_arrow_with_naive_times_missing_scores_and_no_optionals() -> 
             "model_version": ["v1"],
         }
     )
-    (item,) = alert_items(table, ttl_days=1)
+    (item,), _ = alert_items(table, ttl_days=1)
     assert item["alert_key"] == {"S": "2026-11-22T10:00:00.123Z#t1"}
     assert item["score"] == {"NULL": True}
     assert item["merchant_id"] == {"NULL": True}
@@ -79,7 +79,7 @@ def test_items_from_arrow_with_naive_times_missing_scores_and_no_optionals() -> 
 def test_duplicate_keys_are_dropped_and_batches_hold_25() -> None:
     frame = transactions(30)
     doubled = pd.concat([frame, frame.assign(score=0.99)])
-    items, dropped = unique_items(alert_items(doubled, 90))
+    items, dropped = alert_items(doubled, 90)
     assert dropped == len(items)
     assert all(i["score"]["N"] == "0.99" for i in items)  # the last copy wins
     sizes = [len(c) for c in chunks(list(range(60)))]  # type: ignore[arg-type]

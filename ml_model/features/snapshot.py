@@ -1,0 +1,130 @@
+"""The feature engine's state as Arrow tables, and back, exactly (slots included).
+
+A snapshot is a handful of tables: per-slot arrays of cards and merchants (rings as
+fixed-size lists), their ids, the logged card entries, the merchant/category days, pending
+fraud labels and a JSON-ready ``meta`` dict. Only live slots are written, so a snapshot's size
+follows the entities held, not the arrays' spare capacity. No pickle: a snapshot is data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ml_model.features import entries as E
+from ml_model.features.cards import _SCALARS, CardStore
+from ml_model.features.engine import FeatureEngine
+from ml_model.features.entries import EntryLog
+from ml_model.features.keys import KeyIndex
+from ml_model.features.merchants import MerchantStore
+from ml_model.features.pairs import LastSeen
+from ml_model.features.rings import PeriodRings
+from ml_model.features.schema import FeatureConfig
+
+FORMAT = 1
+
+
+def _ring_columns(prefix: str, ring: PeriodRings, slots: np.ndarray) -> dict[str, pa.Array]:
+    columns: dict[str, pa.Array] = {f"{prefix}.newest": pa.array(ring.newest[slots])}
+    for name, values in ring.values.items():
+        flat = pa.array(values[slots].reshape(-1))
+        columns[f"{prefix}.{name}"] = pa.FixedSizeListArray.from_arrays(flat, ring.length)
+    return columns
+
+
+def _restore_ring(prefix: str, ring: PeriodRings, table: pa.Table, slots: np.ndarray) -> None:
+    ring.newest[slots] = table.column(f"{prefix}.newest").to_numpy()
+    for name, values in ring.values.items():
+        column = table.column(f"{prefix}.{name}").combine_chunks()
+        flat = column.flatten().to_numpy(zero_copy_only=False)
+        values[slots] = flat.reshape(len(slots), ring.length).astype(values.dtype)
+
+
+def to_tables(engine: FeatureEngine) -> tuple[dict[str, Any], dict[str, pa.Table]]:
+    """(meta, tables) describing ``engine`` completely."""
+    cards, merchants = engine.cards, engine.merchants
+    card_slots = cards.keys.live_slots()
+    card_table = {"slot": pa.array(card_slots, pa.int32()), "id": cards.keys.ids_of(card_slots)}
+    card_table |= {name: pa.array(v[card_slots]) for name, v in cards.scalars.items()}
+    card_table |= _ring_columns("hours", cards.hours, card_slots)
+    card_table |= _ring_columns("days", cards.days, card_slots)
+    merchant_slots = merchants.keys.live_slots()
+    merchant_table = {
+        "slot": pa.array(merchant_slots, pa.int32()),
+        "id": merchants.keys.ids_of(merchant_slots),
+        "last_seen": pa.array(merchants.last_seen[merchant_slots]),
+    }
+    for prefix in ("fine", "hours", "days"):
+        ring = getattr(merchants, prefix)
+        if ring is not None:
+            merchant_table |= _ring_columns(prefix, ring, merchant_slots)
+    keys, days = cards.pairs.items()
+    tables = {
+        "cards": pa.table(card_table),
+        "card_entries": pa.table(cards.entries.all_entries()),
+        "card_pairs": pa.table({"key": keys, "day": days}),
+        "merchants": pa.table(merchant_table),
+        "merchant_pending": pa.table(merchants.pending),
+    }
+    meta = {
+        "format": FORMAT,
+        "config": engine.config.to_dict(),
+        "lateness_ms": engine.lateness_ms,
+        "newest_ms": engine.newest_ms,
+        "expired_at": engine._expired_at,
+        "categories": sorted(engine.categories, key=engine.categories.__getitem__),
+        "card_capacity": cards.keys.capacity,
+        "merchant_capacity": merchants.keys.capacity,
+    }
+    return meta, tables
+
+
+def from_tables(meta: dict[str, Any], tables: dict[str, pa.Table]) -> FeatureEngine:
+    """The engine :func:`to_tables` described."""
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"unknown feature state format {meta.get('format')!r}")
+    engine = FeatureEngine(FeatureConfig.from_dict(meta["config"]), int(meta["lateness_ms"]))
+    engine.newest_ms = int(meta["newest_ms"])
+    engine._expired_at = int(meta["expired_at"])
+    engine.categories = {name: code for code, name in enumerate(meta["categories"])}
+    cards: CardStore = engine.cards
+    table = tables["cards"]
+    slots = table.column("slot").to_numpy().astype(np.int64)
+    cards.keys = KeyIndex.from_arrow(table.select(["slot", "id"]), int(meta["card_capacity"]))
+    cards._grow(cards.keys.capacity)
+    for name, (kind, _) in _SCALARS.items():
+        cards.scalars[name][slots] = table.column(name).to_numpy().astype(kind)
+    _restore_ring("hours", cards.hours, table, slots)
+    _restore_ring("days", cards.days, table, slots)
+    logged = tables["card_entries"]
+    cards.entries = EntryLog.from_entries(
+        {name: logged.column(name).to_numpy().astype(kind) for name, kind in E.COLUMNS.items()}
+    )
+    pairs = tables["card_pairs"]
+    cards.pairs = LastSeen.from_items(
+        pairs.column("key").to_numpy(), pairs.column("day").to_numpy()
+    )
+    merchants: MerchantStore = engine.merchants
+    table = tables["merchants"]
+    slots = table.column("slot").to_numpy().astype(np.int64)
+    merchants.keys = KeyIndex.from_arrow(
+        table.select(["slot", "id"]), int(meta["merchant_capacity"])
+    )
+    capacity = max(merchants.keys.capacity, 1024)
+    merchants.last_seen = np.full(capacity, np.iinfo(np.int64).min // 4, dtype=np.int64)
+    for ring in merchants._rings():
+        ring.grow(capacity)
+    merchants.last_seen[slots] = table.column("last_seen").to_numpy()
+    for prefix in ("fine", "hours", "days"):
+        ring = getattr(merchants, prefix)
+        if ring is not None:
+            _restore_ring(prefix, ring, table, slots)
+    pending = tables["merchant_pending"]
+    merchants.pending = {
+        "slot": pending.column("slot").to_numpy().astype(np.int32),
+        "te": pending.column("te").to_numpy().astype(np.int64),
+        "label_ms": pending.column("label_ms").to_numpy().astype(np.int64),
+    }
+    return engine
