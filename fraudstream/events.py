@@ -30,6 +30,9 @@ SCHEMA_VERSION = 1
 SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
 MAX_AMOUNT = 1_000_000.0
 MAX_FUTURE = timedelta(minutes=5)
+MIN_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+"""No card transaction of this system is older (a guard against zeroed or garbage clocks,
+whose events would land in lake partitions decades away)."""
 CARD_ID_PATTERN = r"^tok_[0-9a-f]{16}_[0-9]{4}$"
 CHANNELS = ("pos", "online", "atm")
 
@@ -50,6 +53,7 @@ class FieldSpec:
     exclusive_minimum: bool = False
     choices: tuple[str, ...] | None = None
     max_length: int | None = None
+    no_card_numbers: bool = False  # refuse a value holding a card number (Luhn-valid digits)
 
 
 EVENT_FIELDS: tuple[FieldSpec, ...] = (
@@ -61,6 +65,7 @@ EVENT_FIELDS: tuple[FieldSpec, ...] = (
         "Unique id of the transaction.",
         max_length=64,
         pattern=r"^[A-Za-z0-9_.:-]+$",
+        no_card_numbers=True,
     ),
     FieldSpec(
         "card_id",
@@ -76,6 +81,7 @@ EVENT_FIELDS: tuple[FieldSpec, ...] = (
         "Merchant (or terminal) id.",
         max_length=64,
         pattern=r"^[A-Za-z0-9_.:-]+$",
+        no_card_numbers=True,
     ),
     FieldSpec(
         "amount",
@@ -88,7 +94,14 @@ EVENT_FIELDS: tuple[FieldSpec, ...] = (
     ),
     FieldSpec("currency", "string", True, "ISO 4217 currency code.", pattern=r"^[A-Z]{3}$"),
     FieldSpec("event_time", "timestamp", True, "When the card was used (RFC 3339, UTC)."),
-    FieldSpec("merchant_category", "string", False, "Merchant category name.", max_length=64),
+    FieldSpec(
+        "merchant_category",
+        "string",
+        False,
+        "Merchant category name.",
+        max_length=64,
+        no_card_numbers=True,
+    ),
     FieldSpec("channel", "string", False, "Where the card was used.", choices=CHANNELS),
     FieldSpec(
         "country",
@@ -115,9 +128,13 @@ EVENT_FIELD_NAMES = tuple(f.name for f in EVENT_FIELDS)
 
 
 class InvalidEvent(FraudstreamError):
-    """An event that breaks the contract; ``reason`` is a short code for quarantine counts."""
+    """An event that breaks the contract; ``reason`` is a short code for quarantine counts.
+
+    ``detail`` echoes parts of the input (a field name, a value), so anything shaped like a
+    card number in it is masked here, once, whatever raised it."""
 
     def __init__(self, reason: str, detail: str) -> None:
+        detail = redact_card_numbers(detail)
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
@@ -227,14 +244,19 @@ def _check_value(spec: FieldSpec, value: Any) -> Any:
             raise InvalidEvent("bad_value", f"{spec.name} has an invalid format")
         if spec.choices is not None and value not in spec.choices:
             raise InvalidEvent("bad_value", f"{spec.name} must be one of {', '.join(spec.choices)}")
+        if spec.no_card_numbers and contains_card_number(value):
+            raise InvalidEvent("raw_card_number", f"{spec.name} holds a card number")
         return value
     if spec.kind == "timestamp":
         if not isinstance(value, str):
             raise InvalidEvent("wrong_type", f"{spec.name} must be an RFC 3339 string")
         try:
-            return parse_time(value)
+            moment = parse_time(value)
         except (ValueError, OverflowError) as error:
             raise InvalidEvent("bad_timestamp", f"{spec.name}: {error}") from error
+        if moment < MIN_EVENT_TIME:
+            raise InvalidEvent("bad_timestamp", f"{spec.name} is before {MIN_EVENT_TIME:%Y-%m-%d}")
+        return moment
     # numbers: bool is an int subclass in Python but never a valid number here
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidEvent("wrong_type", f"{spec.name} must be a number")
@@ -339,13 +361,20 @@ def spark_schema(fields: tuple[FieldSpec, ...] = EVENT_FIELDS) -> StructType:
 
 
 _PAN = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+_CARD_SHAPE = re.compile(
+    r"(?<!\d)(?:\d{13,19}"  # 13 to 19 digits in a row
+    r"|\d{4}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?"  # in fours: 4111 1111 1111 1111
+    r"|\d{4}([ -])\d{6}\2\d{4,5})(?!\d)"  # 4-6-5 and 4-6-4 (American Express, Diners)
+)
 
 
 def redact_card_numbers(text: str) -> str:
-    """Mask anything shaped like a card number, keeping the last four digits.
+    """Mask anything shaped like a card number (13 to 19 digits, single spaces or dashes
+    allowed between them), keeping the last four digits.
 
-    Quarantine keeps raw payloads for debugging; this keeps a mistaken raw card number out of
-    the lake.
+    Applied to every echo of input that may be stored or logged: quarantined payloads, the
+    details of rejections, label records. It masks more than :func:`contains_card_number`
+    refuses (no Luhn check), on purpose: a mistaken card number never reaches the lake.
     """
 
     def _mask(match: re.Match[str]) -> str:
@@ -353,3 +382,90 @@ def redact_card_numbers(text: str) -> str:
         return "*" * (len(digits) - 4) + digits[-4:]
 
     return _PAN.sub(_mask, text)
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn checksum every payment card number carries."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if position % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def contains_card_number(text: str) -> bool:
+    """Whether ``text`` holds a payment card number: 13 to 19 digits in a row, or grouped the
+    way cards print them (fours, or 4-6-5 / 4-6-4, by spaces or dashes), not part of a longer
+    number, passing the Luhn check. Such a value must not be stored (PCI DSS), so an id field
+    holding one is refused; ids like ``tx-3f2a-0000000123`` never match."""
+    for match in _CARD_SHAPE.finditer(text):
+        if luhn_valid(re.sub(r"\D", "", match.group(0))):
+            return True
+    return False
+
+
+_LABEL_STRINGS = {spec.name: spec for spec in LABEL_FIELDS if spec.kind == "string"}
+_LABEL_IDS = {spec.name: spec for spec in EVENT_FIELDS if spec.name in _LABEL_STRINGS}
+
+
+def parse_label(raw: str | bytes) -> LabelRecord:
+    """Decode and validate one labels-stream payload; raise :class:`InvalidEvent` with reason
+    ``bad_label`` and a detail saying what is wrong (card numbers masked)."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise InvalidEvent("bad_label", f"label record is not valid JSON: {error}") from error
+    if not isinstance(data, Mapping):
+        raise InvalidEvent("bad_label", "label record must be a JSON object")
+    names = {spec.name for spec in LABEL_FIELDS}
+    unknown = set(data) - names
+    if unknown:
+        raise InvalidEvent("bad_label", f"unexpected field(s): {', '.join(sorted(unknown))}")
+    for spec in LABEL_FIELDS:
+        if data.get(spec.name) is None and spec.name != "scenario":
+            raise InvalidEvent("bad_label", f"{spec.name} is required")
+    for name in _LABEL_STRINGS:
+        value = data.get(name)
+        if name == "scenario" and value is None:
+            continue
+        if not isinstance(value, str):
+            raise InvalidEvent("bad_label", f"{name} must be a string")
+        if contains_card_number(value) and name != "card_id":
+            raise InvalidEvent("bad_label", f"{name} holds a card number")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise InvalidEvent("bad_label", f"{name} is not valid Unicode") from error
+        rule = _LABEL_IDS.get(name)
+        if rule is not None:  # the same id rules as the transaction's fields
+            try:
+                _check_value(rule, value)
+            except InvalidEvent as error:
+                raise InvalidEvent("bad_label", error.detail) from error
+        elif len(value) > 64:
+            raise InvalidEvent("bad_label", f"{name} is longer than 64")
+    fraud = data["is_fraud"]
+    if isinstance(fraud, bool) or fraud not in (0, 1) or not isinstance(fraud, int):
+        raise InvalidEvent("bad_label", "is_fraud must be 0 or 1")
+    times = {}
+    for name in ("event_time", "label_time"):
+        value = data[name]
+        if not isinstance(value, str):
+            raise InvalidEvent("bad_label", f"{name} must be an RFC 3339 string")
+        try:
+            times[name] = parse_time(value)
+        except (ValueError, OverflowError) as error:
+            raise InvalidEvent("bad_label", f"{name}: {error}") from error
+        if times[name] < MIN_EVENT_TIME:
+            raise InvalidEvent("bad_label", f"{name} is before {MIN_EVENT_TIME:%Y-%m-%d}")
+    return LabelRecord(
+        transaction_id=data["transaction_id"],
+        card_id=data["card_id"],
+        merchant_id=data["merchant_id"],
+        is_fraud=bool(fraud),
+        scenario=data.get("scenario") or "unknown",
+        event_time=times["event_time"],
+        label_time=times["label_time"],
+    )

@@ -115,11 +115,18 @@ def label_inputs(rows: pa.Table) -> pa.Table:
         {
             "transaction_id": rows.column("transaction_id"),
             "merchant_id": rows.column("merchant_id"),
-            "event_ms": pa.array(epoch_ms(rows.column("event_time")), pa.int64()),
+            "event_ms": pa.array(epoch_ms(rows.column("label_event_time")), pa.int64()),
             "label_ms": pa.array(epoch_ms(rows.column("label_time")), pa.int64()),
             "is_fraud": rows.column("is_fraud"),
         }
     )
+
+
+def lake_labels(rows: pa.Table) -> pa.Table:
+    """The label rows as the lake's ``labels`` table stores them (the labelled transaction's
+    time as ``event_time``)."""
+    kept = [n for n in rows.column_names if n != "event_time"]
+    return rows.select(kept).append_column("event_time", rows.column("label_event_time"))
 
 
 def engine_inputs(rows: pa.Table) -> pa.Table:
@@ -195,7 +202,7 @@ class BatchSink:
             batch_id,
             {
                 "transactions": transactions,
-                "labels": label_rows,
+                "labels": lake_labels(label_rows),
                 "quarantine": quarantine,
                 "aggregates": closed,
             },

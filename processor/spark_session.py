@@ -13,11 +13,6 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 APP_NAME = "fraudstream-processor"
-# Warns once per key whose state is empty, i.e. for every new card: noise, and a log line per
-# card costs time at thousands of cards per batch.
-STATE_SERVER_LOGGER = (
-    "org.apache.spark.sql.execution.python.streaming.TransformWithStateInPySparkStateServer"
-)
 
 
 def session_config(settings: Settings) -> dict[str, str]:
@@ -25,14 +20,13 @@ def session_config(settings: Settings) -> dict[str, str]:
     return {
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
-        # Per-card state lives in RocksDB: bounded heap, incremental checkpoints.
+        # The de-duplication state lives in RocksDB: bounded heap, incremental checkpoints.
         "spark.sql.streaming.stateStore.providerClass": (
             "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
         ),
         "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
-        # No empty batches: with processing-time TTL the per-card operator would otherwise ask
-        # for one every trigger, and Trigger.AvailableNow would never finish.
+        # No empty batches: nothing here needs one (the sink's windows close on the next rows).
         "spark.sql.streaming.noDataMicroBatches.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
     }
@@ -45,6 +39,7 @@ def build_session(settings: Settings, app_name: str = APP_NAME) -> SparkSession:
     from pyspark import SparkConf
     from pyspark.sql import SparkSession
 
+    from processor import event_source
     from processor.kinesis import register
 
     submitted = SparkConf().contains("spark.master")
@@ -57,14 +52,6 @@ def build_session(settings: Settings, app_name: str = APP_NAME) -> SparkSession:
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
-    _quiet(spark, STATE_SERVER_LOGGER)
     register(spark)
+    event_source.register(spark)
     return spark
-
-
-def _quiet(spark: SparkSession, logger: str) -> None:
-    """Only errors from ``logger`` (a JVM class), whatever the log4j configuration says."""
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
-    level = jvm.org.apache.logging.log4j.Level.ERROR
-    jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(logger, level)

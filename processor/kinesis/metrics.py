@@ -105,7 +105,8 @@ def from_progress(progress: Any) -> dict[str, BatchMetrics]:
     """Kinesis metrics of every Kinesis source in a streaming query progress, by stream name.
 
     ``progress`` is a ``StreamingQueryProgress``, its ``json`` string, or the dict of
-    ``query.lastProgress``. Sources that are not Kinesis sources are skipped.
+    ``query.lastProgress``. Sources that are not Kinesis sources are skipped; a source reading
+    several streams (the processor's) reports one such report per stream, by name.
     """
     if hasattr(progress, "json") and not isinstance(progress, Mapping):
         progress = progress.json
@@ -119,6 +120,10 @@ def from_progress(progress: Any) -> dict[str, BatchMetrics]:
                 latest = json.loads(latest)
             except ValueError:
                 continue
-        if isinstance(latest, Mapping) and "batch" in latest and "stream" in latest:
-            found[str(latest["stream"])] = BatchMetrics.from_report(latest)
+        if not isinstance(latest, Mapping):
+            continue
+        reports = [latest, *(v for v in latest.values() if isinstance(v, Mapping))]
+        for report in reports:
+            if "batch" in report and "stream" in report:
+                found[str(report["stream"])] = BatchMetrics.from_report(report)
     return found

@@ -1,27 +1,10 @@
-"""Parse and validate raw Kinesis records against the event contract, in Spark.
+"""Validate raw Kinesis payloads against the event contract, a batch at a time, in Arrow.
 
-Public API: :func:`validate`, :func:`valid_events`, :func:`quarantine_rows`, :func:`split`
-(from :mod:`processor.validation.spark`). Importing this package imports pyspark.
+Public API: :func:`validate_events` and :func:`validate_labels`
+(:mod:`processor.validation.arrow`), which the Spark source runs in its ``read()``; the
+per-record reference lives in :mod:`fraudstream.events` and :mod:`.fallback`.
 """
 
-from processor.validation.spark import (
-    QUARANTINE_COLUMNS,
-    RAW_COLUMNS,
-    VALID_COLUMNS,
-    VALIDATED_COLUMNS,
-    quarantine_rows,
-    split,
-    valid_events,
-    validate,
-)
+from processor.validation.arrow import EVENTS_OUT, LABELS_OUT, validate_events, validate_labels
 
-__all__ = [
-    "QUARANTINE_COLUMNS",
-    "RAW_COLUMNS",
-    "VALIDATED_COLUMNS",
-    "VALID_COLUMNS",
-    "quarantine_rows",
-    "split",
-    "valid_events",
-    "validate",
-]
+__all__ = ["EVENTS_OUT", "LABELS_OUT", "validate_events", "validate_labels"]

@@ -22,6 +22,7 @@ SCHEMA = (
     .append(pa.field(KIND, pa.string()))
     .append(pa.field("is_fraud", pa.bool_()))
     .append(pa.field("scenario", pa.string()))
+    .append(pa.field("label_event_time", UTC_US))
     .append(pa.field("label_time", UTC_US))
     .append(pa.field("raw", pa.string()))
     .append(pa.field("reason", pa.string()))
@@ -70,7 +71,8 @@ class RowFactory:
                     **label.to_dict(),
                     "is_fraud": label.is_fraud,
                     KIND: LABEL,
-                    "event_time": label.event_time,
+                    "event_time": None,
+                    "label_event_time": label.event_time,
                     "label_time": label.label_time,
                     "shard_id": "shardId-000000000000",
                     "sequence_number": self._next(),

@@ -1,0 +1,277 @@
+"""``spark.readStream.format("fraudstream")``: both Kinesis streams in one scan, validated.
+
+The processor needs the transactions and the labels of a micro-batch together, and valid
+rows typed, so this source wraps two of the project's Kinesis readers (:mod:`processor.
+kinesis.source`: planning, exactly-once offsets, replay) and does the rest in the executors'
+``read()``, in Arrow: it validates each record against the contract
+(:mod:`processor.validation.arrow`) and yields rows of :data:`ROW_SCHEMA`, where ``kind`` says
+whether a row is a transaction, a label or a quarantined record and ``dedup_key`` is what
+Spark de-duplicates on. One source means one Python scan per micro-batch (two Kinesis sources
+and a validation UDF were three), one offset and one AvailableNow decision for both streams.
+
+Options: ``transactions.<option>`` and ``labels.<option>``, each a Kinesis source option
+(:data:`processor.kinesis.options.OPTION_DOCS`); :func:`options_from_settings` builds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
+from pyspark.sql.streaming.datasource import (
+    ReadAllAvailable,
+    ReadLimit,
+    ReadMaxRows,
+    SupportsTriggerAvailableNow,
+)
+
+from fraudstream.events import EVENT_FIELD_NAMES
+from processor.kinesis import options as kinesis_options
+from processor.kinesis.errors import InvalidOptionError
+from processor.kinesis.source import KinesisStreamReader
+from processor.validation.arrow import EVENTS_OUT, LABELS_OUT, validate_events, validate_labels
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+    from pyspark.sql.types import StructType
+
+    from fraudstream.settings import Settings
+
+STREAMS = ("transactions", "labels")
+TX, LABEL, QUARANTINE = "tx", "label", "quarantine"
+UTC_US = pa.timestamp("us", tz="UTC")
+ROW_SCHEMA = pa.schema(
+    [
+        pa.field("kind", pa.string()),
+        *[f for f in EVENTS_OUT if f.name in EVENT_FIELD_NAMES],
+        pa.field("event_ms", pa.int64()),
+        *[f for f in LABELS_OUT if f.name in ("is_fraud", "scenario", "label_event_time")],
+        pa.field("label_time", UTC_US),
+        pa.field("raw", pa.string()),
+        pa.field("reason", pa.string()),
+        pa.field("detail", pa.string()),
+        pa.field("shard_id", pa.string()),
+        pa.field("sequence_number", pa.string()),
+        pa.field("arrival_time", UTC_US),
+        pa.field("dedup_key", pa.string()),
+    ]
+)
+"""One row per Kinesis record of either stream. Transactions carry the contract's fields and
+``event_ms``; labels their id fields and ``is_fraud``, ``scenario``, ``label_event_time``,
+``label_time`` (with ``event_time`` null, so no label moves the watermark); quarantined records
+``raw``, ``reason`` and ``detail``."""
+
+
+def spark_schema() -> StructType:
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(ROW_SCHEMA)
+
+
+@dataclass(frozen=True)
+class StreamPartition(InputPartition):
+    """One shard's share of a micro-batch, of one of the two streams."""
+
+    stream: str
+    inner: InputPartition
+
+
+def _split_options(options: Any) -> dict[str, dict[str, str]]:
+    """``transactions.x`` / ``labels.x`` option maps (Spark lower-cases keys)."""
+    out: dict[str, dict[str, str]] = {name: {} for name in STREAMS}
+    for key, value in dict(options).items():
+        prefix, _, rest = str(key).partition(".")
+        if prefix.lower() in out and rest:
+            out[prefix.lower()][rest] = str(value)
+        elif str(key).lower() not in ("path", "paths"):
+            raise InvalidOptionError(
+                f"unknown option {key!r}: use transactions.<option> or labels.<option>"
+            )
+    for name in STREAMS:
+        if not out[name]:
+            raise InvalidOptionError(f"options for the {name} stream are missing ({name}.*)")
+    return out
+
+
+def _empty(n: int, kind: pa.DataType) -> pa.Array:
+    return pa.nulls(n, kind)
+
+
+def _record_key(raw: pa.RecordBatch) -> pa.Array:
+    """``record:<stream>:<shard>:<sequence number>``: a record's own identity."""
+    parts = [raw.column(n) for n in ("stream_name", "shard_id", "sequence_number")]
+    return pc.binary_join_element_wise("record", *parts, ":")
+
+
+def _batch(columns: dict[str, Any]) -> pa.RecordBatch:
+    arrays = {
+        name: value.combine_chunks() if isinstance(value, pa.ChunkedArray) else value
+        for name, value in columns.items()
+    }
+    return pa.RecordBatch.from_pydict(arrays, schema=ROW_SCHEMA)
+
+
+def transaction_rows(raw: pa.RecordBatch) -> pa.RecordBatch:
+    """A Kinesis record batch of the transactions stream as :data:`ROW_SCHEMA` rows."""
+    arrival = raw.column("approximate_arrival_timestamp")
+    verdicts = validate_events(raw.column("data"), pc.cast(arrival, pa.int64()).to_numpy())
+    n = raw.num_rows
+    rejected = verdicts.column("reason").is_valid()
+    kind = pc.if_else(rejected, QUARANTINE, TX)
+    record_key = pc.binary_join_element_wise(
+        "record",
+        raw.column("stream_name"),
+        raw.column("shard_id"),
+        raw.column("sequence_number"),
+        ":",
+    )
+    key = pc.if_else(
+        rejected,
+        record_key,
+        pc.binary_join_element_wise("tx", verdicts.column("transaction_id"), ":"),
+    )
+    event_time = verdicts.column("event_time")
+    columns: dict[str, Any] = {"kind": kind}
+    for name in EVENT_FIELD_NAMES:
+        columns[name] = verdicts.column(name)
+    columns["event_ms"] = pc.divide(pc.cast(event_time, pa.int64()), 1000)
+    for name in ("is_fraud", "scenario", "label_event_time", "label_time"):
+        columns[name] = _empty(n, ROW_SCHEMA.field(name).type)
+    for name in ("raw", "reason", "detail"):
+        columns[name] = verdicts.column(name)
+    columns |= {
+        "shard_id": raw.column("shard_id"),
+        "sequence_number": raw.column("sequence_number"),
+        "arrival_time": arrival,
+        "dedup_key": key,
+    }
+    return pa.RecordBatch.from_pydict(
+        {
+            k: (v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v)
+            for k, v in columns.items()
+        },
+        schema=ROW_SCHEMA,
+    )
+
+
+def label_rows(raw: pa.RecordBatch) -> pa.RecordBatch:
+    """A Kinesis record batch of the labels stream as :data:`ROW_SCHEMA` rows."""
+    verdicts = validate_labels(raw.column("data"))
+    n = raw.num_rows
+    rejected = verdicts.column("reason").is_valid()
+    columns: dict[str, Any] = {"kind": pc.if_else(rejected, QUARANTINE, LABEL)}
+    for field in ROW_SCHEMA:
+        if field.name in ("kind", "shard_id", "sequence_number", "arrival_time", "dedup_key"):
+            continue
+        if field.name in verdicts.column_names:
+            columns[field.name] = verdicts.column(field.name)
+        else:
+            columns[field.name] = _empty(n, field.type)
+    columns |= {
+        "shard_id": raw.column("shard_id"),
+        "sequence_number": raw.column("sequence_number"),
+        "arrival_time": raw.column("approximate_arrival_timestamp"),
+        "dedup_key": pc.binary_join_element_wise(
+            "record",
+            raw.column("stream_name"),
+            raw.column("shard_id"),
+            raw.column("sequence_number"),
+            ":",
+        ),
+    }
+    return pa.RecordBatch.from_pydict(
+        {
+            k: (v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v)
+            for k, v in columns.items()
+        },
+        schema=ROW_SCHEMA,
+    )
+
+
+class EventStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
+    """Two Kinesis readers behind one offset: ``{"transactions": ..., "labels": ...}``."""
+
+    def __init__(self, options: dict[str, kinesis_options.SourceOptions]) -> None:
+        self.readers = {name: KinesisStreamReader(options[name]) for name in STREAMS}
+        self.max_records = options["transactions"].max_records_per_trigger
+
+    def initialOffset(self) -> dict[str, Any]:
+        return {name: reader.initialOffset() for name, reader in self.readers.items()}
+
+    def getDefaultReadLimit(self) -> ReadLimit:
+        return ReadAllAvailable() if self.max_records is None else ReadMaxRows(self.max_records)
+
+    def latestOffset(self, start: dict[str, Any], limit: ReadLimit) -> dict[str, Any]:
+        return {
+            name: reader.latestOffset(start[name], limit) for name, reader in self.readers.items()
+        }
+
+    def reportLatestOffset(self) -> dict[str, Any] | None:
+        reports = {name: reader.reportLatestOffset() for name, reader in self.readers.items()}
+        return reports if any(reports.values()) else None
+
+    def prepareForTriggerAvailableNow(self) -> None:
+        for reader in self.readers.values():
+            reader.prepareForTriggerAvailableNow()
+
+    def partitions(self, start: dict[str, Any], end: dict[str, Any]) -> Sequence[InputPartition]:
+        return [
+            StreamPartition(name, inner)
+            for name, reader in self.readers.items()
+            for inner in reader.partitions(start[name], end[name])
+        ]
+
+    def commit(self, end: dict[str, Any]) -> None:
+        for name, reader in self.readers.items():
+            reader.commit(end[name])
+
+    def stop(self) -> None:
+        for reader in self.readers.values():
+            reader.stop()
+
+    def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
+        assert isinstance(partition, StreamPartition)
+        shape = transaction_rows if partition.stream == "transactions" else label_rows
+        for raw in self.readers[partition.stream].read(partition.inner):
+            if raw.num_rows:
+                yield shape(raw)
+
+
+class EventDataSource(DataSource):
+    """``format("fraudstream")``: see the module docstring."""
+
+    def __init__(self, options: Any) -> None:
+        super().__init__(options)
+        raw = _split_options(options)
+        self.stream_options = {name: kinesis_options.parse_options(raw[name]) for name in STREAMS}
+
+    @classmethod
+    def name(cls) -> str:
+        return "fraudstream"
+
+    def schema(self) -> StructType:
+        return spark_schema()
+
+    def streamReader(self, schema: StructType) -> DataSourceStreamReader:
+        return EventStreamReader(self.stream_options)
+
+
+def register(spark: SparkSession) -> None:
+    spark.dataSource.register(EventDataSource)
+
+
+def options_from_settings(settings: Settings, **extra: str) -> dict[str, str]:
+    """The source's options as ``settings`` describe the two streams (``extra`` applies to
+    both, e.g. ``startingPosition``)."""
+    out: dict[str, str] = {}
+    for name, stream in (
+        ("transactions", settings.stream_name),
+        ("labels", settings.labels_stream_name),
+    ):
+        per_stream = kinesis_options.options_from_settings(settings, streamName=stream, **extra)
+        out |= {f"{name}.{key}": value for key, value in per_stream.items()}
+    return out

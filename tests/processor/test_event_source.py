@@ -1,0 +1,104 @@
+"""``format("fraudstream")`` on the emulator: both streams in one scan, validated, one offset."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from fraudstream import aws
+from fraudstream.settings import Settings
+from processor import event_source
+from processor.event_source import ROW_SCHEMA, EventDataSource, options_from_settings
+from processor.kinesis.errors import InvalidOptionError
+from producer.generator import TransactionGenerator
+from producer.simulated import simulated_config
+
+pytestmark = pytest.mark.integration
+NOW = datetime.now(UTC)
+
+
+def put(settings: Settings, stream: str, payloads: list[bytes], key: str = "k") -> None:
+    kinesis = aws.client("kinesis", settings)
+    for start in range(0, len(payloads), 500):
+        records = [
+            {"Data": p, "PartitionKey": f"{key}{i}"}
+            for i, p in enumerate(payloads[start : start + 500])
+        ]
+        assert kinesis.put_records(StreamName=stream, Records=records)["FailedRecordCount"] == 0
+
+
+def run_available_now(spark: Any, settings: Settings, checkpoint: Path) -> list[pa.Table]:
+    event_source.register(spark)
+    options = options_from_settings(settings, startingPosition="TRIM_HORIZON")
+    batches: list[pa.Table] = []
+    query = (
+        spark.readStream.format("fraudstream")
+        .options(**options)
+        .load()
+        .writeStream.foreachBatch(lambda frame, _id: batches.append(frame.toArrow()))
+        .option("checkpointLocation", str(checkpoint))
+        .trigger(availableNow=True)
+        .start()
+    )
+    query.awaitTermination(300)
+    assert query.exception() is None
+    return batches
+
+
+def test_both_streams_arrive_validated_in_one_query(
+    spark: Any, fresh_streams: Settings, tmp_path: Path
+) -> None:
+    config = simulated_config(events=300, cards=50, seed=2, fraud_rate=0.1, token_key=b"k", now=NOW)
+    generated = list(itertools.islice(TransactionGenerator(config), 300))
+    put(fresh_streams, fresh_streams.stream_name, [g.event.to_json().encode() for g in generated])
+    put(fresh_streams, fresh_streams.stream_name, [b"{not json", b'{"card":"4111111111111111"}'])
+    labels = [g.label(NOW).to_json().encode() for g in generated[:40]] + [b'{"is_fraud":7}']
+    put(fresh_streams, fresh_streams.labels_stream_name, labels)
+
+    batches = run_available_now(spark, fresh_streams, tmp_path / "cp")
+    rows = pa.concat_tables(batches)
+    assert rows.schema.names == ROW_SCHEMA.names
+    kinds = rows.group_by("kind").aggregate([("kind", "count")]).to_pydict()
+    assert dict(zip(kinds["kind"], kinds["kind_count"], strict=True)) == {
+        "tx": 300,
+        "label": 40,
+        "quarantine": 3,
+    }
+    tx = rows.filter(pa.compute.equal(rows["kind"], "tx"))
+    assert set(tx["transaction_id"].to_pylist()) == {g.event.transaction_id for g in generated}
+    assert tx["event_ms"].null_count == 0 and tx["event_time"].null_count == 0
+    label_rows = rows.filter(pa.compute.equal(rows["kind"], "label"))
+    assert label_rows["event_time"].null_count == 40  # labels never move the watermark
+    assert label_rows["label_event_time"].null_count == 0
+    bad = rows.filter(pa.compute.equal(rows["kind"], "quarantine")).to_pylist()
+    assert sorted(r["reason"] for r in bad) == ["bad_json", "bad_label", "missing_field"]
+    assert all("4111111111111111" not in (r["raw"] or "") for r in bad)
+    keys = rows["dedup_key"].to_pylist()
+    assert len(set(keys)) == len(keys)
+
+    # The checkpoint holds one offset for both streams: a second run finds nothing new.
+    assert sum(t.num_rows for t in run_available_now(spark, fresh_streams, tmp_path / "cp")) == 0
+
+
+def test_options_are_per_stream_and_checked() -> None:
+    with pytest.raises(InvalidOptionError, match="labels stream are missing"):
+        EventDataSource({"transactions.streamName": "tx"})
+    with pytest.raises(InvalidOptionError, match="unknown option"):
+        EventDataSource({"streamName": "tx", "labels.streamName": "l"})
+    source = EventDataSource({"transactions.streamName": "tx", "labels.streamName": "l"})
+    assert source.stream_options["labels"].stream_name == "l"
+
+
+def test_progress_reports_of_both_streams_are_found() -> None:
+    from processor.kinesis.metrics import BatchMetrics, from_progress
+
+    tx = BatchMetrics(records=5).to_report("tx-stream")
+    labels = BatchMetrics(records=2).to_report("labels-stream")
+    progress = {"sources": [{"latestOffset": {"transactions": tx, "labels": labels}}]}
+    found = from_progress(progress)
+    assert {name: m.records for name, m in found.items()} == {"tx-stream": 5, "labels-stream": 2}
