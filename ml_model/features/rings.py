@@ -73,7 +73,12 @@ class PeriodRings:
             return
         rows = np.asarray(rows, dtype=np.int64)
         periods = np.asarray(periods, dtype=np.int64)
-        order = np.lexsort((periods, rows))
+        low = int(periods.min())
+        span = int(periods.max()) - low + 1
+        if span * (int(rows.max()) + 1) < 2**62:  # one sort of a packed key
+            order = np.argsort(rows * span + (periods - low), kind="stable")
+        else:
+            order = np.lexsort((periods, rows))
         rows, periods = rows[order], periods[order]
         # one total per (row, period)
         starts = np.flatnonzero(

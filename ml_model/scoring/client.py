@@ -254,7 +254,17 @@ class ScoringClient:
         versions = np.full(n, "", dtype=object)
         paths = np.full(n, "", dtype=object)
         errors: list[str] = []
-        if n:
+        if n and self.breaker.state == "open":  # no request can go: skip encoding them
+            local = self.local_model()
+            if local is None:
+                raise ScoringUnavailable(
+                    "the endpoint's circuit is open and no local model is available"
+                )
+            scores[:] = local.predict(matrix)
+            versions[:] = local.version
+            paths[:] = FALLBACK
+            self.counts[FALLBACK] += n
+        elif n:
             body, ends = codec.encode_csv_body(matrix)
             plan = plan_requests(ends, self.max_payload_bytes, self.max_rows_per_request)
             for start, end in plan:
