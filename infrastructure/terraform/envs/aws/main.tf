@@ -37,6 +37,9 @@ module "network" {
   azs                = var.azs
   single_nat_gateway = var.single_nat_gateway
   cluster_name       = var.name
+
+  # Roles the deploy role may create or change must carry the workload boundary (github_oidc).
+  permissions_boundary = module.github_oidc.workload_boundary_arn
 }
 
 module "kinesis" {
@@ -97,6 +100,9 @@ module "sagemaker" {
   instance_type        = var.sagemaker_instance_type
   min_instances        = var.sagemaker_min_instances
   max_instances        = var.sagemaker_max_instances
+
+  # Roles the deploy role may create or change must carry the workload boundary (github_oidc).
+  permissions_boundary = module.github_oidc.workload_boundary_arn
 }
 
 module "github_oidc" {
@@ -105,6 +111,7 @@ module "github_oidc" {
   name                 = var.name
   account_id           = local.account_id
   partition            = local.partition
+  region               = var.region
   repository           = var.github_repository
   ecr_repository_arns  = values(module.ecr.repository_arns)
   state_bucket         = var.state_bucket
@@ -126,6 +133,9 @@ module "eks" {
   node_min            = var.node_min
   node_desired        = var.node_desired
   node_max            = var.node_max
+
+  # Roles the deploy role may create or change must carry the workload boundary (github_oidc).
+  permissions_boundary = module.github_oidc.workload_boundary_arn
 }
 
 module "workload_iam" {
@@ -148,6 +158,9 @@ module "workload_iam" {
   endpoint_arn                 = module.sagemaker.endpoint_arn
   endpoint_name                = module.sagemaker.endpoint_name
   sagemaker_execution_role_arn = module.sagemaker.execution_role_arn
+
+  # Roles the deploy role may create or change must carry the workload boundary (github_oidc).
+  permissions_boundary = module.github_oidc.workload_boundary_arn
 }
 
 module "alarms" {

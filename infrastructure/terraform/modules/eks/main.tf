@@ -49,7 +49,8 @@ resource "aws_cloudwatch_log_group" "cluster" {
 # --- Control plane -----------------------------------------------------------------------------------
 
 resource "aws_iam_role" "cluster" {
-  name = "${var.name}-eks-cluster"
+  name                 = "${var.name}-eks-cluster"
+  permissions_boundary = var.permissions_boundary
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
@@ -120,7 +121,8 @@ resource "aws_eks_access_policy_association" "admin" {
 # --- Nodes -------------------------------------------------------------------------------------------
 
 resource "aws_iam_role" "node" {
-  name = "${var.name}-eks-node"
+  name                 = "${var.name}-eks-node"
+  permissions_boundary = var.permissions_boundary
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{

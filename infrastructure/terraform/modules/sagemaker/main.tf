@@ -27,7 +27,8 @@ resource "aws_kms_key" "endpoint" {
 }
 
 resource "aws_iam_role" "execution" {
-  name = "${var.name}-sagemaker-execution"
+  name                 = "${var.name}-sagemaker-execution"
+  permissions_boundary = var.permissions_boundary
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{

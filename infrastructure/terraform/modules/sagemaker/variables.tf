@@ -113,3 +113,9 @@ variable "capture_percent" {
     error_message = "capture_percent must be between 0 and 100."
   }
 }
+
+variable "permissions_boundary" {
+  description = "Permissions boundary ARN put on this module's IAM roles (the workload boundary from modules/github_oidc); null for none."
+  type        = string
+  default     = null
+}

@@ -26,8 +26,9 @@ locals {
 resource "aws_iam_role" "this" {
   for_each = local.service_accounts
 
-  name        = "${var.name}-${each.key}"
-  description = "IRSA role of ${var.namespace}/${each.value}"
+  name                 = "${var.name}-${each.key}"
+  permissions_boundary = var.permissions_boundary
+  description          = "IRSA role of ${var.namespace}/${each.value}"
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
