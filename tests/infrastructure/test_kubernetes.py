@@ -3,7 +3,9 @@ cluster's API version, and hold the security and wiring rules the platform relie
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from fraudstream.settings import load_settings
 from tests.infrastructure.conftest import KUBERNETES, REPO, TERRAFORM, output_of, run, tool
 
 pytestmark = pytest.mark.infra
@@ -204,3 +207,36 @@ def test_spark_submit_script_matches_the_manifests() -> None:
     )
     assert dry.returncode == 0, output_of(dry)
     assert "k8s://https://example.eks.amazonaws.com" in dry.stdout
+
+
+def container_environment(rendered: Path, template: str) -> dict[str, str]:
+    """What a container of a pod template sees: its ConfigMaps (envFrom), then its own env."""
+    configmaps = {
+        d["metadata"]["name"]: d["data"] for d in documents(rendered) if d["kind"] == "ConfigMap"
+    }
+    pod = yaml.safe_load((rendered / "spark" / template).read_text())
+    container = pod["spec"]["containers"][0]
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        env.update(configmaps[source["configMapRef"]["name"]])
+    env.update({item["name"]: item["value"] for item in container.get("env", [])})
+    return env
+
+
+def test_the_driver_serves_metrics_where_probes_and_prometheus_reach_it(
+    rendered: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kubelet probes and Prometheus connect to the pod's IP, never to its loopback."""
+    for name in [n for n in os.environ if n.startswith(("FRAUDSTREAM_", "AWS_"))]:
+        monkeypatch.delenv(name)
+    for name, value in container_environment(rendered, "driver-pod-template.yaml").items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    address = ipaddress.ip_address(settings.metrics_host)
+    assert address.is_unspecified, f"the driver's metrics bind {address}: probes cannot reach it"
+    driver = yaml.safe_load((rendered / "spark" / "driver-pod-template.yaml").read_text())
+    container = driver["spec"]["containers"][0]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports["metrics"] == settings.metrics_port
+    assert container["livenessProbe"]["httpGet"]["port"] == "metrics"
+    assert driver["metadata"]["annotations"]["prometheus.io/port"] == str(settings.metrics_port)
