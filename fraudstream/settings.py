@@ -86,6 +86,27 @@ class Settings(BaseSettings):
         "127.0.0.1", description="Address serve-model binds (0.0.0.0 inside a container)."
     )
     model_server_port: int = Field(8080, ge=1, le=65535, description="Port serve-model binds.")
+    model_server_workers: int = Field(
+        1, ge=1, le=64, description="serve-model processes (each loads the model); one per core."
+    )
+    model_server_threads: int = Field(
+        4, ge=1, le=64, description="Requests one serve-model process scores at a time."
+    )
+    model_server_max_connections: int = Field(
+        64,
+        ge=2,
+        le=10_000,
+        description="Open connections one serve-model process holds; more wait to be accepted.",
+    )
+    model_server_timeout_seconds: int = Field(
+        30,
+        ge=1,
+        le=600,
+        description=(
+            "Seconds a serve-model connection may stay silent mid-request or mid-answer before "
+            "it is closed; also how long a stuck process has before it is restarted."
+        ),
+    )
     model_connect_timeout_seconds: float = Field(
         1.0, gt=0, le=60, description="Connect timeout of one scoring request to the endpoint."
     )

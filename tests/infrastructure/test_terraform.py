@@ -69,7 +69,7 @@ def test_a_typo_in_a_resource_attribute_fails_validation(
 
 
 def _blocks(text: str, header: str) -> dict[str, str]:
-    """``resource "aws_iam_role" "x" {...}`` / ``module "x" {...}`` bodies by name (brace-matched)."""
+    """Bodies of ``resource "aws_iam_role" "x" {...}`` / ``module "x" {...}`` blocks by name."""
     found = {}
     for match in re.finditer(header + r' "([^"]+)" \{', text):
         depth, end = 1, match.end()
