@@ -34,8 +34,9 @@ DEFAULT_PORT = 8080
 #: client's micro-batches (about a second), short enough that a stop is not held up by idle
 #: connections for long.
 KEEPALIVE_SECONDS = 5
-#: Seconds in-flight requests get to finish after SIGTERM (Kubernetes and SageMaker wait 30).
-GRACEFUL_SECONDS = 10
+#: Seconds in-flight requests get to finish after SIGTERM (Kubernetes and SageMaker wait 30;
+#: a worker waits this long whenever an idle keep-alive connection is open, so keep it short).
+GRACEFUL_SECONDS = 5
 
 
 @dataclass(frozen=True)
