@@ -44,6 +44,8 @@ def sample_values() -> dict[str, str]:
             "STREAM_SHARDS": "4",
             "LABELS_STREAM_SHARDS": "1",
             "PRODUCER_IMAGE_REPOSITORY": f"{ECR}/fraudstream/producer",
+            "VPC_CIDR": "10.40.0.0/16",
+            "SERVICE_CIDR": "172.20.0.0/16",
         }
     )
     for key in values:
@@ -240,3 +242,63 @@ def test_the_driver_serves_metrics_where_probes_and_prometheus_reach_it(
     assert ports["metrics"] == settings.metrics_port
     assert container["livenessProbe"]["httpGet"]["port"] == "metrics"
     assert driver["metadata"]["annotations"]["prometheus.io/port"] == str(settings.metrics_port)
+
+
+def pod_labels(rendered: Path) -> dict[str, dict[str, str]]:
+    """Labels of the producer's pods and of the Spark driver and executors."""
+    labels = {}
+    for doc in documents(rendered):
+        if doc["kind"] == "Deployment":
+            labels[doc["metadata"]["name"]] = doc["spec"]["template"]["metadata"]["labels"]
+        elif doc["kind"] == "Pod":
+            labels[doc["metadata"]["labels"]["app.kubernetes.io/component"]] = doc["metadata"][
+                "labels"
+            ]
+    return labels
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In", expression
+        if labels.get(expression["key"]) not in expression["values"]:
+            return False
+    return True
+
+
+def https_destinations(rendered: Path, labels: dict[str, str]) -> list[dict[str, Any]]:
+    """The ipBlocks a pod with ``labels`` may reach on 443 (a rule without ``to`` reaches any
+    address: written as 0.0.0.0/0 with no exceptions)."""
+    found = []
+    for doc in documents(rendered):
+        if doc["kind"] != "NetworkPolicy" or not selects(doc["spec"]["podSelector"], labels):
+            continue
+        for rule in doc["spec"].get("egress", []):
+            ports = rule.get("ports")
+            if ports is not None and not any(p.get("port") == 443 for p in ports):
+                continue
+            peers = rule.get("to") or [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+            found += [peer["ipBlock"] for peer in peers if "ipBlock" in peer]
+    return found
+
+
+def test_https_egress_never_reaches_metadata_or_private_networks_beyond_the_vpc(
+    rendered: Path,
+) -> None:
+    """Before: one rule let every pod reach any address on 443."""
+    inside = {"10.40.0.0/16", "172.20.0.0/16"}  # the VPC and the Service range (sample values)
+    blocked = [ipaddress.ip_network(c) for c in ("169.254.0.0/16", "10.0.0.0/8", "172.16.0.0/12")]
+    pods = pod_labels(rendered)
+    assert set(pods) == {"producer", "driver", "executor"}
+    for name, labels in pods.items():
+        for block in https_destinations(rendered, labels):
+            if block["cidr"] in inside:
+                continue
+            excepted = [ipaddress.ip_network(c) for c in block.get("except", [])]
+            for network in blocked:
+                assert any(network.subnet_of(e) for e in excepted), (name, block)
+    producer = https_destinations(rendered, pods["producer"])
+    assert {b["cidr"] for b in producer} == inside, "the producer needs only the VPC's endpoints"
+    driver = {b["cidr"] for b in https_destinations(rendered, pods["driver"])}
+    assert inside < driver, "the driver reaches the VPC, the API and S3/DynamoDB"

@@ -96,6 +96,8 @@ module "sagemaker" {
   model_repository_arn = module.ecr.repository_arns["model-server"]
   ecr_kms_key_arn      = module.ecr.kms_key_arn
   vpc_id               = module.network.vpc_id
+  vpc_cidr             = module.network.vpc_cidr
+  s3_prefix_list_id    = module.network.s3_prefix_list_id
   subnet_ids           = module.network.private_subnet_ids
   instance_type        = var.sagemaker_instance_type
   min_instances        = var.sagemaker_min_instances

@@ -62,3 +62,9 @@ variable "permissions_boundary" {
   type        = string
   default     = null
 }
+
+variable "interface_endpoints" {
+  description = "AWS services reached through interface VPC endpoints (each costs per AZ-hour); the pods' network policy allows HTTPS to the VPC for them."
+  type        = list(string)
+  default     = ["kinesis-streams", "sts", "sagemaker.runtime"]
+}

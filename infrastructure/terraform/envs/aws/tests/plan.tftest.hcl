@@ -97,6 +97,17 @@ run "irsa_roles_trust_one_service_account_each" {
   }
 
   assert {
+    condition = alltrue(flatten([
+      for sa, policy in output.irsa_policies : [
+        for s in policy.Statement :
+        can(regex("^(kinesis|s3|dynamodb)\\.us-east-1\\.amazonaws\\.com$", s.Condition.StringEquals["kms:ViaService"]))
+        if anytrue([for a in flatten([s.Action]) : startswith(a, "kms:")])
+      ]
+    ]))
+    error_message = "Every KMS right of an IRSA role is usable only through the service that holds the data (kms:ViaService)."
+  }
+
+  assert {
     condition = toset(flatten([for s in output.irsa_policies["producer"].Statement : s.Action])) == toset([
       "kinesis:PutRecord", "kinesis:PutRecords", "kinesis:DescribeStreamSummary", "kinesis:ListShards", "kms:GenerateDataKey",
     ])
