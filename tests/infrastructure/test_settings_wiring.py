@@ -62,7 +62,7 @@ def test_compose_builds_the_repository_images() -> None:
         if "build" in service:
             assert (REPO / service["build"]["dockerfile"]).is_file(), name
         else:
-            tag = service["image"].rpartition(":")[2]
+            tag = service["image"].partition("@")[0].rpartition(":")[2]
             assert re.search(r"\d+\.\d+", tag), f"{name}: pin the image version"
 
 
