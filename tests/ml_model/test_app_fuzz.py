@@ -3,6 +3,7 @@ client sends, the answer is a 4xx or a score for every row it sent; never a 5xx.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -87,3 +88,28 @@ def test_specific_regressions_are_4xx(client: FlaskClient) -> None:
     ]:
         answer = client.post("/invocations", data=body, headers={"Content-Type": kind})
         assert 400 <= answer.status_code < 500, (kind, answer.status_code, answer.data[:200])
+
+
+class _Stalled(io.RawIOBase):
+    """A request body that stops arriving: the socket's read timeout fires (server.py)."""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        raise TimeoutError("timed out")
+
+
+def test_short_and_stalled_bodies_are_4xx(client: FlaskClient) -> None:
+    short = client.post(
+        "/invocations",
+        headers={"Content-Type": "text/csv"},
+        environ_overrides={"wsgi.input": io.BytesIO(b"1,2"), "CONTENT_LENGTH": "100"},
+    )
+    assert short.status_code == 400 and b"ended after" in short.data
+    stalled = client.post(
+        "/endpoints/fuzz/invocations",
+        headers={"Content-Type": "text/csv"},
+        environ_overrides={"wsgi.input": _Stalled(), "wsgi.input_terminated": True},
+    )
+    assert stalled.status_code == 408 and stalled.headers["x-amzn-ErrorType"] == "ValidationError"
