@@ -3,7 +3,9 @@ cluster's API version, and hold the security and wiring rules the platform relie
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from fraudstream.settings import load_settings
 from tests.infrastructure.conftest import KUBERNETES, REPO, TERRAFORM, output_of, run, tool
 
 pytestmark = pytest.mark.infra
@@ -41,6 +44,8 @@ def sample_values() -> dict[str, str]:
             "STREAM_SHARDS": "4",
             "LABELS_STREAM_SHARDS": "1",
             "PRODUCER_IMAGE_REPOSITORY": f"{ECR}/fraudstream/producer",
+            "VPC_CIDR": "10.40.0.0/16",
+            "SERVICE_CIDR": "172.20.0.0/16",
         }
     )
     for key in values:
@@ -204,3 +209,96 @@ def test_spark_submit_script_matches_the_manifests() -> None:
     )
     assert dry.returncode == 0, output_of(dry)
     assert "k8s://https://example.eks.amazonaws.com" in dry.stdout
+
+
+def container_environment(rendered: Path, template: str) -> dict[str, str]:
+    """What a container of a pod template sees: its ConfigMaps (envFrom), then its own env."""
+    configmaps = {
+        d["metadata"]["name"]: d["data"] for d in documents(rendered) if d["kind"] == "ConfigMap"
+    }
+    pod = yaml.safe_load((rendered / "spark" / template).read_text())
+    container = pod["spec"]["containers"][0]
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        env.update(configmaps[source["configMapRef"]["name"]])
+    env.update({item["name"]: item["value"] for item in container.get("env", [])})
+    return env
+
+
+def test_the_driver_serves_metrics_where_probes_and_prometheus_reach_it(
+    rendered: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kubelet probes and Prometheus connect to the pod's IP, never to its loopback."""
+    for name in [n for n in os.environ if n.startswith(("FRAUDSTREAM_", "AWS_"))]:
+        monkeypatch.delenv(name)
+    for name, value in container_environment(rendered, "driver-pod-template.yaml").items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    address = ipaddress.ip_address(settings.metrics_host)
+    assert address.is_unspecified, f"the driver's metrics bind {address}: probes cannot reach it"
+    driver = yaml.safe_load((rendered / "spark" / "driver-pod-template.yaml").read_text())
+    container = driver["spec"]["containers"][0]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports["metrics"] == settings.metrics_port
+    assert container["livenessProbe"]["httpGet"]["port"] == "metrics"
+    assert driver["metadata"]["annotations"]["prometheus.io/port"] == str(settings.metrics_port)
+
+
+def pod_labels(rendered: Path) -> dict[str, dict[str, str]]:
+    """Labels of the producer's pods and of the Spark driver and executors."""
+    labels = {}
+    for doc in documents(rendered):
+        if doc["kind"] == "Deployment":
+            labels[doc["metadata"]["name"]] = doc["spec"]["template"]["metadata"]["labels"]
+        elif doc["kind"] == "Pod":
+            labels[doc["metadata"]["labels"]["app.kubernetes.io/component"]] = doc["metadata"][
+                "labels"
+            ]
+    return labels
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In", expression
+        if labels.get(expression["key"]) not in expression["values"]:
+            return False
+    return True
+
+
+def https_destinations(rendered: Path, labels: dict[str, str]) -> list[dict[str, Any]]:
+    """The ipBlocks a pod with ``labels`` may reach on 443 (a rule without ``to`` reaches any
+    address: written as 0.0.0.0/0 with no exceptions)."""
+    found = []
+    for doc in documents(rendered):
+        if doc["kind"] != "NetworkPolicy" or not selects(doc["spec"]["podSelector"], labels):
+            continue
+        for rule in doc["spec"].get("egress", []):
+            ports = rule.get("ports")
+            if ports is not None and not any(p.get("port") == 443 for p in ports):
+                continue
+            peers = rule.get("to") or [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+            found += [peer["ipBlock"] for peer in peers if "ipBlock" in peer]
+    return found
+
+
+def test_https_egress_never_reaches_metadata_or_private_networks_beyond_the_vpc(
+    rendered: Path,
+) -> None:
+    """Before: one rule let every pod reach any address on 443."""
+    inside = {"10.40.0.0/16", "172.20.0.0/16"}  # the VPC and the Service range (sample values)
+    blocked = [ipaddress.ip_network(c) for c in ("169.254.0.0/16", "10.0.0.0/8", "172.16.0.0/12")]
+    pods = pod_labels(rendered)
+    assert set(pods) == {"producer", "driver", "executor"}
+    for name, labels in pods.items():
+        for block in https_destinations(rendered, labels):
+            if block["cidr"] in inside:
+                continue
+            excepted = [ipaddress.ip_network(c) for c in block.get("except", [])]
+            for network in blocked:
+                assert any(network.subnet_of(e) for e in excepted), (name, block)
+    producer = https_destinations(rendered, pods["producer"])
+    assert {b["cidr"] for b in producer} == inside, "the producer needs only the VPC's endpoints"
+    driver = {b["cidr"] for b in https_destinations(rendered, pods["driver"])}
+    assert inside < driver, "the driver reaches the VPC, the API and S3/DynamoDB"

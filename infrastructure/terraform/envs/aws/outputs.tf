@@ -15,6 +15,8 @@ output "kubernetes" {
     ALERTS_TABLE              = module.alerts.table_name
     SAGEMAKER_ENDPOINT        = module.sagemaker.endpoint_name
     CHECKPOINT_LOCATION       = "s3a://${module.lake.bucket}/checkpoints/processor"
+    VPC_CIDR                  = module.network.vpc_cidr
+    SERVICE_CIDR              = module.eks.service_cidr
   }
 }
 

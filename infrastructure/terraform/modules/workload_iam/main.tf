@@ -21,13 +21,17 @@ locals {
     alerts-notifier = "alerts-notifier"
   }
   sagemaker_arn = "arn:${var.partition}:sagemaker:${var.region}:${var.account_id}"
+  # Every KMS grant names the service it may be used through: a role's key rights cannot be
+  # used directly (kms:Decrypt of a stolen ciphertext), only by that service on its behalf.
+  via = { for s in ["kinesis", "s3", "dynamodb"] : s => "${s}.${var.region}.amazonaws.com" }
 }
 
 resource "aws_iam_role" "this" {
   for_each = local.service_accounts
 
-  name        = "${var.name}-${each.key}"
-  description = "IRSA role of ${var.namespace}/${each.value}"
+  name                 = "${var.name}-${each.key}"
+  permissions_boundary = var.permissions_boundary
+  description          = "IRSA role of ${var.namespace}/${each.value}"
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
@@ -55,10 +59,11 @@ locals {
         Resource = var.stream_arns
       },
       {
-        Sid      = "DecryptStreams"
-        Effect   = "Allow"
-        Action   = ["kms:Decrypt"]
-        Resource = [var.streams_kms_key_arn]
+        Sid       = "DecryptStreamsThroughKinesis"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt"]
+        Resource  = [var.streams_kms_key_arn]
+        Condition = { StringEquals = { "kms:ViaService" = local.via["kinesis"] } }
       },
       {
         Sid       = "ListLakePrefixes"
@@ -74,10 +79,11 @@ locals {
         Resource = [for p in var.lake_prefixes : "${var.lake_bucket_arn}/${p}*"]
       },
       {
-        Sid      = "UseLakeKey"
-        Effect   = "Allow"
-        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-        Resource = [var.lake_kms_key_arn]
+        Sid       = "UseLakeKeyThroughS3"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource  = [var.lake_kms_key_arn]
+        Condition = { StringEquals = { "kms:ViaService" = local.via["s3"] } }
       },
       {
         Sid      = "WriteAlerts"
@@ -90,7 +96,7 @@ locals {
         Effect    = "Allow"
         Action    = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
         Resource  = [var.alerts_kms_key_arn]
-        Condition = { StringEquals = { "kms:ViaService" = "dynamodb.${var.region}.amazonaws.com" } }
+        Condition = { StringEquals = { "kms:ViaService" = local.via["dynamodb"] } }
       },
       {
         Sid      = "InvokeModel"
@@ -111,10 +117,11 @@ locals {
         Resource = var.stream_arns
       },
       {
-        Sid      = "EncryptRecords"
-        Effect   = "Allow"
-        Action   = ["kms:GenerateDataKey"]
-        Resource = [var.streams_kms_key_arn]
+        Sid       = "EncryptRecordsThroughKinesis"
+        Effect    = "Allow"
+        Action    = ["kms:GenerateDataKey"]
+        Resource  = [var.streams_kms_key_arn]
+        Condition = { StringEquals = { "kms:ViaService" = local.via["kinesis"] } }
       },
     ]
   }
@@ -129,10 +136,11 @@ locals {
         Resource = ["${var.lake_bucket_arn}/${var.model_prefix}*"]
       },
       {
-        Sid      = "UseLakeKey"
-        Effect   = "Allow"
-        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-        Resource = [var.lake_kms_key_arn]
+        Sid       = "UseLakeKeyThroughS3"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource  = [var.lake_kms_key_arn]
+        Condition = { StringEquals = { "kms:ViaService" = local.via["s3"] } }
       },
       {
         Sid    = "RollModelForward"
@@ -186,7 +194,7 @@ locals {
         Effect    = "Allow"
         Action    = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
         Resource  = [var.alerts_kms_key_arn]
-        Condition = { StringEquals = { "kms:ViaService" = "dynamodb.${var.region}.amazonaws.com" } }
+        Condition = { StringEquals = { "kms:ViaService" = local.via["dynamodb"] } }
       },
     ]
   }

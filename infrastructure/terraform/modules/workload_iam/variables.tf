@@ -100,3 +100,9 @@ variable "partition" {
   type        = string
   default     = "aws"
 }
+
+variable "permissions_boundary" {
+  description = "Permissions boundary ARN put on this module's IAM roles (the workload boundary from modules/github_oidc); null for none."
+  type        = string
+  default     = null
+}

@@ -53,6 +53,9 @@ mock_provider "aws" {
   mock_resource "aws_iam_role" {
     defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
   }
+  mock_resource "aws_iam_policy" {
+    defaults = { arn = "arn:aws:iam::123456789012:policy/mock" }
+  }
 }
 
 variables {
@@ -91,6 +94,17 @@ run "irsa_roles_trust_one_service_account_each" {
       for sa, policy in output.irsa_policies : [for s in policy.Statement : !contains(flatten([s.Resource]), "*")]
     ]))
     error_message = "IRSA policies must name their resources: no '*'."
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for sa, policy in output.irsa_policies : [
+        for s in policy.Statement :
+        can(regex("^(kinesis|s3|dynamodb)\\.us-east-1\\.amazonaws\\.com$", s.Condition.StringEquals["kms:ViaService"]))
+        if anytrue([for a in flatten([s.Action]) : startswith(a, "kms:")])
+      ]
+    ]))
+    error_message = "Every KMS right of an IRSA role is usable only through the service that holds the data (kms:ViaService)."
   }
 
   assert {
