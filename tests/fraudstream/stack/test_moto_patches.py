@@ -61,6 +61,8 @@ def patched() -> Iterator[None]:
     yield
     for name, function in STOCK.items():
         setattr(models.Shard, name, function)
+    for name, function in moto_patches._ORIGINAL.items():
+        setattr(models.KinesisBackend, name, function)
     moto_patches._APPLIED = False
 
 
