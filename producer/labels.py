@@ -10,9 +10,18 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from fraudstream.events import LabelRecord
+from producer.encoding import label_json
 from producer.generator import GeneratedTransaction
+
+
+class PendingLabel(NamedTuple):
+    """A label waiting for its time, already encoded (``LabelRecord.to_json`` bytes)."""
+
+    label_time: datetime
+    card_id: str  # the labels stream's partition key
+    data: bytes
 
 
 class LabelQueue:
@@ -20,18 +29,20 @@ class LabelQueue:
         if delay < timedelta(0):
             raise ValueError("label delay must not be negative")
         self.delay = delay
-        self._queue: deque[LabelRecord] = deque()
+        self._queue: deque[PendingLabel] = deque()
 
     def add(self, generated: GeneratedTransaction, known_from: datetime) -> None:
         """Queue the label of a transaction; it becomes known ``delay`` after ``known_from``."""
-        self._queue.append(generated.label(known_from + self.delay))
+        event, label_time = generated.event, known_from + self.delay
+        data = label_json(event, generated.is_fraud, generated.scenario, label_time)
+        self._queue.append(PendingLabel(label_time, event.card_id, data))
 
-    def due(self, now: datetime) -> Iterator[LabelRecord]:
+    def due(self, now: datetime) -> Iterator[PendingLabel]:
         """Remove and yield the labels whose label time has come."""
         while self._queue and self._queue[0].label_time <= now:
             yield self._queue.popleft()
 
-    def drain(self) -> Iterator[LabelRecord]:
+    def drain(self) -> Iterator[PendingLabel]:
         """Everything still queued (at shutdown); label times stay as scheduled."""
         while self._queue:
             yield self._queue.popleft()

@@ -33,7 +33,10 @@ def run_live(
 ) -> Summary:
     """Send the generator's transactions when their event time comes (event time = wall time
     from the generator's start), so the achieved rate is the generator's rate; labels are
-    released ``label delay`` seconds of wall time after their transaction."""
+    released ``label delay`` seconds of wall time after their transaction.
+
+    The loop wakes every ``tick_seconds`` and sends what came due since (one PutRecords per
+    shard when aggregating), so a transaction waits at most one tick in the producer."""
     start = generator.config.start
     end = start + timedelta(seconds=duration)
     began = clock()
@@ -51,7 +54,7 @@ def run_live(
         if elapsed >= duration:
             break
         until_next = (item.event.event_time - now).total_seconds()
-        wait = min(tick_seconds, max(until_next, 0.0), duration - elapsed)
+        wait = min(max(tick_seconds, until_next), duration - elapsed)
         if wait > 0:
             sleep(wait)
     session.summary.interrupted = should_stop()
@@ -68,9 +71,12 @@ def run_replay(
     should_stop: Callable[[], bool] = _never,
     on_tick: Tick | None = None,
     tick_every: int = 2000,
+    tick_seconds: float = 0.05,
 ) -> Summary:
     """Send historical transactions in their (event-time) order as fast as allowed; a label is
-    released once replay reaches its label time in event time."""
+    released once replay reaches its label time in event time. With ``max_rate``, the loop
+    sends and sleeps in steps of ``tick_seconds`` (one PutRecords per shard when
+    aggregating)."""
     if max_rate is not None and max_rate <= 0:
         raise ValueError("max rate must be positive")
     began = clock()
@@ -82,7 +88,7 @@ def run_replay(
         session.send(item, label_from=item.event.event_time)
         if max_rate is not None:
             ahead = count / max_rate - (clock() - began)
-            if ahead > 0.01:
+            if ahead >= tick_seconds:
                 session.flush()
                 sleep(ahead)
         if on_tick is not None and count % tick_every == 0:
