@@ -15,11 +15,21 @@ from json.encoder import encode_basestring_ascii as _text
 from fraudstream.events import TransactionEvent, format_time
 
 
+_last: list[tuple[datetime, str]] = [(datetime.min.replace(tzinfo=UTC), "")]
+
+
 def _time(moment: datetime) -> str:
-    """:func:`fraudstream.events.format_time`, without the conversion for UTC moments."""
+    """:func:`fraudstream.events.format_time`, without the conversion for UTC moments, and
+    remembering the last moment (an event's label repeats its event time right after it)."""
+    last, text = _last[0]
+    if moment is last:
+        return text
     if moment.tzinfo is UTC:
-        return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
-    return format_time(moment)
+        text = moment.isoformat(timespec="milliseconds")[:-6] + "Z"
+    else:
+        text = format_time(moment)
+    _last[0] = (moment, text)
+    return text
 
 
 def event_json(event: TransactionEvent) -> bytes:

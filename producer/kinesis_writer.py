@@ -20,7 +20,8 @@ for the partition key), and every aggregate is sent at each :meth:`flush` (the p
 flushes every 50 ms tick, so an event waits at most one tick). At 10,000 events/s of ~260
 bytes on 4 shards that is ~32 KB aggregates, 80 Kinesis records/s in all instead of 10,000,
 and 650 KB/s per shard, under its 1 MiB/s. Each shard's aggregates go out in their own
-PutRecords calls, the shards in parallel, so a throttled shard backs off alone.
+PutRecords calls, the shards in parallel, so a throttled shard backs off alone; a flush holding
+more than a shard takes in a second is paced at 1 MiB/s per shard.
 
 The boto3 client should be made with ``max_attempts=1`` so botocore does not retry whole
 batches behind our back (see :func:`fraudstream.aws.client`).
@@ -50,6 +51,7 @@ MAX_BATCH_RECORDS = 500
 MAX_BATCH_BYTES = 5 * 1024 * 1024
 MAX_RECORD_BYTES = 1024 * 1024
 AGGREGATE_MAX_BYTES = 40 * 25 * 1024  # 40 PUT payload units, under MAX_RECORD_BYTES
+SHARD_BYTES_PER_S = 1024 * 1024  # what a shard takes in a second (data + partition key)
 _AGGREGATE_SLACK = 16  # protobuf framing a user record adds beyond its data and key
 RETRYABLE_CALL_ERRORS = frozenset(
     {
@@ -276,7 +278,21 @@ class KinesisWriter:
                 raise error
 
     def _send_batches(self, entries: list[_Entry]) -> None:
-        for batch in batches(entries):
+        """One shard's aggregates. More than the shard takes in a second (the labels released
+        at once when a run ends) go out a second's worth at a time, rather than being refused
+        and sent again and again."""
+        paced = entries[0].shard_id is not None and len(entries) > 1
+        chunk: list[_Entry] = []
+        size = 0
+        for entry in entries:
+            if paced and chunk and size + entry.size > SHARD_BYTES_PER_S:
+                for batch in batches(chunk):
+                    self._send(batch)
+                self._sleep(1.0)
+                chunk, size = [], 0
+            chunk.append(entry)
+            size += entry.size
+        for batch in batches(chunk):
             self._send(batch)
 
     def close(self) -> None:
