@@ -14,7 +14,6 @@ from json.encoder import encode_basestring_ascii as _text
 
 from fraudstream.events import TransactionEvent, format_time
 
-
 _last: list[tuple[datetime, str]] = [(datetime.min.replace(tzinfo=UTC), "")]
 
 
