@@ -181,6 +181,37 @@ class KinesisWriter:
         self._buffer.append(entry)
         self._buffer_bytes += entry.size
 
+    def put_many(self, datas: list[bytes], partition_keys: list[str]) -> None:
+        """:meth:`put` for many records (the block producer's path: fewer calls per record)."""
+        if not self.aggregate:
+            for data, key in zip(datas, partition_keys, strict=True):
+                self.put(data, key)
+            return
+        if self._remap:
+            self._map_shards()
+        hashes, starts, opened, limit = (
+            self._hashes,
+            self._starts,
+            self._open,
+            self.max_aggregate_bytes,
+        )
+        for data, key in zip(datas, partition_keys, strict=True):
+            size = len(data) + len(key)
+            if not 1 <= len(key) <= 256 or size + _AGGREGATE_SLACK + kpl.OVERHEAD > limit:
+                self.put(data, key)  # refuses or sends it plain, with the reason
+                continue
+            hashed = hashes.get(key)
+            if hashed is None:
+                hashed = hashes[key] = kpl.hash_key(key)
+            index = bisect_right(starts, hashed) - 1
+            aggregator = opened.get(index)
+            if aggregator is None or aggregator.size + size + _AGGREGATE_SLACK > limit:
+                if aggregator is not None:
+                    self._close(index)
+                aggregator = opened[index] = kpl.Aggregator()
+                self._first[index] = key
+            aggregator.add(key, data)
+
     def _aggregate(self, data: bytes, partition_key: str) -> None:
         if self._remap:
             self._map_shards()

@@ -7,6 +7,7 @@ way transactions arrive in order and the delay is constant, so a FIFO queue suff
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -49,3 +50,35 @@ class LabelQueue:
 
     def __len__(self) -> int:
         return len(self._queue)
+
+
+class BlockLabels:
+    """The labels of event blocks, released once the clock (epoch ms) passes their time:
+    blocks are in event-time order and the delay is constant, so a FIFO of blocks suffices."""
+
+    def __init__(self) -> None:
+        self._blocks: deque[tuple[list[int], list[bytes], list[str]]] = deque()
+        self._next = 0  # first unreleased label of the oldest block
+        self._count = 0
+
+    def add(self, due_ms: list[int], data: list[bytes], card_ids: list[str]) -> None:
+        if data:
+            self._blocks.append((due_ms, data, card_ids))
+            self._count += len(data)
+
+    def due(self, now_ms: int | None) -> Iterator[tuple[list[bytes], list[str]]]:
+        """Remove and yield (labels, card ids) whose time has come (all, when ``None``)."""
+        while self._blocks:
+            due_ms, data, cards = self._blocks[0]
+            stop = len(due_ms) if now_ms is None else bisect_right(due_ms, now_ms, lo=self._next)
+            if stop > self._next:
+                yield data[self._next : stop], cards[self._next : stop]
+                self._count -= stop - self._next
+            if stop < len(due_ms):
+                self._next = stop
+                return
+            self._blocks.popleft()
+            self._next = 0
+
+    def __len__(self) -> int:
+        return self._count

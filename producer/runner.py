@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
+from producer.blocks import BlockGenerator
+from producer.encoding import BlockEncoder
 from producer.generator import GeneratedTransaction, TransactionGenerator
 from producer.session import ProduceSession, Summary
 
@@ -57,6 +59,47 @@ def run_live(
         wait = min(max(tick_seconds, until_next), duration - elapsed)
         if wait > 0:
             sleep(wait)
+    session.summary.interrupted = should_stop()
+    return session.finish()
+
+
+def run_live_blocks(
+    session: ProduceSession,
+    generator: BlockGenerator,
+    *,
+    duration: float,
+    label_delay: timedelta,
+    tick_seconds: float = 0.05,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    should_stop: Callable[[], bool] = _never,
+    on_tick: Tick | None = None,
+) -> Summary:
+    """:func:`run_live` for the block generator (what ``fraudstream produce --clock live``
+    runs): every tick, the transactions whose event time has come are generated as one
+    block, encoded and queued with their labels; then everything is sent (one PutRecords per
+    shard when aggregating) and the labels whose time has come are released."""
+    encoder = BlockEncoder(generator)
+    start = generator.config.start
+    delay_ms = label_delay // timedelta(milliseconds=1)
+    card_ids = generator.card_ids
+    began = clock()
+    while not should_stop():
+        elapsed = clock() - began
+        now = start + timedelta(seconds=min(elapsed, duration))
+        block = generator.until(now)
+        if len(block):
+            events, labels, due = encoder.encode(block, delay_ms)
+            frauds = [s for s, f in zip(block.scenarios, block.frauds, strict=True) if f]
+            keys = [card_ids[c] for c in block.cards]
+            session.send_block(events, keys, labels, due, frauds)
+        session.flush()
+        session.release_block_labels(int(now.timestamp() * 1000))
+        if on_tick is not None:
+            on_tick(session.summary)
+        if elapsed >= duration:
+            break
+        sleep(min(tick_seconds, duration - elapsed))
     session.summary.interrupted = should_stop()
     return session.finish()
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from producer.encoding import event_json
 from producer.generator import GeneratedTransaction
 from producer.kinesis_writer import KinesisWriter
-from producer.labels import LabelQueue, PendingLabel
+from producer.labels import BlockLabels, LabelQueue, PendingLabel
 
 
 @dataclass
@@ -46,6 +46,28 @@ class ProduceSession:
         self.summary = Summary()
         self._queued: Counter[str] = Counter()
         self._started: float | None = None
+        self._block_labels = BlockLabels()
+
+    def send_block(
+        self,
+        events: list[bytes],
+        card_ids: list[str],
+        labels: list[bytes],
+        label_due_ms: list[int],
+        frauds: list[str],
+    ) -> None:
+        """Queue a block of encoded transactions and their labels (released at their due
+        time, epoch ms); ``frauds`` names the scenario of each fraudulent one."""
+        if self._started is None:
+            self._started = time.monotonic()
+        self.events.put_many(events, card_ids)
+        self._queued.update(frauds)
+        self._block_labels.add(label_due_ms, labels, card_ids)
+
+    def release_block_labels(self, now_ms: int | None) -> None:
+        for labels, card_ids in self._block_labels.due(now_ms):
+            self.labels.put_many(labels, card_ids)
+            self.summary.labels_sent += len(labels)
 
     def send(self, generated: GeneratedTransaction, label_from: datetime) -> None:
         """Queue a transaction for Kinesis and its label for later release."""
@@ -80,6 +102,7 @@ class ProduceSession:
             self._refresh()  # the rate covers sending transactions, not the label drain below
             for label in self.queue.drain():
                 self._put_label(label)
+            self.release_block_labels(None)
             self.labels.flush()
         finally:
             self._refresh(timing=False)

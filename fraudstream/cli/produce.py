@@ -104,9 +104,10 @@ def produce(
     import itertools
 
     from producer.app import open_session, stop_on_interrupt
+    from producer.blocks import BlockGenerator
     from producer.generator import GeneratorConfig, TransactionGenerator, default_start
     from producer.progress import Progress, render_summary
-    from producer.runner import run_live, run_replay
+    from producer.runner import run_live_blocks, run_replay
     from producer.simulated import simulated_config
 
     _positive("rate", rate)
@@ -140,7 +141,7 @@ def produce(
                 tick_every=max(1, round(rate / 2)),
             )
         else:
-            generator = TransactionGenerator(
+            generator = BlockGenerator(
                 GeneratorConfig(
                     start=default_start(),
                     seed=seed,
@@ -151,10 +152,11 @@ def produce(
                     token_key=key,
                 )
             )
-            summary = run_live(
+            summary = run_live_blocks(
                 session,
                 generator,
                 duration=duration,
+                label_delay=timedelta(seconds=label_delay),
                 should_stop=should_stop,
                 on_tick=Progress(console, "produce"),
             )
