@@ -124,3 +124,34 @@ def test_backoff_is_capped_full_jitter(local_stack: Settings) -> None:
         out._backoff(attempt)
     assert all(0 <= s <= 0.5 for s in sleeps) and max(sleeps) > 0
     assert MAX_BATCH_RECORDS == 500
+
+
+def test_a_reshard_is_noticed_and_the_shard_map_listed_again() -> None:
+    """Against the AWS-faithful double: aggregates planned for a shard that has since split
+    land on a child; the writer counts them, lists the shards again, and routes the next
+    ones right. Nothing is lost."""
+    from fraudstream.settings import load_settings
+    from fraudstream.stream_dump import read_stream as read_all
+    from processor.kinesis.testing import FakeKinesis
+
+    fake = FakeKinesis()
+    fake.create_stream("tx", 2)
+    fake.list_page_size = 1  # the shard map follows ListShards pages
+    with fake.serve() as endpoint:
+        client = aws.client("kinesis", load_settings(endpoint_url=endpoint), max_attempts=1)
+        out = KinesisWriter(client, "tx", aggregate=True, sleep=lambda _: None)
+        keys = [f"card-{i}" for i in range(40)]
+        out.put_many([f"a-{k}".encode() for k in keys], keys)
+        out.flush()
+        assert out.stats.misrouted == 0
+        out.put_many([f"b-{k}".encode() for k in keys], keys)  # planned on the old map
+        fake.split("tx", "shardId-000000000000")
+        out.flush()
+        assert out.stats.misrouted >= 1
+        out.put_many([f"c-{k}".encode() for k in keys], keys)  # re-listed: the children
+        misrouted = out.stats.misrouted
+        out.flush()
+        out.close()
+        assert out.stats.misrouted == misrouted and out.stats.sent == 120
+        got = sorted(r.data.decode() for r in read_all(client, "tx"))
+        assert got == sorted(f"{p}-{k}" for p in "abc" for k in keys)
