@@ -228,6 +228,13 @@ class Settings(BaseSettings):
     # --- Local stack -----------------------------------------------------------------------
     stack_host: str = Field("127.0.0.1", description="Address the local AWS emulator binds.")
     stack_port: int = Field(4566, ge=1, le=65535, description="Port of the local AWS emulator.")
+    stack_shard_limits: bool = Field(
+        True,
+        description=(
+            "The local emulator enforces AWS's per-shard Kinesis limits (puts 1,000 records/s "
+            "and 1 MiB/s, reads 5 calls/s and 2 MiB/s); false accepts any rate."
+        ),
+    )
     state_dir: Path = Field(
         Path(".fraudstream"), description="Folder for pid files, logs and local checkpoints."
     )

@@ -20,11 +20,12 @@ def session_config(settings: Settings) -> dict[str, str]:
     return {
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
-        # The de-duplication state lives in RocksDB: bounded heap, incremental checkpoints.
+        # The only state Spark keeps is the de-duplication keys of one watermark: small, so the
+        # in-memory (HDFS-backed) store, measured at about half RocksDB's JVM CPU per row
+        # (docs/benchmarks.md).
         "spark.sql.streaming.stateStore.providerClass": (
-            "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+            "org.apache.spark.sql.execution.streaming.state.HDFSBackedStateStoreProvider"
         ),
-        "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         # No empty batches: nothing here needs one (the sink's windows close on the next rows).
         "spark.sql.streaming.noDataMicroBatches.enabled": "false",
