@@ -175,7 +175,22 @@ class Settings(BaseSettings):
         "TRIM_HORIZON", description="Where a new processor query starts reading the streams."
     )
     max_records_per_trigger: int | None = Field(
-        None, ge=1, description="Admission control: most records read per micro-batch."
+        20_000,
+        ge=1,
+        description=(
+            "Admission control: most records read per micro-batch from each stream (a backlog "
+            "is read in batches of this many; unset reads everything at once)."
+        ),
+    )
+    max_bytes_per_trigger: int | None = Field(
+        64 * 2**20,
+        ge=1,
+        description="Admission control: most bytes of records read per micro-batch per stream.",
+    )
+    spark_driver_memory: str = Field(
+        "2g",
+        pattern=r"^[1-9][0-9]*[mgMG]$",
+        description="Heap of Spark's driver JVM when run locally (spark-submit sets its own).",
     )
     rules_path: Path | None = Field(
         None, description="Decision rules YAML; unset uses the default shipped with the processor."

@@ -49,6 +49,7 @@ def build_session(settings: Settings, app_name: str = APP_NAME) -> SparkSession:
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         builder = builder.master(settings.spark_master).config("spark.ui.enabled", "false")
+        builder = builder.config("spark.driver.memory", settings.spark_driver_memory)
     for key, value in session_config(settings).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()

@@ -80,6 +80,8 @@ def share_by_arrival(
     limit: int | None,
     unfinished: set[str],
     sizes: Mapping[str, Sequence[int]] | None = None,
+    lengths: Mapping[str, Sequence[int]] | None = None,
+    max_bytes: int | None = None,
 ) -> dict[str, int]:
     """Admit up to ``limit`` rows of buffered records across shards in arrival-time order;
     return how many whole records each shard gives.
@@ -94,9 +96,13 @@ def share_by_arrival(
     laggards' events as late. When that rule would admit nothing (an unfinished shard with an
     empty buffer), the max-min fair split applies. Records are never split: admission stops at
     the first record that would pass ``limit``, except that a batch always gets one record.
+    ``lengths`` (each record's bytes) and ``max_bytes`` bound the batch's bytes the same way,
+    so a flood of large records cannot make a batch the driver cannot hold.
     """
-    if limit is None:
+    if limit is None and max_bytes is None:
         return {shard: len(times) for shard, times in arrivals.items()}
+    if limit is None or max_bytes is not None:
+        return _by_arrival_within(arrivals, limit, unfinished, sizes, lengths, max_bytes)
     weights = sizes or {shard: [1] * len(times) for shard, times in arrivals.items()}
     ends = [times[-1] for shard, times in arrivals.items() if shard in unfinished and times]
     frontier = min(ends) if ends else None
@@ -120,6 +126,38 @@ def share_by_arrival(
         if taken >= limit:
             break
     return granted
+
+
+def _by_arrival_within(
+    arrivals: Mapping[str, Sequence[int]],
+    limit: int | None,
+    unfinished: set[str],
+    sizes: Mapping[str, Sequence[int]] | None,
+    lengths: Mapping[str, Sequence[int]] | None,
+    max_bytes: int | None,
+) -> dict[str, int]:
+    """:func:`share_by_arrival` with a byte budget as well as (or instead of) a row limit."""
+    rows = (
+        limit
+        if limit is not None
+        else sum(sum(s) for s in (sizes or {k: [1] * len(v) for k, v in arrivals.items()}).values())
+    )
+    granted = share_by_arrival(arrivals, max(rows, 1), unfinished, sizes)
+    if max_bytes is None or lengths is None:
+        return granted
+    # the same records in arrival order, cut where the bytes run out (at least one record)
+    tagged = [
+        [(t, shard, size) for t, size in zip(times[: granted[shard]], lengths[shard], strict=False)]
+        for shard, times in arrivals.items()
+    ]
+    within = dict.fromkeys(arrivals, 0)
+    spent = 0
+    for _, shard, size in heapq.merge(*tagged):
+        if spent and spent + size > max_bytes:
+            break
+        within[shard] += 1
+        spent += size
+    return within
 
 
 def _fair_whole_records(sizes: Mapping[str, Sequence[int]], limit: int) -> dict[str, int]:
@@ -215,10 +253,13 @@ class Planner:
         admissible = {sid: c.buffer[: self._admissible(c)] for sid, c in self.cursors.items()}
         arrivals = {sid: [arrival_ms(r) for r in records] for sid, records in admissible.items()}
         sizes = {sid: [units(r) for r in records] for sid, records in admissible.items()}
+        lengths = {sid: [record_bytes(r) for r in records] for sid, records in admissible.items()}
         unfinished = {
             sid for sid, c in self.cursors.items() if not c.ended and (c.millis_behind or 0) > 0
         }
-        granted = share_by_arrival(arrivals, max_rows, unfinished, sizes)
+        granted = share_by_arrival(
+            arrivals, max_rows, unfinished, sizes, lengths, self.options.max_bytes_per_trigger
+        )
         end_positions = dict(positions)
         admitted: dict[str, list[Record]] = {}
         for sid, count in granted.items():

@@ -427,3 +427,16 @@ def test_aggregated_records_are_admitted_whole_and_replayed_whole(double: Double
             )
     metrics = planner.last_metrics
     assert metrics.records >= metrics.kinesis_records
+
+
+def test_a_byte_budget_cuts_a_batch_of_large_records(double: Double) -> None:
+    """Records of ~10 KB each: 100 KB a batch admits about ten, never all of the backlog."""
+    for n in range(60):
+        double.clock.advance(0.001)
+        double.fake.put(STREAM, f"card{n}", b"x" * 10_000)
+    planner = double.planner(max_bytes_per_trigger=100_000)
+    batches = drain(planner, planner.initial_offset(), max_rows=None)
+    sizes = [sum(len(r) for r in p.values()) for _, _, p in batches]
+    assert sum(sizes) == 60 and max(sizes) <= 10
+    one = double.planner(max_bytes_per_trigger=10)  # smaller than one record: one at a time
+    assert {sum(len(r) for r in p.values()) for _, _, p in drain(one, one.initial_offset())} == {1}
