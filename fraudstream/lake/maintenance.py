@@ -25,11 +25,15 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from fraudstream.lake import tables
 from fraudstream.settings import Settings
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable, WriterProperties
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +46,7 @@ class CompactionResult:
     """What compaction did to one table."""
 
     table: str
-    partitions: int  # partition-hours rewritten
+    partitions: int  # partition-hours rewritten (a closed hour lost to late rows waits)
     files_removed: int
     files_added: int
     files_vacuumed: int
@@ -65,6 +69,47 @@ def closed_partitions(
     return sorted(p for p, files in counts.items() if files > 1 and hour_end(*p) + settle <= now)
 
 
+def _compact_partition(
+    table: DeltaTable,
+    dt: str,
+    hour: str,
+    target_bytes: int,
+    properties: WriterProperties,
+    attempts: int,
+) -> dict[str, Any] | None:
+    """Rewrite one partition-hour; None when every attempt lost to a concurrent commit.
+
+    A late row the processor appends to the same hour while the rewrite runs makes the rewrite's
+    commit fail (it read a partition that changed); it is retried on the newer version, and
+    after ``attempts`` the hour is left for the next run. Nothing is lost either way: a failed
+    rewrite commits nothing, and its files are unreferenced until vacuum deletes them.
+    """
+    from deltalake import CommitProperties
+    from deltalake.exceptions import CommitFailedError
+
+    for attempt in range(1, attempts + 1):
+        try:
+            metrics: dict[str, Any] = table.optimize.compact(
+                partition_filters=[("dt", "=", dt), ("hour", "=", hour)],
+                target_size=target_bytes,
+                writer_properties=properties,
+                # The processor commits every table each batch: let the rewrite re-check and
+                # retry past many of its commits before starting over.
+                commit_properties=CommitProperties(max_commit_retries=100),
+            )
+            return metrics
+        except CommitFailedError as error:
+            log.warning(
+                "compaction of dt=%s/hour=%s lost to a concurrent commit (attempt %d): %s",
+                dt,
+                hour,
+                attempt,
+                error,
+            )
+            table.update_incremental()
+    return None
+
+
 def compact_table(
     settings: Settings,
     name: str,
@@ -73,6 +118,7 @@ def compact_table(
     settle: timedelta,
     target_bytes: int = TARGET_FILE_MB * 1024 * 1024,
     retain: timedelta = timedelta(hours=tables.HISTORY_HOURS),
+    attempts: int = 5,
 ) -> CompactionResult:
     """Compact the closed hours of table ``name``, vacuum, checkpoint and trim the log."""
     from deltalake import WriterProperties
@@ -88,14 +134,13 @@ def compact_table(
         strict=True,
     )
     chosen = closed_partitions(pairs, now=now, settle=settle)
-    removed = added = 0
+    removed = added = done = 0
     properties = WriterProperties(compression="ZSTD")
     for dt, hour in chosen:
-        metrics = table.optimize.compact(
-            partition_filters=[("dt", "=", dt), ("hour", "=", hour)],
-            target_size=target_bytes,
-            writer_properties=properties,
-        )
+        metrics = _compact_partition(table, dt, hour, target_bytes, properties, attempts)
+        if metrics is None:
+            continue
+        done += 1
         removed += int(metrics.get("numFilesRemoved", 0))
         added += int(metrics.get("numFilesAdded", 0))
         log.info("compacted %s dt=%s/hour=%s: %s", name, dt, hour, metrics)
@@ -109,7 +154,7 @@ def compact_table(
     table.cleanup_metadata()
     return CompactionResult(
         table=name,
-        partitions=len(chosen),
+        partitions=done,
         files_removed=removed,
         files_added=added,
         files_vacuumed=len(vacuumed),

@@ -12,8 +12,13 @@ as unreferenced): :class:`LegacyLayoutError` says to run ``fraudstream lake upgr
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
 
 from fraudstream import aws, lake_tables
 from fraudstream.lake.delta_log import LOG_FOLDER, PARTITION_COLUMNS
@@ -32,6 +37,39 @@ TABLE_PROPERTIES = {
     "delta.logRetentionDuration": f"interval {HISTORY_HOURS} hours",
     "delta.deletedFileRetentionDuration": f"interval {HISTORY_HOURS} hours",
 }
+
+
+SPARK_QUERY_FOLDER = "query"
+"""The Spark checkpoint under ``settings.checkpoint_dir`` (see processor/streaming_job.py)."""
+
+
+def spark_query_id(settings: Settings) -> str | None:
+    """The id Spark gave the streaming query, from its checkpoint's ``metadata`` file (None
+    before the query first started). It survives restarts from the same checkpoint and is new
+    for a new checkpoint, whose batch ids start again at 0: the right key for the lake's
+    application transactions."""
+    location = settings.checkpoint_dir.rstrip("/") + "/" + SPARK_QUERY_FOLDER + "/metadata"
+    match = re.match(r"^s3a?://([^/]+)/(.*)$", location)
+    try:
+        if match:
+            s3 = aws.client("s3", settings)
+            text = s3.get_object(Bucket=match.group(1), Key=match.group(2))["Body"].read()
+        else:
+            text = Path(location).read_bytes()
+    except (OSError, ClientError):
+        return None
+    try:
+        found = json.loads(text).get("id")
+    except (ValueError, AttributeError):
+        return None
+    return str(found) if found else None
+
+
+def default_app_id(settings: Settings) -> str:
+    """The application id the processor's commits record: the Spark query's id, or, where no
+    Spark query ever ran on this checkpoint (tests and benchmarks driving the sink), one
+    derived from the checkpoint's location."""
+    return spark_query_id(settings) or f"fraudstream:{settings.checkpoint_dir}"
 
 
 def table_prefix(name: str) -> str:
@@ -68,7 +106,7 @@ def storage_options(settings: Settings) -> dict[str, str]:
     return options
 
 
-def _has_legacy_objects(s3: Any, bucket: str, name: str) -> bool:
+def has_legacy_objects(s3: Any, bucket: str, name: str) -> bool:
     """True when the table's prefix holds objects but no transaction log."""
     prefix = table_prefix(name)
     listing = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=2)
@@ -92,7 +130,7 @@ def ensure_table(settings: Settings, name: str, *, s3: Any | None = None) -> Non
     uri = table_uri(settings.bucket, name)
     if DeltaTable.is_deltatable(uri, options):
         return
-    if _has_legacy_objects(s3 or aws.client("s3", settings), settings.bucket, name):
+    if has_legacy_objects(s3 or aws.client("s3", settings), settings.bucket, name):
         raise _legacy(settings.bucket, name)
     spec = lake_tables.table(name)
     try:
@@ -142,6 +180,6 @@ def open_table(
     """Table ``name`` in the settings' bucket (see :func:`open_uri`); a prefix in the old
     plain-object layout raises :class:`LegacyLayoutError` rather than reading as empty."""
     table = open_uri(table_uri(settings.bucket, name), storage_options(settings), as_of=as_of)
-    if table is None and _has_legacy_objects(aws.client("s3", settings), settings.bucket, name):
+    if table is None and has_legacy_objects(aws.client("s3", settings), settings.bucket, name):
         raise _legacy(settings.bucket, name)
     return table

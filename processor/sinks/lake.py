@@ -22,7 +22,6 @@ Pure logic (:func:`conform`, :func:`plan`, :func:`encode`) is separate from the 
 from __future__ import annotations
 
 import io
-import json
 import logging
 import threading
 import time
@@ -30,7 +29,6 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,7 +45,6 @@ from fraudstream.lake.errors import LegacyLayoutError
 from fraudstream.settings import Settings
 from processor.errors import ProcessorError, SinkError
 from processor.sinks.retry import Backoff, GaveUp, is_transient, retry
-from processor.state_folder import StateFolder
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +58,6 @@ PARTITION_TIME = {
 NULL_PARTITION = ("1970-01-01", "00")
 """Where rows whose partition time is null go."""
 COMPRESSION = "zstd"
-SPARK_QUERY_FOLDER = "query"
-"""The Spark checkpoint under ``settings.checkpoint_dir`` (see processor/streaming_job.py)."""
 _HOUR_US = 3_600_000_000
 
 
@@ -211,26 +206,6 @@ def encode(rows: pa.Table) -> bytes:
     return buffer.getvalue()
 
 
-def spark_query_id(settings: Settings) -> str | None:
-    """The id Spark gave the streaming query, from its checkpoint's ``metadata`` file (None
-    before the query first started). It survives restarts from the same checkpoint and is new
-    for a new checkpoint, whose batch ids start again at 0: the right key for the lake's
-    application transactions."""
-    location = settings.checkpoint_dir.rstrip("/") + "/" + SPARK_QUERY_FOLDER
-    try:
-        if location.startswith(("s3://", "s3a://")):
-            text = StateFolder(location, settings).read("metadata")
-        else:  # read only: a StateFolder would create the folder
-            text = (Path(location) / "metadata").read_bytes()
-    except (OSError, ClientError):
-        return None
-    try:
-        found = json.loads(text).get("id")
-    except (ValueError, AttributeError):
-        return None
-    return str(found) if found else None
-
-
 @dataclass
 class _TableState:
     """What the writer knows of one table: its latest log version and this app's last batch."""
@@ -265,12 +240,11 @@ def _commit_transient(error: BaseException) -> bool:
 class LakeWriter:
     """Commits micro-batches to the lake's Delta tables; one instance per process is enough.
 
-    ``query`` is the application id recorded with every commit; by default the Spark
-    streaming query's id (:func:`spark_query_id`), read at the first write, or, when no Spark
-    query ever ran on this checkpoint (tests, benchmarks driving the sink), the checkpoint's
-    location. ``s3`` defaults to ``aws.client("s3", settings, max_attempts=1)``: this class
-    does the retrying (``max_attempts`` attempts per call, backoff between) so the policy is
-    in one place.
+    ``query`` is the application id recorded with every commit; by default
+    :func:`fraudstream.lake.tables.default_app_id`, read at the first write: the Spark
+    streaming query's id. ``s3`` defaults to ``aws.client("s3", settings, max_attempts=1)``:
+    this class does the retrying (``max_attempts`` attempts per call, backoff between) so the
+    policy is in one place.
     """
 
     def __init__(
@@ -314,11 +288,7 @@ class LakeWriter:
     def app_id(self) -> str:
         """The id this writer's commits record (resolved once, at the first write)."""
         if self._app_id is None:
-            self._app_id = (
-                self.query
-                or spark_query_id(self.settings)
-                or f"fraudstream:{self.settings.checkpoint_dir}"
-            )
+            self._app_id = self.query or tables.default_app_id(self.settings)
         return self._app_id
 
     def close(self) -> None:

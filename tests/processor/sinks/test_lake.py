@@ -16,7 +16,7 @@ import pytest
 from fraudstream import aws, lake_tables
 from fraudstream.lake.delta_log import app_tag
 from fraudstream.lake.errors import LegacyLayoutError
-from fraudstream.lake.tables import open_table
+from fraudstream.lake.tables import open_table, spark_query_id
 from fraudstream.readback import lake_table
 from fraudstream.settings import Settings, load_settings
 from fraudstream.stack.fault_proxy import (
@@ -36,7 +36,6 @@ from processor.sinks.lake import (
     conform,
     encode,
     plan,
-    spark_query_id,
 )
 from processor.sinks.retry import Backoff
 from tests.processor.sinks.rows import START, transactions
