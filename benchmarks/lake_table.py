@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -219,6 +220,10 @@ def files_per_partition(store: storage.LakeStore) -> dict[str, dict[str, Any]]:
     return found
 
 
+def _load(stores: dict[str, storage.LakeStore], name: str) -> Any:
+    return stores[name].dataset(name)
+
+
 def time_query(
     settings: Settings, version: dict[str, int | None], sql: str, runs: int
 ) -> dict[str, Any]:
@@ -230,7 +235,7 @@ def time_query(
             name: storage.LakeStore.from_settings(settings, as_of=v) for name, v in version.items()
         }
         wall, cpu = time.perf_counter(), time.process_time()
-        result = query.run(sql, (), lambda name, s=stores: s[name].dataset(name))
+        result = query.run(sql, (), partial(_load, stores))
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
         rows = result.rows
