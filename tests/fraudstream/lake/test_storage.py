@@ -77,3 +77,9 @@ def test_a_version_that_does_not_exist_is_a_read_error(tmp_path: Path) -> None:
     )
     with pytest.raises(LakeReadError, match="has no version as of 5"):
         LakeStore(str(tmp_path), as_of=5).listing("labels")
+
+
+def test_the_cli_offers_exactly_the_lake_tables() -> None:
+    from fraudstream.cli import lake as cli_lake
+
+    assert lake_tables.table_names() == cli_lake._TABLES
