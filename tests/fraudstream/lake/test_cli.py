@@ -233,6 +233,12 @@ def test_an_empty_lake_answers_with_no_rows(fresh_sinks: Settings) -> None:
     ]
     assert answer(fresh_sinks, "query", "SELECT count(*) AS n FROM transactions") == [{"n": 0}]
     assert answer(fresh_sinks, "query", "--named", "fraud_rate_by_hour") == []
+    compact = lake_cli(fresh_sinks, "compact")
+    assert compact.exit_code == 0 and "transactions: no table yet" in compact.output
+    upgrade = lake_cli(fresh_sinks, "upgrade")
+    assert upgrade.exit_code == 0 and "labels: no objects" in upgrade.output
+    history = lake_cli(fresh_sinks, "history", "labels")
+    assert history.exit_code == 0 and "(0 rows)" in history.output
 
 
 def test_errors_are_one_line_and_exit_1(fresh_sinks: Settings) -> None:

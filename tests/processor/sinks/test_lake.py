@@ -224,7 +224,15 @@ def test_another_writers_commit_moves_the_version_on(lake: Settings) -> None:
         assert b.write("transactions", 0, frame).commits == {"transactions": 2}
         assert a.write("transactions", 1, frame).commits == {"transactions": 3}
         assert b.write("transactions", 0, frame).skipped == ["transactions"]
-    assert lake_table(lake, "transactions").num_rows == 9
+        assert lake_table(lake, "transactions").num_rows == 9
+        # A schema change by someone else is not raced past: the writer stops, saying why.
+        aws.client("s3", lake).put_object(
+            Bucket=lake.bucket,
+            Key="transactions/_delta_log/00000000000000000004.json",
+            Body=b'{"metaData":{"id":"changed"}}\n',
+        )
+        with pytest.raises(SinkError, match="changed its schema or protocol at version 4"):
+            a.write("transactions", 2, frame)
 
 
 @pytest.mark.integration
