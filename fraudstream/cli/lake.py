@@ -260,7 +260,7 @@ def history(obj: CliContext, table_name: str, limit: int, fmt: str) -> None:
     type=click.FloatRange(min=0),
     default=None,
     help="An hour is closed this long after it ends (default: the watermark delay, "
-    "FRAUDSTREAM_WATERMARK_MS).",
+    "FRAUDSTREAM_WATERMARK).",
 )
 @click.pass_obj
 def compact(
