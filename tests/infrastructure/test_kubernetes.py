@@ -24,7 +24,7 @@ pytestmark = pytest.mark.infra
 KUBERNETES_VERSION = "1.33.0"  # keep in step with kubernetes_version in the Terraform eks module
 RENDER = KUBERNETES / "render.py"
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
-SERVICE_ACCOUNTS = {"spark-driver", "spark-executor", "producer", "model-deploy"}
+SERVICE_ACCOUNTS = {"spark-driver", "spark-executor", "producer", "model-deploy", "lake-compact"}
 
 
 def terraform_output_keys() -> set[str]:
@@ -95,6 +95,8 @@ def pod_specs(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             specs.append(doc["spec"])
         elif doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
             specs.append(doc["spec"]["template"]["spec"])
+        elif doc["kind"] == "CronJob":
+            specs.append(doc["spec"]["jobTemplate"]["spec"]["template"]["spec"])
     return specs
 
 
@@ -141,7 +143,7 @@ def test_render_refuses_a_missing_value(tmp_path: Path) -> None:
 
 def test_every_container_is_bounded_and_unprivileged(rendered: Path) -> None:
     specs = pod_specs(documents(rendered))
-    assert len(specs) == 3  # producer, Spark driver, Spark executor
+    assert len(specs) == 4  # producer, lake compaction, Spark driver, Spark executor
     for spec in specs:
         assert spec["securityContext"]["runAsNonRoot"] is True
         assert spec["securityContext"]["runAsUser"] >= 10000
@@ -170,6 +172,20 @@ def test_service_accounts_carry_irsa_roles_and_only_the_driver_has_api_rights(
     subjects = {s["name"] for b in bindings for s in b["subjects"]}
     assert subjects == {"spark-driver"}
     assert not [d for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+
+
+def test_lake_compaction_runs_hourly_alone_with_its_own_role(rendered: Path) -> None:
+    jobs = [d for d in documents(rendered) if d["kind"] == "CronJob"]
+    assert [j["metadata"]["name"] for j in jobs] == ["lake-compact"]
+    spec = jobs[0]["spec"]
+    assert spec["concurrencyPolicy"] == "Forbid"  # two compactions would only race each other
+    minute, hour = spec["schedule"].split()[:2]
+    assert hour == "*" and int(minute) >= 10  # after the 10-minute watermark closes the hour
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "lake-compact"
+    assert pod["containers"][0]["args"][:2] == ["lake", "compact"]
+    settings = (KUBERNETES / "30-configmap.yaml").read_text()
+    assert "FRAUDSTREAM_WATERMARK: 10 minutes" in settings
 
 
 def test_network_policies_deny_by_default(rendered: Path) -> None:

@@ -8,6 +8,8 @@
 #   producer                      put records on both streams.
 #   model-deploy                  upload a model artefact, create model + endpoint config, update
 #                                 the one endpoint, pass the SageMaker execution role.
+#   lake-compact                  list, read, write and delete under the table prefixes only
+#                                 (compaction rewrites files; vacuum deletes replaced ones).
 #   alerts-notifier               query the latest-alerts index for blocks; write only its own
 #                                 claim and cursor items (notified#*, notifier#*) in the alerts
 #                                 table, never an alert (docs/adr/0005-block-alert-webhook.md).
@@ -19,6 +21,7 @@ locals {
     producer        = "producer"
     model-deploy    = "model-deploy"
     alerts-notifier = "alerts-notifier"
+    lake-compact    = "lake-compact"
   }
   sagemaker_arn = "arn:${var.partition}:sagemaker:${var.region}:${var.account_id}"
   # Every KMS grant names the service it may be used through: a role's key rights cannot be
@@ -171,6 +174,31 @@ locals {
     ]
   }
 
+  lake_compact_policy = {
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "ListTablePrefixes"
+        Effect    = "Allow"
+        Action    = ["s3:ListBucket"]
+        Resource  = [var.lake_bucket_arn]
+        Condition = { StringLike = { "s3:prefix" = [for p in var.lake_table_prefixes : "${p}*"] } }
+      },
+      {
+        Sid      = "RewriteTableFiles"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+        Resource = [for p in var.lake_table_prefixes : "${var.lake_bucket_arn}/${p}*"]
+      },
+      {
+        Sid      = "UseLakeKey"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource = [var.lake_kms_key_arn]
+      },
+    ]
+  }
+
   alerts_notifier_policy = {
     Version = "2012-10-17"
     Statement = [
@@ -205,6 +233,7 @@ locals {
     producer        = local.producer_policy
     model-deploy    = local.model_deploy_policy
     alerts-notifier = local.alerts_notifier_policy
+    lake-compact    = local.lake_compact_policy
   }
 }
 

@@ -76,6 +76,7 @@ run "irsa_roles_trust_one_service_account_each" {
       producer        = "system:serviceaccount:fraudstream:producer"
       model-deploy    = "system:serviceaccount:fraudstream:model-deploy"
       alerts-notifier = "system:serviceaccount:fraudstream:alerts-notifier"
+      lake-compact    = "system:serviceaccount:fraudstream:lake-compact"
     }
     error_message = "Each IRSA role must trust exactly its own service account in the fraudstream namespace."
   }
@@ -125,6 +126,14 @@ run "irsa_roles_trust_one_service_account_each" {
       can(regex("^arn:aws:s3:::fraudstream-lake-test/(transactions|aggregates|quarantine|labels|checkpoints)/\\*$", r))
     ])
     error_message = "The processor writes only the table prefixes and its checkpoints."
+  }
+
+  assert {
+    condition = alltrue([
+      for r in flatten([for s in output.irsa_policies["lake-compact"].Statement : s.Resource if contains(flatten([s.Action]), "s3:DeleteObject")]) :
+      can(regex("^arn:aws:s3:::fraudstream-lake-test/(transactions|aggregates|quarantine|labels)/\\*$", r))
+    ])
+    error_message = "Compaction rewrites and deletes files under the table prefixes only, never checkpoints."
   }
 
   assert {
