@@ -191,10 +191,11 @@ locals {
         Resource = [for p in var.lake_table_prefixes : "${var.lake_bucket_arn}/${p}*"]
       },
       {
-        Sid      = "UseLakeKey"
-        Effect   = "Allow"
-        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-        Resource = [var.lake_kms_key_arn]
+        Sid       = "UseLakeKey"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource  = [var.lake_kms_key_arn]
+        Condition = { StringEquals = { "kms:ViaService" = local.via["s3"] } }
       },
     ]
   }
