@@ -119,19 +119,24 @@ def generator_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture
-def fresh_sinks(local_stack: Settings, tmp_path: Path) -> Settings:
-    """Settings with a new empty lake bucket, alerts table and state folder for one test."""
+def new_sinks(settings: Settings, state_dir: Path) -> Settings:
+    """``settings`` with a new empty lake bucket and alerts table, and ``state_dir``."""
     from fraudstream.stack.resources import ensure_bucket, ensure_table
 
     suffix = uuid.uuid4().hex[:8]
-    settings = local_stack.model_copy(
+    settings = settings.model_copy(
         update={
             "bucket": f"lake-{suffix}",
             "alerts_table": f"alerts-{suffix}",
-            "state_dir": tmp_path,
+            "state_dir": state_dir,
         }
     )
     ensure_bucket(aws.client("s3", settings), settings.bucket, settings.region)
     ensure_table(aws.client("dynamodb", settings), settings.alerts_table, 30.0)
     return settings
+
+
+@pytest.fixture
+def fresh_sinks(local_stack: Settings, tmp_path: Path) -> Settings:
+    """Settings with a new empty lake bucket, alerts table and state folder for one test."""
+    return new_sinks(local_stack, tmp_path)
