@@ -1,0 +1,136 @@
+"""The reliability tests' tools: run the processor as a user does (``fraudstream process``),
+crash it at a named point, and read back everything a run leaves, in a form two runs can be
+compared in (lake rows, alert items, the sink's state, Spark's batch plan)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from fraudstream import aws
+from fraudstream.demo.processes import Child
+from fraudstream.readback import lake_table
+from fraudstream.settings import Settings, to_environment
+from ml_model.features import FeatureConfig
+from processor.sink_state import SinkStore, encode
+from processor.windows import WindowSpec
+
+LAKE_TABLES = ("transactions", "labels", "quarantine", "aggregates")
+VOLATILE = ("processed_at",)
+"""Lake columns that hold the wall clock of the write, so differ between any two runs."""
+
+
+def start(settings: Settings, name: str, *args: str) -> Child:
+    """``fraudstream process`` with ``settings``, in its own process group; its output goes to
+    ``<state dir>/logs/<name>.log``."""
+    log_dir = Path(settings.state_dir) / "logs"
+    return Child.start(name, ["process", *args], to_environment(settings), log_dir)
+
+
+def drain(settings: Settings, name: str, timeout: float = 600) -> None:
+    """``fraudstream process --available-now``: process what the streams hold, then exit."""
+    child = start(settings, name, "--available-now")
+    code = child.wait(timeout=timeout)
+    assert code == 0, f"{name} exited with {code}:\n{child.tail(40)}"
+    child.stop(grace=30)
+
+
+def crash(settings: Settings, point: str, timeout: float = 600) -> None:
+    """Run the processor until it kills itself at ``point`` (``<step>:<batch id>``), then wait
+    for its JVM to follow (killing the group after 30 s, as Kubernetes would the pod)."""
+    child = start(settings.model_copy(update={"crash_at": point}), f"crash-{point}")
+    code = child.wait(timeout=timeout)
+    assert code == -signal.SIGKILL, f"expected a SIGKILL at {point}, got {code}:\n{child.tail(40)}"
+    child.stop(grace=30)
+
+
+def new_checkpoint(settings: Settings, root: Path) -> Settings:
+    """``settings`` with a state folder (checkpoint, logs) of its own under ``root``."""
+    folder = root / f"run-{uuid.uuid4().hex[:8]}"
+    folder.mkdir(parents=True)
+    return settings.model_copy(update={"state_dir": folder})
+
+
+def query_checkpoint(settings: Settings) -> Path:
+    return Path(settings.checkpoint_dir) / "query"
+
+
+def committed(settings: Settings) -> list[int]:
+    """Ids of the batches Spark committed, in order."""
+    commits = query_checkpoint(settings) / "commits"
+    return sorted(int(p.name) for p in commits.glob("*") if p.name.isdigit())
+
+
+def batch_plan(settings: Settings) -> dict[int, list[Any]]:
+    """Each planned batch's source offsets (what it read, per stream and shard), from Spark's
+    offset log; the second line (the batch's wall-clock timestamp) is left out."""
+    plan = {}
+    for path in (query_checkpoint(settings) / "offsets").glob("*"):
+        if path.name.isdigit():
+            lines = path.read_text().splitlines()
+            watermark = json.loads(lines[1])["batchWatermarkMs"]
+            plan[int(path.name)] = [watermark, *(json.loads(line) for line in lines[2:])]
+    return plan
+
+
+def shards_read(settings: Settings, stream: str = "transactions") -> set[str]:
+    """The shards of ``stream`` that some committed batch read records from."""
+    plan = batch_plan(settings)
+    read = set()
+    for batch_id in committed(settings):
+        for offset in plan.get(batch_id, [])[1:]:
+            shards = offset.get(stream, {}).get("shards", {})
+            read |= {sid for sid, position in shards.items() if position.get("seq")}
+    return read
+
+
+def canonical_rows(table: pa.Table) -> list[str]:
+    """The rows as sorted JSON texts, volatile columns left out: two tables hold the same rows
+    exactly when these lists are equal (NaN included, which ``==`` would refuse)."""
+    kept = table.drop_columns([c for c in VOLATILE if c in table.column_names])
+    return sorted(json.dumps(row, sort_keys=True, default=str) for row in kept.to_pylist())
+
+
+def alert_items(settings: Settings) -> list[str]:
+    """Every item of the alerts table, whole, as sorted JSON texts."""
+    dynamodb = aws.client("dynamodb", settings)
+    pages = dynamodb.get_paginator("scan").paginate(TableName=settings.alerts_table)
+    return sorted(json.dumps(item, sort_keys=True) for page in pages for item in page["Items"])
+
+
+State = tuple[dict[str, Any], dict[str, bytes]]
+
+
+def sink_state(settings: Settings, config: FeatureConfig) -> State:
+    """The batch sink's state after the last committed batch, as a restart would load it:
+    the snapshot metadata and each table's bytes."""
+    store = SinkStore(f"{settings.checkpoint_dir}/sink-state", settings)
+    last = committed(settings)[-1]
+    state = store.load_before(last + 1, config, WindowSpec(delay_ms=settings.watermark_ms))
+    meta, tables = state.to_tables()
+    return meta, {name: encode(table.combine_chunks()) for name, table in tables.items()}
+
+
+@dataclass
+class Written:
+    """Everything a run left behind, comparable with ``==``."""
+
+    lake: dict[str, list[str]]
+    alerts: list[str]
+    state: State
+    plan: dict[int, list[Any]]
+
+
+def everything_written(settings: Settings, config: FeatureConfig) -> Written:
+    return Written(
+        lake={name: canonical_rows(lake_table(settings, name)) for name in LAKE_TABLES},
+        alerts=alert_items(settings),
+        state=sink_state(settings, config),
+        plan=batch_plan(settings),
+    )
