@@ -5,7 +5,9 @@ compared in (lake rows, alert items, the sink's state, Spark's batch plan)."""
 from __future__ import annotations
 
 import json
+import os
 import signal
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,13 +43,27 @@ def drain(settings: Settings, name: str, timeout: float = 600) -> None:
     child.stop(grace=30)
 
 
-def crash(settings: Settings, point: str, timeout: float = 600) -> None:
-    """Run the processor until it kills itself at ``point`` (``<step>:<batch id>``), then wait
-    for its JVM to follow (killing the group after 30 s, as Kubernetes would the pod)."""
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def crash(settings: Settings, point: str, timeout: float = 600) -> float:
+    """Run the processor until it kills itself at ``point`` (``<step>:<batch id>``); return
+    how long its JVM and Python workers took to exit after it (they must, on their own)."""
     child = start(settings.model_copy(update={"crash_at": point}), f"crash-{point}")
     code = child.wait(timeout=timeout)
     assert code == -signal.SIGKILL, f"expected a SIGKILL at {point}, got {code}:\n{child.tail(40)}"
-    child.stop(grace=30)
+    died = time.monotonic()
+    while group_alive(child.process.pid) and time.monotonic() - died < 60:
+        time.sleep(0.1)
+    orphaned = group_alive(child.process.pid)
+    child.stop(grace=5)  # kills what is left, as Kubernetes would the pod
+    assert not orphaned, f"the JVM outlived its driver by 60 s after the crash at {point}"
+    return time.monotonic() - died
 
 
 def new_checkpoint(settings: Settings, root: Path) -> Settings:

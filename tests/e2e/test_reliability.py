@@ -234,7 +234,7 @@ def test_a_crash_at_every_step_of_the_sink_changes_nothing(
 ) -> None:
     run = new_sinks(traffic.settings, tmp_path_factory.mktemp("crashes"))
     for step, batch_id in CRASHES:
-        crash(run, f"{step}:{batch_id}")
+        crash(run, f"{step}:{batch_id}")  # the whole job dies, JVM and workers included
         assert batch_id not in committed(run) and committed(run)[-1] == batch_id - 1
         assert crashed_batch_progress(run, batch_id) == DONE_BY_STEP[step], step
     drain(run, "after-crashes")
