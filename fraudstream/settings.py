@@ -222,8 +222,8 @@ class Settings(BaseSettings):
     crash_at: str | None = Field(
         None,
         description=(
-            "Test only: SIGKILL the processor after <step>:<batch id> of its sink, e.g. lake:3 "
-            "(processor/crash.py); never set in production."
+            "Test only: SIGKILL the processor after <step>:<batch id> of its sink, e.g. "
+            "lake-commit:3 (steps in processor/crash.py); never set in production."
         ),
     )
 
@@ -286,8 +286,8 @@ class Settings(BaseSettings):
     def _crash_point(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        if not re.fullmatch(r"[a-z]+:\d+", value.strip()):
-            raise ValueError("must be <step>:<batch id>, e.g. lake:3 (test only)")
+        if not re.fullmatch(r"[a-z-]+:\d+", value.strip()):
+            raise ValueError("must be <step>:<batch id>, e.g. lake-commit:3 (test only)")
         return value.strip()
 
     @property

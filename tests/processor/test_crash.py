@@ -1,4 +1,5 @@
-"""Crash points: parsed strictly, fired only at their step and batch, and a real SIGKILL."""
+"""Crash points: parsed strictly, fired only at their step and batch, dead for good once
+fired, and a real SIGKILL."""
 
 from __future__ import annotations
 
@@ -31,6 +32,15 @@ def test_a_point_fires_only_after_its_step_of_its_batch() -> None:
         point.reached("lake", 3)
 
 
+def test_a_fired_point_kills_every_later_check_of_any_thread() -> None:
+    point = CrashPoint.parse("lake-files:0", kill=die)
+    with pytest.raises(Killed):
+        point.reached("lake-files", 0)
+    for step, batch_id in (("lake-commit", 0), ("lake-files", 0), ("labels", 1)):
+        with pytest.raises(Killed):  # another lake table's thread of the same "dead" sink
+            point.reached(step, batch_id)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -48,6 +58,8 @@ def test_bad_points_are_refused(text: str, message: str) -> None:
 def test_the_setting_is_read_once_and_off_by_default() -> None:
     assert from_setting(load_settings().crash_at) is None
     assert from_setting(load_settings(crash_at="commit:0").crash_at) == CrashPoint("commit", 0)
+    point = from_setting(load_settings(crash_at="lake-commit:2").crash_at)
+    assert point == CrashPoint("lake-commit", 2)
     with pytest.raises(ValueError, match="batch id must be >= 0"):
         CrashPoint("state", -1)
 
