@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from fraudstream import aws
@@ -120,22 +121,60 @@ def alert_items(settings: Settings) -> list[str]:
     return sorted(json.dumps(item, sort_keys=True) for page in pages for item in page["Items"])
 
 
-State = tuple[dict[str, Any], dict[str, bytes]]
+FOLDED: dict[str, tuple[str, ...] | None] = {
+    "cards": ("old_t", "old_loc_t", "old_lat", "old_lon", "home_lat", "home_lon", "home_n"),
+    "card_entries": None,
+    "card_pairs": None,
+}
+"""The parts of the card state (columns; None: the whole table) that hold a card's older
+transactions either exactly (``card_entries``) or folded into per-card summaries, depending on
+when the exact log was last restored from a snapshot; when an entry is folded moves no feature
+(``ml_model/features/entries.py``). Two runs' are compared by what they answer instead."""
+PROBE_COLUMNS = (
+    "card_id",
+    "merchant_id",
+    "amount",
+    "merchant_category",
+    "channel",
+    "lat",
+    "lon",
+)
 
 
-def sink_state(settings: Settings, config: FeatureConfig) -> State:
-    """The batch sink's state after the last committed batch, as a restart would load it:
-    the snapshot metadata and each table's bytes."""
+@dataclass
+class State:
+    """The batch sink's state as a restart would load it, in a form two runs compare in."""
+
+    meta: dict[str, Any]
+    tables: dict[str, bytes]
+    """Each table's bytes, the :data:`FOLDED` parts left out."""
+    answers: np.ndarray
+    """The features the state computes for the probe batch (:func:`sink_state`)."""
+
+
+def sink_state(settings: Settings, config: FeatureConfig, probe: pa.Table) -> State:
+    """The state after the last committed batch. ``probe`` is transactions without times
+    (:data:`PROBE_COLUMNS`), put 1 ms after the newest event the state has seen: their
+    features read every card's and merchant's whole history, folded or not."""
     store = SinkStore(f"{settings.checkpoint_dir}/sink-state", settings)
     last = committed(settings)[-1]
     state = store.load_before(last + 1, config, WindowSpec(delay_ms=settings.watermark_ms))
     meta, tables = state.to_tables()
-    return meta, {name: encode(table.combine_chunks()) for name, table in tables.items()}
+    kept = {}
+    for name, table in tables.items():
+        folded = FOLDED.get(name, ())
+        if folded is not None:
+            kept[name] = encode(table.drop_columns(list(folded)).combine_chunks())
+    at = np.full(probe.num_rows, meta["newest_ms"] + 1, dtype=np.int64)
+    answers = state.engine.compute(
+        probe.select(list(PROBE_COLUMNS)).append_column("event_ms", [at])
+    )
+    return State(meta, kept, answers)
 
 
 @dataclass
 class Written:
-    """Everything a run left behind, comparable with ``==``."""
+    """Everything a run left behind, comparable with ``==`` (but the state's answers)."""
 
     lake: dict[str, list[str]]
     alerts: list[str]
@@ -143,10 +182,10 @@ class Written:
     plan: dict[int, list[Any]]
 
 
-def everything_written(settings: Settings, config: FeatureConfig) -> Written:
+def everything_written(settings: Settings, config: FeatureConfig, probe: pa.Table) -> Written:
     return Written(
         lake={name: canonical_rows(lake_table(settings, name)) for name in LAKE_TABLES},
         alerts=alert_items(settings),
-        state=sink_state(settings, config),
+        state=sink_state(settings, config, probe),
         plan=batch_plan(settings),
     )
