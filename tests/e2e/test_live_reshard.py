@@ -25,6 +25,7 @@ from fraudstream import aws
 from fraudstream.events import LabelRecord, parse_event
 from fraudstream.readback import lake_table
 from fraudstream.settings import Settings
+from fraudstream.stream_dump import read_stream
 from ml_model.artifact import load_model
 from processor.kinesis.testing import HASH_MAX, FakeKinesis
 from producer.simulated import watermark_for
@@ -39,12 +40,13 @@ TX, LABELS = "tx-reshard", "labels-reshard"
 
 
 @pytest.fixture
-def kinesis() -> Iterator[tuple[FakeKinesis, str]]:
+def kinesis_url() -> Iterator[str]:
+    """The Kinesis double over HTTP, with a two-shard transactions stream and a labels stream."""
     fake = FakeKinesis()
     fake.create_stream(TX, 2)
     fake.create_stream(LABELS, 1)
     with fake.serve() as url:
-        yield fake, url
+        yield url
 
 
 def wait_for(ready: Callable[[], bool], what: str, timeout: float = 300) -> None:
@@ -58,19 +60,14 @@ def shard(number: int) -> str:
     return f"shardId-{number:012d}"
 
 
-def stream_records(fake: FakeKinesis, name: str) -> list[bytes]:
-    return [r.data for shard in fake.streams[name].shards.values() for r in shard.records]
-
-
 def test_split_and_merge_while_running_then_kill_and_restart(
-    kinesis: tuple[FakeKinesis, str],
+    kinesis_url: str,
     local_stack: Settings,
     generator_model_dir: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    fake, url = kinesis
-    monkeypatch.setenv("AWS_ENDPOINT_URL_KINESIS", url)  # children inherit it
+    monkeypatch.setenv("AWS_ENDPOINT_URL_KINESIS", kinesis_url)  # children inherit it
     run = new_sinks(local_stack, tmp_path).model_copy(
         update={
             "stream_name": TX,
@@ -118,8 +115,8 @@ def test_split_and_merge_while_running_then_kill_and_restart(
         processor.stop(grace=30)
     drain(run, "after-kill")
 
-    events = [parse_event(data) for data in stream_records(fake, TX)]
-    labels = [LabelRecord.from_json(data) for data in stream_records(fake, LABELS)]
+    events = [parse_event(r.data) for r in read_stream(client, TX)]  # every shard, closed too
+    labels = [LabelRecord.from_json(r.data) for r in read_stream(client, LABELS)]
     transactions = lake_table(run, "transactions")
     ids = Counter(transactions["transaction_id"].to_pylist())
     assert set(ids) == {e.transaction_id for e in events} and max(ids.values()) == 1
