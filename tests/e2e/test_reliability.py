@@ -1,8 +1,9 @@
 """Reliability proofs through ``fraudstream process`` with the model server, on one traffic set.
 
 The traffic (3,000 simulated transactions with their labels, a malformed record of every kind,
-re-delivered transactions and labels) is put on fresh streams before any processor runs, so
-every run cuts it into the same micro-batches (400 records a stream at most). A reference run
+re-delivered transactions and labels) is put on fresh streams before any processor runs, one
+event a record, so every run cuts it into the same micro-batches (400 records a stream at
+most). A reference run
 drains it uninterrupted. Then:
 
 - its lake's ``features`` equal the training builder's over the same events and labels, and
@@ -120,6 +121,11 @@ def traffic(local_stack: Settings, generator_model_dir: Path, model_url: str) ->
             *(sys.executable, "-m", "fraudstream", "produce", "--clock", "simulated"),
             *("--rate", str(RATE), "--duration", str(SECONDS), "--cards", str(CARDS)),
             *("--fraud-rate", "0.05", "--seed", "31"),
+            # One event a Kinesis record, so that the 400-record batches cut the same events
+            # whatever the machine's load. Aggregated records (the default) are packed per
+            # send, so their sizes, and with them the batches, follow the producer's timing;
+            # aggregation through Spark is tested in tests/processor/kinesis/.
+            "--no-aggregate",
         ],
         env=to_environment(settings),
         capture_output=True,
