@@ -11,7 +11,7 @@ TOOLS := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install tools browser test test-fast test-infra lint demo dashboard bench faults stack-up stack-down clean lock lock-hashes lock-tools
+.PHONY: help install tools browser test test-fast test-infra lint demo dashboard bench faults soak handbook-data stack-up stack-down clean lock lock-hashes lock-tools
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -69,6 +69,16 @@ bench: $(STAMP)  ## benchmarks; results in benchmarks/results/ and docs/benchmar
 
 faults: $(STAMP)  ## fault-tolerance suite (kill -9, model down, throttling, malformed flood, duplicates); docs/reliability.md
 	$(PY) -m benchmarks.faults $(FAULTS_ARGS)
+
+soak: $(STAMP)  ## an hour at 1,000/s: memory, state, files and latency per 5 minutes (benchmarks/results/soak.json)
+	$(PY) -m benchmarks.soak $(SOAK_ARGS)
+
+# The handbook dataset the `data` tests read (tests/conftest.py), built from the handbook's public
+# repository at a pinned commit; needs network access to GitHub.
+HANDBOOK_DATA ?= $(or $(FRAUD_HANDBOOK_PARQUET),../shared/datasets/fraud-handbook/transactions_2018-04_2018-07.parquet)
+handbook-data: $(STAMP)  ## download and build the handbook dataset (scripts/handbook_dataset.py)
+	@if [ -f "$(HANDBOOK_DATA)" ]; then echo "present: $(HANDBOOK_DATA)"; \
+	else $(PY) scripts/handbook_dataset.py --out "$(HANDBOOK_DATA)"; fi
 
 stack-up: $(STAMP)  ## start the local AWS stack
 	$(VENV)/bin/fraudstream stack up

@@ -210,6 +210,22 @@ class Settings(BaseSettings):
             "batch (10, as the AWS SDKs retry DynamoDB)."
         ),
     )
+    state_snapshot_every: int = Field(
+        500,
+        ge=1,
+        le=100_000,
+        description=(
+            "Most micro-batches logged between two snapshots of the sink state (a restart "
+            "replays at most this many batch logs)."
+        ),
+    )
+    crash_at: str | None = Field(
+        None,
+        description=(
+            "Test only: SIGKILL the processor after <step>:<batch id> of its sink, e.g. "
+            "lake-commit:3 (steps in processor/crash.py); never set in production."
+        ),
+    )
 
     # --- Live dashboard --------------------------------------------------------------------
     dashboard_host: str = Field(
@@ -263,6 +279,15 @@ class Settings(BaseSettings):
     def _interval(cls, value: str) -> str:
         if not re.fullmatch(r"\d+ (second|minute|hour|day)s?", value.strip()):
             raise ValueError("must be like '10 minutes' (seconds, minutes, hours or days)")
+        return value.strip()
+
+    @field_validator("crash_at")
+    @classmethod
+    def _crash_point(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not re.fullmatch(r"[a-z-]+:\d+", value.strip()):
+            raise ValueError("must be <step>:<batch id>, e.g. lake-commit:3 (test only)")
         return value.strip()
 
     @property

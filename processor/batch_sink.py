@@ -11,6 +11,9 @@ For the batch's rows (transactions, labels, quarantined records), as Arrow colum
    review/block decisions to the alerts table;
 6. save the batch's log (and now and then a snapshot) of the state, then report metrics.
 
+Each step's end is a mark (``sink.timings`` names them) and, in the reliability tests only, a
+possible crash point (:mod:`processor.crash`, ``FRAUDSTREAM_CRASH_AT``).
+
 No step loops over rows in Python. Replays are safe: the lake's object names and the alerts'
 keys derive from the batch id and the transactions, and a replayed batch starts from the state
 saved before it (:mod:`processor.sink_state`), so it writes the same objects and items again.
@@ -36,6 +39,7 @@ from fraudstream.settings import Settings
 from ml_model.artifact import ModelBundle
 from ml_model.features import FEATURE_INDEX, FEATURE_NAMES, UNKNOWN
 from ml_model.scoring.client import ScoredBatch, ScoringClient
+from processor.crash import from_setting
 from processor.decisions import ModelReasons, RulesFile, decide, with_model_thresholds
 from processor.decisions import columns as C
 from processor.decisions.engine import SEVERITY
@@ -162,6 +166,7 @@ class BatchSink:
         self.timings: dict[str, float] = {}  # wall seconds per step of the last batch
         self.cpu_timings: dict[str, float] = {}  # this process's CPU seconds (all threads)
         self.on_batch = on_batch
+        self.crash = from_setting(settings.crash_at)  # test only; None in production
 
     def __call__(self, frame: Any, batch_id: int) -> None:
         self.process(frame.toArrow(), batch_id)
@@ -179,6 +184,8 @@ class BatchSink:
 
         def mark(step: str) -> None:
             marks.append((step, time.monotonic(), time.process_time()))
+            if self.crash is not None:
+                self.crash.reached(step, batch_id)
 
         state = self._state_for(batch_id)
         self._state_batch = None  # in-memory state is mid-update until saved
@@ -228,6 +235,8 @@ class BatchSink:
         self.last = summary
         if self.on_batch is not None:
             self.on_batch(summary)
+        if self.crash is not None:  # the last moment before Spark's commit log
+            self.crash.reached("commit", batch_id)
         return summary
 
     def _decide(self, matrix: np.ndarray, scored: ScoredBatch) -> tuple[np.ndarray, pa.ListArray]:

@@ -80,7 +80,7 @@ def make_parts(settings: Settings, model: ModelBundle, metrics: ProcessorMetrics
     return SinkParts(
         lake=LakeWriter(settings),
         alerts=AlertWriter(settings),
-        store=SinkStore(f"{root}/sink-state", settings),
+        store=SinkStore(f"{root}/sink-state", settings, max_logs=settings.state_snapshot_every),
         scorer=ScoringClient.from_settings(settings, fallback=model),
         rules=RulesFile(settings.rules_path),
         metrics=metrics,

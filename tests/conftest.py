@@ -19,13 +19,17 @@ from fraudstream.demo.processes import free_port  # tests import it from here to
 from fraudstream.settings import Settings, load_settings
 from fraudstream.stack import lifecycle
 
-HANDBOOK = (
-    Path(__file__).resolve().parents[2]
+HANDBOOK_ENV = "FRAUD_HANDBOOK_PARQUET"
+HANDBOOK = Path(
+    os.environ.get(HANDBOOK_ENV)  # read at import, before _isolated_env runs
+    or Path(__file__).resolve().parents[2]
     / "shared"
     / "datasets"
     / "fraud-handbook"
-    / ("transactions_2018-04_2018-07.parquet")
+    / "transactions_2018-04_2018-07.parquet"
 )
+"""The handbook dataset: ``$FRAUD_HANDBOOK_PARQUET``, else beside the clone, where
+``make handbook-data`` (scripts/handbook_dataset.py) writes it; CI builds and caches it."""
 
 
 @pytest.fixture(autouse=True)
@@ -75,7 +79,10 @@ def fresh_streams(local_stack: Settings) -> Iterator[Settings]:
 def handbook_path() -> Path:
     """The handbook dataset; tests that need it skip with the reason where it is absent."""
     if not HANDBOOK.is_file():
-        pytest.skip(f"handbook dataset not found at {HANDBOOK} (present in CI, not in a clone)")
+        pytest.skip(
+            f"handbook dataset not found at {HANDBOOK}: build it with `make handbook-data` "
+            f"(or point {HANDBOOK_ENV} at it); CI builds it from the handbook's repository"
+        )
     return HANDBOOK
 
 
@@ -119,19 +126,24 @@ def generator_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture
-def fresh_sinks(local_stack: Settings, tmp_path: Path) -> Settings:
-    """Settings with a new empty lake bucket, alerts table and state folder for one test."""
+def new_sinks(settings: Settings, state_dir: Path) -> Settings:
+    """``settings`` with a new empty lake bucket and alerts table, and ``state_dir``."""
     from fraudstream.stack.resources import ensure_bucket, ensure_table
 
     suffix = uuid.uuid4().hex[:8]
-    settings = local_stack.model_copy(
+    settings = settings.model_copy(
         update={
             "bucket": f"lake-{suffix}",
             "alerts_table": f"alerts-{suffix}",
-            "state_dir": tmp_path,
+            "state_dir": state_dir,
         }
     )
     ensure_bucket(aws.client("s3", settings), settings.bucket, settings.region)
     ensure_table(aws.client("dynamodb", settings), settings.alerts_table, 30.0)
     return settings
+
+
+@pytest.fixture
+def fresh_sinks(local_stack: Settings, tmp_path: Path) -> Settings:
+    """Settings with a new empty lake bucket, alerts table and state folder for one test."""
+    return new_sinks(local_stack, tmp_path)

@@ -81,15 +81,19 @@ def last_committed(query_checkpoint: Path) -> int | None:
 
 def parse_offset_log(text: str) -> list[SourceOffset]:
     """The Kinesis source offsets of one entry of Spark's offset log (``offsets/<batch>``):
-    a version line, the batch metadata line, then one line per source."""
+    a version line, the batch metadata line, then one line per source: a Kinesis source's
+    offset, or the processor's source's ``{"transactions": ..., "labels": ...}`` holding one
+    per stream (:mod:`processor.event_source`)."""
     lines = text.splitlines()
     if not lines or not lines[0].startswith("v"):
         raise ValueError("not a Spark offset log entry")
     offsets = []
     for line in lines[2:]:
         data: Any = json.loads(line) if line and line != "-" else None
-        if isinstance(data, dict) and "shards" in data:
-            offsets.append(SourceOffset.from_json(data))
+        parts = [data] if isinstance(data, dict) and "shards" in data else []
+        if isinstance(data, dict) and not parts:
+            parts = [v for v in data.values() if isinstance(v, dict) and "shards" in v]
+        offsets += [SourceOffset.from_json(part) for part in parts]
     return offsets
 
 

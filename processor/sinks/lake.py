@@ -15,6 +15,9 @@ the caller fails the batch and Spark replays it. Every ``CHECKPOINT_INTERVAL`` c
 table's log gets a checkpoint (in the background, through ``deltalake``), so readers replay
 at most that many commits. docs/lake.md describes the layout; docs/adr/0009 why Delta.
 
+In the reliability tests only, a table's files stored (``lake-files``) and its commit put
+(``lake-commit``) are crash points (:mod:`processor.crash`, ``FRAUDSTREAM_CRASH_AT``).
+
 Pure logic (:func:`conform`, :func:`plan`, :func:`encode`) is separate from the I/O
 (:class:`LakeWriter`).
 """
@@ -43,6 +46,7 @@ from fraudstream.lake import delta_log, tables
 from fraudstream.lake.delta_log import DataFile
 from fraudstream.lake.errors import LegacyLayoutError
 from fraudstream.settings import Settings
+from processor.crash import from_setting
 from processor.errors import ProcessorError, SinkError
 from processor.sinks.retry import Backoff, GaveUp, is_transient, retry
 
@@ -283,6 +287,7 @@ class LakeWriter:
         self._app_id: str | None = None
         self._retries = 0
         self._retries_lock = threading.Lock()
+        self.crash = from_setting(settings.crash_at)  # test only; None in production
 
     @property
     def app_id(self) -> str:
@@ -371,11 +376,15 @@ class LakeWriter:
             uploads = [self._uploads.submit(self._put, obj) for obj in objects]
             done = [u.result() for u in uploads]
             files = [f for _, f in done]
+            if self.crash is not None:
+                self.crash.reached("lake-files", batch_id)
             committing = time.monotonic()
             version = self._commit(name, state, files, batch_id, app_id)
             commit_seconds = time.monotonic() - committing
             if version is None:
                 return [], None, commit_seconds
+            if self.crash is not None:
+                self.crash.reached("lake-commit", batch_id)
             state.since_checkpoint += 1
             if state.since_checkpoint >= self.checkpoint_interval:
                 state.since_checkpoint = 0

@@ -114,6 +114,16 @@ def test_offset_log_gives_each_shards_consumed_position() -> None:
     assert offset.shards["shardId-0"].seq == "120"
 
 
+def test_offset_log_of_the_processors_source_gives_both_streams() -> None:
+    lines = OFFSET_LOG.splitlines()
+    tx = json.loads(lines[2])
+    labels = {**tx, "stream": {**tx["stream"], "name": "labels-1"}}
+    combined = "\n".join([*lines[:2], json.dumps({"transactions": tx, "labels": labels})])
+    offsets = {offset.stream.name: offset for offset in parse_offset_log(combined)}
+    assert sorted(offsets) == ["labels-1", "tx-1"]
+    assert offsets["tx-1"].shards["shardId-0"].seq == "120"
+
+
 def test_caught_up_compares_sequence_numbers_as_integers() -> None:
     assert caught_up({"a": 120, "b": 9}, {"a": 120, "b": 10})
     assert not caught_up({"a": 120, "b": 9}, {"a": 119, "b": 10})

@@ -42,6 +42,8 @@ def test_environment_with_prefix_and_standard_endpoint(monkeypatch: pytest.Monke
         ("FRAUDSTREAM_BUCKET", "Not_A_Bucket", "bucket"),
         ("AWS_ENDPOINT_URL", "localhost:4566", "endpoint_url"),
         ("FRAUDSTREAM_LOG_LEVEL", "LOUD", "log_level"),
+        ("FRAUDSTREAM_CRASH_AT", "after the lake", "crash_at"),
+        ("FRAUDSTREAM_STATE_SNAPSHOT_EVERY", "0", "state_snapshot_every"),
     ],
 )
 def test_invalid_values_name_the_field(

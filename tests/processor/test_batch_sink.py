@@ -1,11 +1,12 @@
-"""The batch sink against the real emulator: every sink written once, replays identical, and
-the lake's features are the training builder's."""
+"""The batch sink against the real emulator: every sink written once, replays identical, a
+crash after any step recovered exactly, and the lake's features are the training builder's."""
 
 from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,12 +21,15 @@ from ml_model.artifact import ModelBundle, load_model
 from ml_model.features import FEATURE_INDEX, FEATURE_NAMES, UNKNOWN, build
 from ml_model.scoring.client import ScoringClient
 from processor.batch_sink import BatchSink, SinkParts, decision_inputs
+from processor.crash import STEPS, CrashPoint
 from processor.decisions import RulesFile
-from processor.sink_state import SinkStore
+from processor.sink_state import SinkStore, encode
 from processor.sinks.alerts import AlertWriter
 from processor.sinks.lake import LakeWriter
 from producer.generator import GeneratedTransaction, TransactionGenerator
 from producer.simulated import simulated_config
+from tests.conftest import new_sinks
+from tests.e2e.runs import LAKE_TABLES, canonical_rows
 from tests.processor.batch_rows import RowFactory
 
 pytestmark = pytest.mark.integration
@@ -167,6 +171,119 @@ def test_a_restart_from_a_snapshot_and_logs_computes_the_same(
         again = lake(fresh_sinks, "transactions/").sort_by("transaction_id")
         assert again["features"].equals(written["features"])
         assert again["score"].equals(written["score"])
+
+
+class Killed(BaseException):
+    """Stands in for the crash point's SIGKILL, so the test process survives it (a
+    ``BaseException``: nothing in the sink may catch it, as nothing can catch a SIGKILL)."""
+
+
+def die() -> None:
+    raise Killed
+
+
+def same(a: pa.Table, b: pa.Table) -> bool:
+    """Equal schemas and values, NaN included (``Table.equals`` holds NaN unequal to itself)."""
+    return bool(encode(a.combine_chunks()) == encode(b.combine_chunks()))
+
+
+def everything_written(settings: Settings, sink: BatchSink, next_batch: int) -> dict[str, Any]:
+    """Every lake table's rows, every alert item and the sink state before ``next_batch``."""
+    lake = {name: canonical_rows(lake_table(settings, name)) for name in LAKE_TABLES}
+    meta, tables = sink.parts.store.load_before(next_batch, sink.config, sink.spec).to_tables()
+    return {"lake": lake, "alerts": alerts(settings), "state": (meta, tables)}
+
+
+def tables_holding(settings: Settings, batch_id: int) -> set[str]:
+    """The lake tables whose Delta log holds rows of ``batch_id``."""
+    return {
+        name
+        for name in LAKE_TABLES
+        if batch_id in lake_table(settings, name)["batch_id"].to_pylist()
+    }
+
+
+@pytest.fixture(scope="module")
+def crash_batches(traffic: list[GeneratedTransaction]) -> list[pa.Table]:
+    """Three batches with labels and quarantined records: what a crash interrupts (batch 1
+    writes three lake tables, so a crash can fall between their commits)."""
+    rows = RowFactory()
+    part = traffic[:900]
+    label_time = part[300].event.event_time
+    return [
+        rows.batch(part[:300], quarantine=[("{bad", "bad_json")]),
+        rows.batch(
+            part[300:600],
+            labels=part[:200],
+            label_time=label_time,
+            quarantine=[('{"amount":-1}', "bad_amount")],
+        ),
+        rows.batch(part[600:], labels=part[200:300], label_time=part[600].event.event_time),
+    ]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(
+    local_stack: Settings,
+    generator_model_dir: Path,
+    crash_batches: list[pa.Table],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Any]:
+    settings = new_sinks(local_stack, tmp_path_factory.mktemp("uninterrupted"))
+    sink = make_sink(settings, load_model(generator_model_dir), max_logs=2)
+    for batch_id, batch in enumerate(crash_batches):
+        sink.process(batch, batch_id)
+    sink.parts.lake.close()
+    return everything_written(settings, sink, len(crash_batches)) | {
+        "batch 1 in": tables_holding(settings, 1)
+    }
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_crash_after_any_step_then_a_restart_writes_what_no_crash_does(
+    step: str,
+    fresh_sinks: Settings,
+    generator_model_dir: Path,
+    crash_batches: list[pa.Table],
+    uninterrupted: dict[str, Any],
+) -> None:
+    model = load_model(generator_model_dir)
+    sink = make_sink(fresh_sinks, model, max_logs=2)  # batch 1's save writes a snapshot
+    sink.crash = sink.parts.lake.crash = CrashPoint(step, 1, kill=die)
+    sink.process(crash_batches[0], 0)
+    with pytest.raises(Killed):
+        sink.process(crash_batches[1], 1)
+    sink.parts.lake.close()  # the other tables' threads stop at their next crash check
+
+    # What of batch 1 the crash left: before the lake nothing; after its files, files that no
+    # Delta commit names (the replay overwrites them); after one commit, at least that table;
+    # after the lake step, every table.
+    holding = tables_holding(fresh_sinks, 1)
+    files = [k for k in object_keys(fresh_sinks) if "/part-000000000001-" in k]
+    at = STEPS.index(step)
+    assert bool(files) == (at >= STEPS.index("lake-files")), step
+    if at < STEPS.index("lake-commit"):
+        assert holding == set(), step
+    elif step == "lake-commit":
+        assert holding and holding <= uninterrupted["batch 1 in"]
+    else:
+        assert holding == uninterrupted["batch 1 in"], step
+    log_saved = f"log-{1:012d}.arrow" in sink.parts.store.folder.names()
+    assert log_saved == (at >= STEPS.index("state")), step
+
+    restarted = make_sink(fresh_sinks, model, max_logs=2)  # Spark replays batch 1
+    for batch_id in (1, 2):
+        restarted.process(crash_batches[batch_id], batch_id)
+    restarted.parts.lake.close()
+    after = everything_written(fresh_sinks, restarted, 3)
+    for name in LAKE_TABLES:
+        assert after["lake"][name] == uninterrupted["lake"][name], name
+    assert after["alerts"] == uninterrupted["alerts"]
+    meta, tables = after["state"]
+    assert meta == uninterrupted["state"][0]
+    assert sorted(tables) == sorted(uninterrupted["state"][1])
+    for name, table in uninterrupted["state"][1].items():
+        assert same(tables[name], table), name
 
 
 def test_labels_raise_merchant_risk_after_the_delay(

@@ -32,7 +32,9 @@ def test_the_heap_is_frozen_once_after_the_first_batch_with_rows() -> None:
     assert freeze.frozen and frozen > 1000  # at least this test process's modules
     later = [[n] for n in range(5000)]  # made after start-up: not frozen by later batches
     freeze(summary(2, rows=20))
-    assert gc.get_freeze_count() == frozen and later
+    # Not frozen again (that would add the 5,000 lists); frozen objects that other threads
+    # (py4j, a sink's thread pools) let go of meanwhile may make the count a little smaller.
+    assert gc.get_freeze_count() <= frozen and later
     assert seen == [0, 1, 2]  # every batch still reaches the wrapped callback
 
 

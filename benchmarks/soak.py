@@ -1,0 +1,250 @@
+"""The soak: the pipeline at a steady rate for a long time; does anything grow?
+
+``make soak`` runs it for an hour at 1,000 transactions/s (the issue's target; run it on a
+quiet machine). On a private emulator with the model server in its own process, this process
+runs the real processor (:func:`processor.streaming_job.start`, ``local[2]``) while
+``fraudstream produce --clock simulated`` sends the traffic. Every ``--sample`` seconds it
+records the resident memory and CPU time of the driver, the JVM, the Python workers and the
+emulator, the bytes and files of the sink's state folder and of Spark's checkpoint, the lake's
+objects and the load average; every committed batch records its rows, per-transaction
+end-to-end latencies and the feature engine's bytes (``FeatureEngine.nbytes()``). The report
+(``benchmarks/results/soak.json``, or ``--name``) has one row per ``--window`` minutes and the
+verdicts of :func:`benchmarks.soak_report.targets`.
+
+A short run to check the machinery: ``python -m benchmarks.soak --minutes 6 --window 1
+--steady-from 2 --warmup 1 --stretch 2 --name soak-short``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import procstat, results
+from benchmarks.harness import CARDS, bench_stack, cli, environment, fresh, model_server, train
+from benchmarks.soak_report import BatchRecord, Sample, targets, windows
+from fraudstream import aws
+from fraudstream.demo.processes import produce_args
+from fraudstream.settings import Settings
+from fraudstream.stack import lifecycle
+from processor.metrics import BatchSummary
+from producer.simulated import watermark_for
+
+
+def folder_size(path: Path) -> tuple[int, int]:
+    """(bytes, files) under ``path``, recursively; (0, 0) if it does not exist."""
+    size = files = 0
+    for root, _, names in os.walk(path):
+        for name in names:
+            try:
+                size += (Path(root) / name).stat().st_size
+                files += 1
+            except OSError:  # removed while we walked (a snapshot replaced, a log compacted)
+                continue
+    return size, files
+
+
+def lake_size(settings: Settings) -> tuple[int, int]:
+    """(objects, bytes) in the lake bucket."""
+    s3 = aws.client("s3", settings)
+    objects = size = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket):
+        for item in page.get("Contents", []):
+            objects += 1
+            size += item["Size"]
+    return objects, size
+
+
+class Sampler:
+    """Samples the processor's resources every ``every`` seconds on its own thread."""
+
+    def __init__(
+        self, settings: Settings, began: float, every: float, emulator: int | None = None
+    ) -> None:
+        self.settings = settings
+        self.began = began
+        self.every = every
+        self.emulator = emulator
+        self.samples: list[Sample] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="soak-sampler", daemon=True)
+
+    def start(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.samples.append(self.sample())
+
+    def sample(self) -> Sample:
+        tree = procstat.process_tree(os.getpid())
+        checkpoint = Path(self.settings.checkpoint_dir)
+        sink_bytes, sink_files = folder_size(checkpoint / "sink-state")
+        spark_bytes, spark_files = folder_size(checkpoint / "query")
+        lake_objects, lake_bytes = lake_size(self.settings)
+        values: dict[str, float | None] = {
+            "driver_rss": procstat.rss_bytes(tree.driver),
+            "jvm_rss": procstat.total([procstat.rss_bytes(p) for p in tree.jvm]),
+            "workers_rss": procstat.total([procstat.rss_bytes(p) for p in tree.workers]),
+            "emulator_rss": None if self.emulator is None else procstat.rss_bytes(self.emulator),
+            "driver_cpu": procstat.cpu_seconds(tree.driver),
+            "jvm_cpu": procstat.total([procstat.cpu_seconds(p) for p in tree.jvm]),
+            "sink_state_bytes": sink_bytes,
+            "sink_state_files": sink_files,
+            "checkpoint_bytes": spark_bytes,
+            "checkpoint_files": spark_files,
+            "lake_objects": lake_objects,
+            "lake_bytes": lake_bytes,
+            "load_1m": os.getloadavg()[0],
+        }
+        return Sample(time.monotonic() - self.began, values)
+
+
+def run(
+    settings: Settings,
+    *,
+    rate: int,
+    seconds: float,
+    cards: int,
+    sample_s: float,
+    grace: float,
+    emulator: int | None = None,
+) -> tuple[list[BatchRecord], list[Sample], dict[str, Any]]:
+    """Start the processor, send ``rate``/s for ``seconds``, record; return what was recorded."""
+    from processor.streaming_job import start
+
+    batches: list[BatchRecord] = []
+    lock = threading.Lock()
+    clock = {"began": time.monotonic()}
+    holder: dict[str, Any] = {}
+
+    def collect(summary: BatchSummary) -> None:
+        handle = holder.get("handle")
+        state = handle.sink.state if handle is not None else None
+        engine = sum(state.engine.nbytes().values()) if state is not None else 0
+        record = BatchRecord(
+            time.monotonic() - clock["began"], summary.rows, summary.latencies, engine
+        )
+        with lock:
+            batches.append(record)
+
+    holder["handle"] = handle = start(settings, on_batch=collect)
+    deadline = time.monotonic() + 300
+    while not batches and time.monotonic() < deadline:  # the first (empty) batch: start-up
+        time.sleep(0.2)
+    if not batches:
+        handle.stop()
+        raise RuntimeError("the processor committed no batch within 300 s of starting")
+    with lock:
+        batches.clear()
+        clock["began"] = time.monotonic()
+    sampler = Sampler(settings, clock["began"], sample_s, emulator).start()
+    producer = cli(
+        environment(settings),
+        *produce_args(rate=rate, duration=seconds, cards=cards, label_delay=60),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    producer.wait()
+    produced_at = time.monotonic() - clock["began"]
+    expected = round(rate * seconds)
+    while time.monotonic() - clock["began"] < produced_at + grace:
+        with lock:
+            if sum(b.rows for b in batches) >= expected:
+                break
+        time.sleep(0.5)
+    sampler.stop()
+    handle.stop()
+    with lock:
+        recorded = list(batches)
+    processed = sum(b.rows for b in recorded)
+    summary = {
+        "produced": expected,
+        "processed": processed,
+        "producer_exit": producer.returncode,
+        "produced_after_s": round(produced_at, 1),
+        "caught_up": processed >= expected,
+    }
+    return recorded, sampler.samples, summary
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=int, default=1000, help="transactions per second")
+    parser.add_argument("--minutes", type=float, default=60.0, help="how long to send traffic")
+    parser.add_argument("--window", type=float, default=5.0, help="minutes per report row")
+    parser.add_argument("--cards", type=int, default=CARDS, help="simulated card population")
+    parser.add_argument("--steady-from", type=float, default=15.0, help="minute of steady state")
+    parser.add_argument("--warmup", type=float, default=5.0, help="minutes before p99 counts")
+    parser.add_argument("--stretch", type=float, default=15.0, help="minutes per p99 stretch")
+    parser.add_argument("--sample", type=float, default=10.0, help="seconds between samples")
+    parser.add_argument("--grace", type=float, default=60.0, help="seconds to catch up after")
+    parser.add_argument("--name", default="soak", help="results file benchmarks/results/NAME")
+    args = parser.parse_args(argv)
+    seconds = args.minutes * 60
+    workdir = Path(tempfile.mkdtemp(prefix="fraudstream-soak-"))
+    with bench_stack(workdir) as stack:
+        emulator = lifecycle.read_state(stack)
+        model = train(stack, workdir)
+        base = stack.model_copy(update={"model_dir": model})
+        with model_server(base) as url:
+            settings = fresh(
+                base.model_copy(update={"model_endpoint_url": url}),
+                workdir,
+                watermark=watermark_for(args.rate, args.cards),
+                starting_position="TRIM_HORIZON",
+            )
+            batches, samples, summary = run(
+                settings,
+                rate=args.rate,
+                seconds=seconds,
+                cards=args.cards,
+                sample_s=args.sample,
+                grace=args.grace,
+                emulator=None if emulator is None else emulator.pid,
+            )
+    end = summary["produced_after_s"]
+    out = {
+        "rate": args.rate,
+        "minutes": args.minutes,
+        "window_minutes": args.window,
+        "cards": args.cards,
+        "master": "local[2]",
+        **summary,
+        "targets": targets(
+            batches,
+            samples,
+            steady_s=args.steady_from * 60,
+            warmup_s=args.warmup * 60,
+            stretch_s=args.stretch * 60,
+            end_s=end,
+        ),
+        "windows": windows(batches, samples, window_s=args.window * 60, end_s=end),
+    }
+    for row in out["windows"]:
+        print(
+            f"minute {row['minute']:>5}: rows {row['rows']:>7,} p50 {row['e2e_p50_ms']} ms "
+            f"p99 {row['e2e_p99_ms']} ms driver {row['driver_rss_mib']} MiB "
+            f"jvm {row['jvm_rss_mib']} MiB engine {row['engine_mib']} MiB "
+            f"state {row['sink_state_mib']} MiB lake +{row['lake_objects_written']} objects "
+            f"load {row['load_1m']}",
+            flush=True,
+        )
+    print(f"targets: {out['targets']}")
+    print(f"wrote {results.write(args.name, out)}")
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""The soak's pure parts: windows and targets from recorded batches and samples, the /proc
+probes against real processes, and folder sizes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import procstat
+from benchmarks.soak import folder_size
+from benchmarks.soak_report import MIB, BatchRecord, Sample, targets, windows
+
+
+def batch(at: float, latency_s: float, engine: int = 100 * MIB, rows: int = 10) -> BatchRecord:
+    return BatchRecord(at, rows, np.full(rows, latency_s), engine)
+
+
+def sample(at: float, **values: float) -> Sample:
+    return Sample(at, dict(values))
+
+
+def test_windows_cut_batches_and_samples_by_time() -> None:
+    batches = [batch(10, 1.0), batch(50, 3.0), batch(70, 2.0)]
+    samples = [
+        sample(30, driver_rss=400 * MIB, lake_objects=10),
+        sample(59, driver_rss=420 * MIB, lake_objects=25),
+        sample(90, driver_rss=410 * MIB, lake_objects=40),
+    ]
+    first, second = windows(batches, samples, window_s=60, end_s=120)
+    assert (first["minute"], first["rows"], first["batches"]) == (0.0, 20, 2)
+    assert first["e2e_p50_ms"] == 2000 and first["driver_rss_mib"] == 420.0
+    assert first["driver_rss_max_mib"] == 420.0 and first["engine_mib"] == 100.0
+    assert (first["lake_objects"], first["lake_objects_written"]) == (25, 25)
+    assert (second["minute"], second["rows"], second["e2e_p99_ms"]) == (1.0, 10, 2000)
+    assert (second["lake_objects"], second["lake_objects_written"]) == (40, 15)
+    assert second["jvm_rss_mib"] is None  # never sampled
+
+
+def test_targets_pass_when_flat_and_fail_when_growing() -> None:
+    steady = [batch(t, 1.0 + (t > 500) * 0.1) for t in range(0, 1000, 10)]
+    flat = [sample(t, driver_rss=500 * MIB, sink_state_bytes=9 * MIB) for t in range(0, 1000, 10)]
+    verdict = targets(steady, flat, steady_s=200, warmup_s=100, stretch_s=200, end_s=1000)
+    assert verdict["all_pass"] is True
+    assert verdict["p99_last_over_first"]["ratio"] == 1.1
+
+    growing = [
+        sample(t, driver_rss=(500 + t) * MIB, sink_state_bytes=9 * MIB) for t in range(0, 1000, 10)
+    ]
+    slower = [batch(t, 1.0 + t / 500, engine=(100 + t) * MIB) for t in range(0, 1000, 10)]
+    verdict = targets(slower, growing, steady_s=200, warmup_s=100, stretch_s=200, end_s=1000)
+    assert verdict["driver_rss"]["pass"] is False and verdict["driver_rss"]["change"] > 0.1
+    assert verdict["engine_bytes"]["pass"] is False
+    assert verdict["p99_last_over_first"]["pass"] is False
+    assert verdict["all_pass"] is False
+
+
+def test_targets_say_unknown_without_data() -> None:
+    verdict = targets([], [], steady_s=10, warmup_s=0, stretch_s=10, end_s=20)
+    assert verdict["all_pass"] is None and verdict["driver_rss"]["pass"] is None
+
+
+def test_proc_probes_see_this_process_and_its_children() -> None:
+    me = os.getpid()
+    assert (procstat.rss_bytes(me) or 0) > 10 * MIB
+    assert (procstat.cpu_seconds(me) or 0) > 0
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert child.pid in procstat.children(me)
+        assert child.pid in procstat.descendants(me)
+        assert "time.sleep" in procstat.command_line(child.pid)
+        # rooted at the child: this test process may have a JVM of its own (a Spark test's
+        # session earlier in the run)
+        tree = procstat.process_tree(child.pid)
+        assert tree.jvm == [] and tree.workers == [] and tree.all == [child.pid]
+    finally:
+        child.kill()
+        child.wait()
+    assert procstat.rss_bytes(child.pid) is None and procstat.cpu_seconds(child.pid) is None
+    assert procstat.total([None, 2, 3.5]) == 5.5 and procstat.total([None]) is None
+
+
+def test_folder_size_counts_files_recursively(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x").write_bytes(b"12345")
+    (tmp_path / "y").write_bytes(b"123")
+    assert folder_size(tmp_path) == (8, 2)
+    assert folder_size(tmp_path / "absent") == (0, 0)
