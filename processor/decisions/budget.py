@@ -157,8 +157,10 @@ def replay_cuts(
     in order from an empty state: how a backtest applies the budget to the lake's rows."""
     order = np.argsort(np.asarray(batch), kind="stable")
     keys = np.asarray(batch)[order]
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.empty(0)
-    ends = np.r_[starts[1:], len(keys)].astype(np.int64)
+    if not len(keys):
+        return np.zeros(0, dtype=np.float64)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    ends = np.r_[starts[1:], len(keys)]
     state = HourlyScores()
     out = np.zeros(len(order), dtype=np.float64)
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):

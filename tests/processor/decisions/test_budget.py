@@ -124,6 +124,8 @@ def test_replayed_batches_give_the_thresholds_the_stream_gave() -> None:
         POLICY,
     )
     assert np.array_equal(got[np.argsort(shuffled)], expected)
+    nothing = np.zeros(0)
+    assert replay_cuts(nothing, nothing, nothing.astype(bool), nothing, POLICY).size == 0
 
 
 def test_candidates_are_score_reviews_below_the_block_score() -> None:
