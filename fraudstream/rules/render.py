@@ -82,7 +82,7 @@ def render(card: Scorecard) -> str:
             "recall",
             "reviews",
             "share",
-            "held blocks",
+            "outside budget",
             "budget used",
             "blocks",
             "block precision",
@@ -90,8 +90,8 @@ def render(card: Scorecard) -> str:
         [_policy_row(result.model), _policy_row(result.policy)],
     )
     lines.append(
-        "held blocks: reviews at the block score on cards the block may not apply to "
-        "(score.block_requires), reviewed outside the budget"
+        "outside budget: reviews the budget never rations (block scores the block conditions "
+        "refuse, scores from budget.always_review_from)"
     )
     frontier = card.curve_precision_at(result.policy.recall or 0.0)
     if result.policy.recall is not None and frontier is not None:

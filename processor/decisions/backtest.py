@@ -81,7 +81,7 @@ class PolicyResult:
     reviews: Counts
     blocks: Counts
     totals: Totals
-    held: Counts = Counts()  # reviews at the block score whose rows may not be blocked
+    held: Counts = Counts()  # reviews the budget does not ration (score at unrationed_score)
 
     @property
     def flagged(self) -> Counts:
@@ -101,8 +101,8 @@ class PolicyResult:
 
     @property
     def budget_use(self) -> float | None:
-        """Reviews below the block score as a share of what the budget allows (1.0 = exactly
-        the budget); held blocks are reviewed outside it."""
+        """Rationed reviews as a share of what the budget allows (1.0 = exactly the budget);
+        reviews from the unrationed score on (``held``) are outside it."""
         allowed = self.totals.budget_rows
         return None if allowed is None else ratio(self.reviews.rows - self.held.rows, allowed)
 
@@ -112,7 +112,7 @@ class PolicyResult:
             "flagged": self.flagged.to_json(),
             "reviews": self.reviews.to_json(),
             "blocks": self.blocks.to_json(),
-            "held_blocks": self.held.to_json(),
+            "outside_budget": self.held.to_json(),
             "precision": self.flagged.precision,
             "recall": self.recall,
             "flagged_share": self.flagged_share,
@@ -237,7 +237,7 @@ def evaluate(
     whole = decide(inputs, config, review_at=review_at).severity
     with np.errstate(invalid="ignore"):
         at_block = np.asarray(inputs[config.column(C.SCORE)], dtype=np.float64) >= (
-            config.score.block
+            config.unrationed_score()
         )
 
     def result(name: str, severity: np.ndarray) -> PolicyResult:

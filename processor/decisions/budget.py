@@ -7,7 +7,8 @@ budget). So the threshold is also taken from the recent traffic itself: for each
 the lowest score such that the review candidates at or above it (the rows the score alone
 would review) are at most ``review_share`` of the transactions of that hour and the
 ``hours - 1`` before it. A row is reviewed by its score only at or above both thresholds; the
-highest-scoring candidates are always the ones kept.
+highest-scoring candidates are always the ones kept, and scores from ``always_review_from``
+(more likely fraud than not, by default) or at the block threshold are never rationed.
 
 :class:`HourlyScores` is the state behind it: per event hour, the number of transactions and a
 histogram of the candidates' scores (on the logit scale, where fraud scores spread out). It
@@ -63,12 +64,13 @@ def threshold(candidates: np.ndarray, total: int, share: float) -> float:
 
 
 def review_candidates(batch: Columns, config: DecisionConfig) -> np.ndarray:
-    """Rows the budget rations: those the score alone would review, below the block score
-    (a row at the block score that may not be blocked is always reviewed)."""
+    """Rows the budget rations: those the score alone would review, below the score from
+    which it always acts (:meth:`DecisionConfig.unrationed_score`: a row at the block score
+    that may not be blocked, or one more likely fraud than not, is always reviewed)."""
     score = np.asarray(batch[config.column(C.SCORE)], dtype=np.float64)
     with np.errstate(invalid="ignore"):
-        below_block = score < config.score.block
-    return (score_severity(batch, config) == SEVERITY[C.REVIEW]) & below_block
+        doubtful = score < config.unrationed_score()
+    return (score_severity(batch, config) == SEVERITY[C.REVIEW]) & doubtful
 
 
 @dataclass

@@ -139,6 +139,14 @@ class BudgetPolicy(_Strict):
         description="Event hours (the transaction's own and those before it) whose scores set "
         "the review threshold.",
     )
+    always_review_from: float = Field(
+        0.5,
+        gt=0.0,
+        le=1.0,
+        description="Scores at or above this (the model's probability of fraud) are reviewed "
+        "even over the budget, as are block scores the block conditions refuse: the budget "
+        "rations only the doubtful band.",
+    )
 
 
 class DecisionConfig(_Strict):
@@ -168,6 +176,13 @@ class DecisionConfig(_Strict):
     def column(self, name: str) -> str:
         """The batch column behind a rule name."""
         return self.columns.get(name, name)
+
+    def unrationed_score(self) -> float:
+        """The score from which the score alone always acts (block, or review outside the
+        budget): the block threshold, or the budget's ``always_review_from`` if lower."""
+        if self.budget is None:
+            return self.score.block
+        return min(self.score.block, self.budget.always_review_from)
 
     def active_rules(self) -> tuple[Rule, ...]:
         return tuple(rule for rule in self.rules if rule.enabled)

@@ -105,8 +105,8 @@ def score_severity(
 
     ``score >= block`` blocks when the row also meets ``score.block_requires`` (else it is
     reviewed); ``score >= review`` reviews, where ``review_at`` (the budget's per-row threshold,
-    :mod:`processor.decisions.budget`) may raise the review threshold; no score at all gives
-    ``score.missing``."""
+    :mod:`processor.decisions.budget`) may raise the review threshold, though never above
+    :meth:`DecisionConfig.unrationed_score`; no score at all gives ``score.missing``."""
     score = _numbers(batch, config.column(C.SCORE))
     policy = config.score
     with np.errstate(invalid="ignore"):
@@ -114,7 +114,7 @@ def score_severity(
         for comparison in policy.block_requires:
             block &= _holds(batch, config, comparison)
         cut = policy.review if review_at is None else np.maximum(policy.review, review_at)
-        review = (score >= cut) | (score >= policy.block)
+        review = (score >= cut) | (score >= config.unrationed_score())
     severity = np.where(block, SEVERITY[C.BLOCK], np.where(review, SEVERITY[C.REVIEW], 0))
     return np.where(np.isnan(score), SEVERITY[policy.missing], severity).astype(np.int8)
 

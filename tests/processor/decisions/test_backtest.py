@@ -11,7 +11,7 @@ from processor.decisions.budget import HOUR_MS
 RULES = """
 version: 1
 score:
-  review: 0.5
+  review: 0.2
   block: 0.9
   block_requires: [{column: card_count_30d, op: ">=", value: 3}]
 {budget}
@@ -29,13 +29,13 @@ NAN = math.nan
 ROWS = [
     (0.95, 10, NAN, 5, 1),  # 0 blocked by the score: fraud
     (0.95, 10, NAN, 0, 1),  # 1 block score, no card history: reviewed (held block), fraud
-    (0.60, 10, NAN, 5, 0),  # 2 reviewed by the score: genuine
+    (0.30, 10, NAN, 5, 0),  # 2 reviewed by the score: genuine
     (0.10, 2000, NAN, 5, 1),  # 3 only the rule "big": fraud
     (0.10, 2000, NAN, 5, 0),  # 4 only the rule "big": genuine
     (0.10, 10, 5000, 5, 0),  # 5 only the disabled rule "travel": genuine
     (0.10, 10, NAN, 5, NAN),  # 6 nothing, no label yet
-    (0.20, 10, NAN, 5, 1),  # 7 a fraud nobody flags
-    (0.70, 10, 5000, 5, 1),  # 8 reviewed by the score; "travel" would block it: fraud
+    (0.15, 10, NAN, 5, 1),  # 7 a fraud nobody flags
+    (0.40, 10, 5000, 5, 1),  # 8 reviewed by the score; "travel" would block it: fraud
 ]
 
 
@@ -74,12 +74,13 @@ def test_model_alone_policy_and_each_rule_are_counted_against_the_labels() -> No
 
 
 def test_the_budget_is_replayed_and_held_blocks_are_outside_it() -> None:
+    """The budget rations the doubtful band; the held block (row 1) is reviewed outside it."""
     batch, labels = inputs()
     config = parse_rules(RULES.replace("{budget}", "budget: {review_share: 0.12, hours: 1}"))
     event_ms = np.full(len(labels), 10 * HOUR_MS)
     review_at = budget_thresholds(batch, config, event_ms, np.zeros(len(labels)))
     assert review_at is not None
-    # 0.12 * 9 rows: one review below the block score fits: row 8's (0.7), not row 2's (0.6)
+    # 0.12 * 9 rows: one rationed review fits: row 8's (0.4), not row 2's (0.3)
     result = evaluate(batch, labels, config, review_at=review_at)
     assert result.model.reviews.rows == 2 and result.model.held.rows == 1
     assert result.model.budget_use == pytest.approx(1 / (0.12 * 9))
@@ -103,3 +104,20 @@ def test_no_labels_and_missing_rule_columns_give_empty_measures_not_errors() -> 
     assert document["rules"][0]["added_alerts"]["rows"] == 2
     # reviews below the block score, the rule's included: rows 2, 3, 4, 8 of 0.1 * 9 allowed
     assert document["policy"]["budget_use"] == pytest.approx(4 / 0.9)
+
+
+def test_scores_more_likely_fraud_than_not_are_never_rationed() -> None:
+    """A model that never blocks (too few validation frauds to promise 90 %) still has every
+    score from always_review_from reviewed: the budget rations the doubtful band only."""
+    batch, labels = inputs()
+    config = parse_rules(
+        RULES.replace("block: 0.9", "block: 1.0000000000000002").replace(
+            "{budget}", "budget: {review_share: 0.01, hours: 1, always_review_from: 0.5}"
+        )
+    )
+    event_ms = np.full(len(labels), 10 * HOUR_MS)
+    review_at = budget_thresholds(batch, config, event_ms, np.zeros(len(labels)))
+    result = evaluate(batch, labels, config, review_at=review_at)
+    assert result.model.blocks.rows == 0
+    assert result.model.held == Counts(2, 2, 2)  # rows 0 and 1 (0.95), over any budget
+    assert result.model.reviews.rows == 2  # rows 2 and 8 (0.3, 0.4) did not fit 0.01 * 9
