@@ -11,15 +11,19 @@ TOOLS := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install tools browser test test-fast test-infra lint demo dashboard bench faults stack-up stack-down clean lock lock-tools
+.PHONY: help install tools browser test test-fast test-infra lint demo dashboard bench faults stack-up stack-down clean lock lock-hashes lock-tools
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
+# Every dependency, the build backend included, is checked against the lock's sha256 hashes; the
+# project itself is then installed editable with no dependencies and no isolated build (whose
+# setuptools would come unhashed from the index).
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
-	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 
 install: $(STAMP)  ## create .venv and install pinned dependencies
@@ -72,11 +76,22 @@ stack-up: $(STAMP)  ## start the local AWS stack
 stack-down: $(STAMP)  ## stop the local AWS stack
 	$(VENV)/bin/fraudstream stack down
 
-lock:  ## re-pin requirements.lock from a fresh resolve (needs network to PyPI)
+lock:  ## re-pin requirements.lock from a fresh resolve, then hash it (needs network to PyPI)
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --upgrade "pip>=24" "setuptools>=69" wheel
 	.venv-lock/bin/pip install --quiet -e '.[dev]'
-	.venv-lock/bin/pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
+	.venv-lock/bin/pip freeze --all --exclude-editable | grep -v -e '^-e ' -e '^pip==' > requirements.lock
 	rm -rf .venv-lock
+	$(MAKE) lock-hashes
+
+# After adding or changing a `name==version` pin by hand (or merging branches that did), this
+# writes the sha256 of every file pip may install for each pin: this machine, Linux x86_64 and
+# aarch64, macOS arm64; CPython 3.11 and 3.12 (tools/hash_lock.py).
+lock-hashes:  ## (re)write the sha256 hashes of every pin in requirements.lock (needs network to PyPI)
+	rm -rf .venv-hash && $(PYTHON) -m venv .venv-hash
+	.venv-hash/bin/pip install --quiet --upgrade "pip>=24"
+	.venv-hash/bin/python -m tools.hash_lock requirements.lock
+	rm -rf .venv-hash
 
 lock-tools:  ## re-pin requirements-tools.lock from requirements-tools.in (needs network to PyPI)
 	rm -rf .venv-lock-tools && $(PYTHON) -m venv .venv-lock-tools

@@ -159,9 +159,11 @@ def main(argv: list[str] | None = None) -> int:
             stack.model_copy(update={"model_dir": model_dir, "watermark": "5 hours"}), workdir
         )
         stages: dict[str, list[float]] = {s: [] for s in STAGES}
+        stages_cpu: dict[str, list[float]] = {s: [] for s in STAGES}
         wall: list[float] = []
         cpu: list[float] = []
         rows: list[int] = []
+        decisions: dict[str, int] = {}
 
         def process_all(sink: BatchSink) -> None:
             for batch_id, batch in enumerate(work):
@@ -172,8 +174,11 @@ def main(argv: list[str] | None = None) -> int:
                 wall.append(time.perf_counter() - began)
                 cpu.append(time.process_time() - began_cpu)
                 rows.append(summary.rows)
+                for outcome, count in summary.decisions.items():
+                    decisions[outcome] = decisions.get(outcome, 0) + count
                 for stage in STAGES:
                     stages[stage].append(sink.timings.get(stage, 0.0))
+                    stages_cpu[stage].append(sink.cpu_timings.get(stage, 0.0))
 
         if args.endpoint:
             with model_server(run) as url:
@@ -182,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             process_all(make_sink(run, model_dir, None))
     n = sum(rows)
     per_tx = {s: round(sum(v) / n * 1e6, 1) for s, v in stages.items()}
+    cpu_per_tx = {s: round(sum(v) / n * 1e6, 1) for s, v in stages_cpu.items()}
     result = {
         "batches": len(rows),
         "batch_rows": args.batch_rows,
@@ -189,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         "wall_us_per_tx": round(sum(wall) / n * 1e6, 1),
         "cpu_us_per_tx": round(sum(cpu) / n * 1e6, 1),
         "stage_wall_us_per_tx": per_tx,
+        "stage_cpu_us_per_tx": cpu_per_tx,
+        "decisions": decisions,
         "batch_ms": {
             "p50": round(percentile(wall, 50) * 1000, 1),
             "p95": round(percentile(wall, 95) * 1000, 1),

@@ -39,7 +39,7 @@ import pyarrow as pa
 
 from benchmarks.harness import CARDS, cli, environment, fresh, sweep
 from benchmarks.pipeline import judge
-from fraudstream import aws
+from fraudstream import aws, kpl
 from fraudstream.demo.processes import produce_args
 from fraudstream.events import InvalidEvent, TransactionEvent, format_time, parse_event
 from fraudstream.settings import Settings
@@ -117,7 +117,7 @@ class Tally:
 
     done_at: list[float] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
-    seen: Counter[tuple[str, str]] = field(default_factory=Counter)  # (shard, sequence number)
+    seen: Counter[tuple[str, str, int]] = field(default_factory=Counter)  # (shard, seq, sub-seq)
     transactions: set[str] = field(default_factory=set)
     decisions: Counter[str] = field(default_factory=Counter)
     scored_by: Counter[str] = field(default_factory=Counter)
@@ -127,7 +127,7 @@ class Tally:
     )
 
     def add(
-        self, key: tuple[str, str], transaction_id: str, done_at: float, latency: float
+        self, key: tuple[str, str, int], transaction_id: str, done_at: float, latency: float
     ) -> None:
         self.seen[key] += 1
         self.transactions.add(transaction_id)
@@ -196,7 +196,7 @@ class NaiveConsumer:
                         ShardIterator=self.iterators[shard_id], Limit=self.limit
                     )
                     self.iterators[shard_id] = response["NextShardIterator"]
-                    records = response["Records"]
+                    records = _user_records(response["Records"])
                 for position, record in enumerate(records, start=1):
                     got += 1
                     self.handle(shard_id, record)
@@ -228,12 +228,23 @@ class NaiveConsumer:
         )
         latency = self.wall() - record["ApproximateArrivalTimestamp"].timestamp()
         done = self.monotonic()
-        self.tally.add((shard_id, record["SequenceNumber"]), event.transaction_id, done, latency)
+        key = (shard_id, record["SequenceNumber"], record["SubSequenceNumber"])
+        self.tally.add(key, event.transaction_id, done, latency)
         self.tally.stage_seconds["features"] += featured - began
         self.tally.stage_seconds["score"] += decided - featured
         self.tally.stage_seconds["put_item"] += done - decided
         self.tally.decisions[decision] += 1
         self.tally.scored_by[scored.scored_by] += 1
+
+
+def _user_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The producer KPL-aggregates: one entry per user record, as a KCL consumer sees them."""
+    out = []
+    for record in records:
+        keys, payloads = kpl.deaggregate(record["Data"], record["PartitionKey"])
+        for sub, (key, data) in enumerate(zip(keys, payloads, strict=True)):
+            out.append({**record, "Data": data, "PartitionKey": key, "SubSequenceNumber": sub})
+    return out
 
 
 # --- the benchmark ---------------------------------------------------------------------------

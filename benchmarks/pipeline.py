@@ -24,8 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import cpu
 from benchmarks.harness import CARDS, cli, environment, fresh, sweep
 from fraudstream.demo.processes import produce_args
+from fraudstream.stack import lifecycle
 from processor.heap import CollectionPauses
 from processor.metrics import BatchSummary
 from producer.simulated import watermark_for
@@ -123,6 +125,9 @@ def run_rate(
     with lock:
         batches.clear()
     pauses = CollectionPauses().install()  # the driver's, over the traffic
+    emulator = lifecycle.read_state(base)
+    others = [emulator.pid] if emulator is not None else []
+    cpu_before = cpu.sample(others)
     began = time.monotonic()
     producer = cli(
         environment(settings),
@@ -130,7 +135,10 @@ def run_rate(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    producer.wait()
+    producer_cpu = 0.0
+    while producer.poll() is None:  # its CPU while it lives (once reaped it is gone)
+        producer_cpu = cpu.own(producer.pid) or producer_cpu
+        time.sleep(0.5)
     produced_at = time.monotonic()
     expected = round(rate * duration)
     while time.monotonic() < produced_at + grace:
@@ -139,6 +147,8 @@ def run_rate(
         if done >= expected:
             break
         time.sleep(0.25)
+    cpu_after = cpu.sample(others)
+    cpu_after.seconds["producer"] += producer_cpu
     handle.stop()
     pauses.remove()
     with lock:
@@ -173,8 +183,16 @@ def run_rate(
         "p99_second_half_ms": judged["p99_second_half_ms"],
         "scored_by": _scored(runs),
         "driver_full_gc": pauses.summary(),
+        "cpu_us_per_tx": cpu.per_transaction(cpu_before, cpu_after, judged["processed"]),
+        "sink_us_per_tx": _sink_cost(window),
         "sustained": judged["sustained"],
     }
+
+
+def _sink_cost(window: list[BatchSummary]) -> float | None:
+    """The batch sink's wall time per transaction over the measured batches."""
+    rows = sum(s.rows for s in window)
+    return round(sum(s.batch_seconds for s in window) / rows * 1e6, 1) if rows else None
 
 
 def _scored(batches: list[tuple[float, BatchSummary]]) -> dict[str, int]:

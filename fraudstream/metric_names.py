@@ -45,6 +45,16 @@ PROCESSOR_METRICS: tuple[Metric, ...] = (
     ),
     Metric("fraudstream_kinesis_records_total", "counter", "Records read from Kinesis."),
     Metric(
+        "fraudstream_backlog_records",
+        "gauge",
+        "Estimated records waiting on the streams (time behind times the stream's density).",
+    ),
+    Metric(
+        "fraudstream_catch_up_eta_seconds",
+        "gauge",
+        "Estimated seconds until the processor has caught up (-1: not gaining, or unknown).",
+    ),
+    Metric(
         "fraudstream_last_batch_id",
         "gauge",
         "Id of the last committed micro-batch (-1 before the first).",

@@ -8,42 +8,47 @@ here is on the processor's path.
 
 from __future__ import annotations
 
-import io
 from collections import Counter
+from datetime import datetime
 
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.compute as pc
 
 from fraudstream import aws, lake_tables
 from fraudstream.events import LabelRecord
+from fraudstream.lake import tables
 from fraudstream.settings import Settings
 from fraudstream.stream_dump import read_stream
 
 
 def lake_keys(settings: Settings, table: str) -> list[str]:
-    """Keys of every object of one lake table (``transactions``, ``quarantine``, ...)."""
-    s3 = aws.client("s3", settings)
+    """Keys of the data files of one lake table's current version (``transactions``, ...)."""
+    delta = tables.open_table(settings, table)
+    if delta is None:
+        return []
     prefix = lake_tables.table(table).prefix
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=prefix)
-    return [o["Key"] for page in pages for o in page.get("Contents", [])]
+    paths = pa.table(delta.get_add_actions()).column("path").to_pylist()
+    return sorted(prefix + str(path) for path in paths)
 
 
-def lake_table(settings: Settings, table: str) -> pa.Table:
-    """Every row of one lake table (its own schema; an empty table when nothing was written)."""
-    s3 = aws.client("s3", settings)
-    parts = [
-        pq.read_table(io.BytesIO(s3.get_object(Bucket=settings.bucket, Key=key)["Body"].read()))
-        for key in lake_keys(settings, table)
-    ]
-    if not parts:
-        return lake_tables.arrow_schema(table).empty_table()
-    return pa.concat_tables(parts)
+def lake_table(settings: Settings, table: str, *, as_of: datetime | None = None) -> pa.Table:
+    """Every row of one lake table, current or as of a time (its own data columns, in order;
+    an empty table when nothing was written)."""
+    schema = lake_tables.arrow_schema(table)
+    delta = tables.open_table(settings, table, as_of=as_of)
+    if delta is None:
+        return schema.empty_table()
+    full = lake_tables.arrow_schema(table, with_partitions=True)
+    return delta.to_pyarrow_dataset(schema=full).to_table(columns=schema.names).cast(schema)
 
 
 def committed_batches(settings: Settings) -> int:
-    """How many distinct micro-batches have transaction objects in the lake."""
-    names = {key.rsplit("/", 1)[1].split("-")[1] for key in lake_keys(settings, "transactions")}
-    return len(names)
+    """How many distinct micro-batches have rows in the transactions table."""
+    delta = tables.open_table(settings, "transactions")
+    if delta is None:
+        return 0
+    batch_ids = delta.to_pyarrow_dataset().to_table(columns=["batch_id"]).column("batch_id")
+    return int(pc.count_distinct(batch_ids).as_py())
 
 
 def alert_ids(settings: Settings) -> Counter[str]:

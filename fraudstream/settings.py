@@ -17,13 +17,16 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fraudstream.addresses import is_local_endpoint, webhook_url_problem
 from fraudstream.errors import SettingsError
 
 ENV_PREFIX = "FRAUDSTREAM_"
 SETTINGS_FILE_ENV = "FRAUDSTREAM_SETTINGS_FILE"
-# A development-only default so a fresh clone runs; `check_production_safety` refuses it
-# against real AWS.
+# A development-only default so a fresh clone runs; `check_production_safety` refuses it for
+# any endpoint that is not this machine's emulator.
 DEV_TOKEN_KEY = "fraudstream-local-development-key"  # noqa: S105 - not a secret, see above
+#: HMAC-SHA256 keys shorter than its 32-byte output weaken it; shorter keys are refused.
+MIN_TOKEN_KEY_BYTES = 32
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -68,7 +71,10 @@ class Settings(BaseSettings):
     # --- Security --------------------------------------------------------------------------
     card_token_key: SecretStr = Field(
         SecretStr(DEV_TOKEN_KEY),
-        description="HMAC key that turns card numbers into tokens; set a real secret outside dev.",
+        description=(
+            "HMAC key (32+ bytes) that turns card numbers into tokens; the default works only "
+            "against the local emulator."
+        ),
     )
 
     # --- Model -----------------------------------------------------------------------------
@@ -86,6 +92,27 @@ class Settings(BaseSettings):
         "127.0.0.1", description="Address serve-model binds (0.0.0.0 inside a container)."
     )
     model_server_port: int = Field(8080, ge=1, le=65535, description="Port serve-model binds.")
+    model_server_workers: int = Field(
+        1, ge=1, le=64, description="serve-model processes (each loads the model); one per core."
+    )
+    model_server_threads: int = Field(
+        4, ge=1, le=64, description="Requests one serve-model process scores at a time."
+    )
+    model_server_max_connections: int = Field(
+        64,
+        ge=2,
+        le=10_000,
+        description="Open connections one serve-model process holds; more wait to be accepted.",
+    )
+    model_server_timeout_seconds: int = Field(
+        30,
+        ge=1,
+        le=600,
+        description=(
+            "Seconds a serve-model connection may stay silent mid-request or mid-answer before "
+            "it is closed; also how long a stuck process has before it is restarted."
+        ),
+    )
     model_connect_timeout_seconds: float = Field(
         1.0, gt=0, le=60, description="Connect timeout of one scoring request to the endpoint."
     )
@@ -148,7 +175,22 @@ class Settings(BaseSettings):
         "TRIM_HORIZON", description="Where a new processor query starts reading the streams."
     )
     max_records_per_trigger: int | None = Field(
-        None, ge=1, description="Admission control: most records read per micro-batch."
+        20_000,
+        ge=1,
+        description=(
+            "Admission control: most records read per micro-batch from each stream (a backlog "
+            "is read in batches of this many; unset reads everything at once)."
+        ),
+    )
+    max_bytes_per_trigger: int | None = Field(
+        64 * 2**20,
+        ge=1,
+        description="Admission control: most bytes of records read per micro-batch per stream.",
+    )
+    spark_driver_memory: str = Field(
+        "2g",
+        pattern=r"^[1-9][0-9]*[mgMG]$",
+        description="Heap of Spark's driver JVM when run locally (spark-submit sets its own).",
     )
     rules_path: Path | None = Field(
         None, description="Decision rules YAML; unset uses the default shipped with the processor."
@@ -201,6 +243,13 @@ class Settings(BaseSettings):
     # --- Local stack -----------------------------------------------------------------------
     stack_host: str = Field("127.0.0.1", description="Address the local AWS emulator binds.")
     stack_port: int = Field(4566, ge=1, le=65535, description="Port of the local AWS emulator.")
+    stack_shard_limits: bool = Field(
+        True,
+        description=(
+            "The local emulator enforces AWS's per-shard Kinesis limits (puts 1,000 records/s "
+            "and 1 MiB/s, reads 5 calls/s and 2 MiB/s); false accepts any rate."
+        ),
+    )
     state_dir: Path = Field(
         Path(".fraudstream"), description="Folder for pid files, logs and local checkpoints."
     )
@@ -252,9 +301,20 @@ class Settings(BaseSettings):
     def _webhook(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
             return None
-        if not re.match(r"^https?://[^/\s]+", value.get_secret_value().strip()):
-            raise ValueError("must be an http:// or https:// URL")
-        return SecretStr(value.get_secret_value().strip())
+        url = value.get_secret_value().strip()
+        problem = webhook_url_problem(url)
+        if problem:
+            raise ValueError(problem)
+        return SecretStr(url)
+
+    @field_validator("card_token_key")
+    @classmethod
+    def _token_key(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value().encode()) < MIN_TOKEN_KEY_BYTES:
+            raise ValueError(
+                f"must be at least {MIN_TOKEN_KEY_BYTES} bytes (e.g. `openssl rand -hex 32`)"
+            )
+        return value
 
     @property
     def stack_endpoint(self) -> str:
@@ -268,10 +328,9 @@ class Settings(BaseSettings):
 
     @property
     def is_local(self) -> bool:
-        """True when AWS calls go to an emulator on this machine."""
-        return bool(self.endpoint_url) and bool(
-            re.match(r"^https?://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$", self.endpoint_url or "")
-        )
+        """True when AWS calls go to an emulator on this machine's loopback (and only then: a
+        real AWS URL, a VPC endpoint or any other address is not local)."""
+        return is_local_endpoint(self.endpoint_url)
 
 
 def _env_names() -> dict[str, tuple[str, list[str]]]:
@@ -343,12 +402,19 @@ def to_environment(settings: Settings) -> dict[str, str]:
     return out
 
 
-def check_production_safety(settings: Settings) -> None:
-    """Refuse development-only defaults when talking to real AWS."""
-    if settings.endpoint_url is None and (
-        settings.card_token_key.get_secret_value() == DEV_TOKEN_KEY
-    ):
+def check_production_safety(settings: Settings, services: tuple[str, ...] = ("kinesis",)) -> None:
+    """Refuse development-only defaults unless every endpoint the command calls (``services``,
+    per-service ``AWS_ENDPOINT_URL_<SERVICE>`` overrides included) is this machine's emulator:
+    the development card-token key is public (it is in this file), so tokens made with it can
+    be reversed by anyone holding a list of card numbers."""
+    from fraudstream.aws import endpoint_for
+
+    endpoints = [settings.endpoint_url, *(endpoint_for(s, settings) for s in services)]
+    local = all(is_local_endpoint(e) for e in endpoints)
+    if not local and settings.card_token_key.get_secret_value() == DEV_TOKEN_KEY:
+        where = "real AWS" if None in endpoints else "an endpoint that is not loopback"
         raise SettingsError(
             "invalid setting card_token_key [FRAUDSTREAM_CARD_TOKEN_KEY]: the development key "
-            "cannot be used against real AWS; set a secret (e.g. from Secrets Manager)"
+            f"works only with the local emulator on this machine, not against {where}; set a "
+            "secret of at least 32 bytes (e.g. from Secrets Manager)"
         )

@@ -19,6 +19,18 @@ class PayloadError(ModelError):
     """An inference request body could not be parsed (HTTP 415)."""
 
 
+class BodyTooLarge(PayloadError):
+    """An inference request body is over the payload limit, declared or chunked (HTTP 413)."""
+
+
+class IncompleteBody(PayloadError):
+    """An inference request body ended early, stalled or broke its framing (HTTP 400)."""
+
+
+class BodyTimeout(IncompleteBody):
+    """An inference request body stopped arriving for longer than the socket timeout (408)."""
+
+
 class FeatureCountError(ModelError):
     """An inference request has rows with the wrong number of features (HTTP 400)."""
 

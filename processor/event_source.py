@@ -56,6 +56,7 @@ ROW_SCHEMA = pa.schema(
         pa.field("detail", pa.string()),
         pa.field("shard_id", pa.string()),
         pa.field("sequence_number", pa.string()),
+        pa.field("sub_sequence_number", pa.int64()),
         pa.field("arrival_time", UTC_US),
         pa.field("dedup_key", pa.string()),
     ]
@@ -102,9 +103,11 @@ def _empty(n: int, kind: pa.DataType) -> pa.Array:
 
 
 def _record_key(raw: pa.RecordBatch) -> pa.Array:
-    """``record:<stream>:<shard>:<sequence number>``: a record's own identity."""
+    """``record:<stream>:<shard>:<sequence number>:<sub-sequence number>``: a user record's own
+    identity (several travel in one KPL-aggregated Kinesis record)."""
     parts = [raw.column(n) for n in ("stream_name", "shard_id", "sequence_number")]
-    return pc.binary_join_element_wise("record", *parts, ":")
+    sub = pc.cast(raw.column("sub_sequence_number"), pa.string())
+    return pc.binary_join_element_wise("record", *parts, sub, ":")
 
 
 def _batch(columns: dict[str, Any]) -> pa.RecordBatch:
@@ -115,47 +118,37 @@ def _batch(columns: dict[str, Any]) -> pa.RecordBatch:
     return pa.RecordBatch.from_pydict(arrays, schema=ROW_SCHEMA)
 
 
+def _source_columns(raw: pa.RecordBatch) -> dict[str, Any]:
+    return {
+        "shard_id": raw.column("shard_id"),
+        "sequence_number": raw.column("sequence_number"),
+        "sub_sequence_number": raw.column("sub_sequence_number"),
+        "arrival_time": raw.column("approximate_arrival_timestamp"),
+    }
+
+
 def transaction_rows(raw: pa.RecordBatch) -> pa.RecordBatch:
     """A Kinesis record batch of the transactions stream as :data:`ROW_SCHEMA` rows."""
     arrival = raw.column("approximate_arrival_timestamp")
     verdicts = validate_events(raw.column("data"), pc.cast(arrival, pa.int64()).to_numpy())
     n = raw.num_rows
     rejected = verdicts.column("reason").is_valid()
-    kind = pc.if_else(rejected, QUARANTINE, TX)
-    record_key = pc.binary_join_element_wise(
-        "record",
-        raw.column("stream_name"),
-        raw.column("shard_id"),
-        raw.column("sequence_number"),
-        ":",
-    )
     key = pc.if_else(
         rejected,
-        record_key,
+        _record_key(raw),
         pc.binary_join_element_wise("tx", verdicts.column("transaction_id"), ":"),
     )
-    event_time = verdicts.column("event_time")
-    columns: dict[str, Any] = {"kind": kind}
+    columns: dict[str, Any] = {"kind": pc.if_else(rejected, QUARANTINE, TX)}
     for name in EVENT_FIELD_NAMES:
         columns[name] = verdicts.column(name)
+    event_time = verdicts.column("event_time")
     columns["event_ms"] = pc.divide(pc.cast(event_time, pa.int64()), 1000)
     for name in ("is_fraud", "scenario", "label_event_time", "label_time"):
         columns[name] = _empty(n, ROW_SCHEMA.field(name).type)
     for name in ("raw", "reason", "detail"):
         columns[name] = verdicts.column(name)
-    columns |= {
-        "shard_id": raw.column("shard_id"),
-        "sequence_number": raw.column("sequence_number"),
-        "arrival_time": arrival,
-        "dedup_key": key,
-    }
-    return pa.RecordBatch.from_pydict(
-        {
-            k: (v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v)
-            for k, v in columns.items()
-        },
-        schema=ROW_SCHEMA,
-    )
+    columns |= _source_columns(raw) | {"dedup_key": key}
+    return _batch(columns)
 
 
 def label_rows(raw: pa.RecordBatch) -> pa.RecordBatch:
@@ -164,32 +157,15 @@ def label_rows(raw: pa.RecordBatch) -> pa.RecordBatch:
     n = raw.num_rows
     rejected = verdicts.column("reason").is_valid()
     columns: dict[str, Any] = {"kind": pc.if_else(rejected, QUARANTINE, LABEL)}
+    source = _source_columns(raw) | {"dedup_key": _record_key(raw)}
     for field in ROW_SCHEMA:
-        if field.name in ("kind", "shard_id", "sequence_number", "arrival_time", "dedup_key"):
+        if field.name in columns or field.name in source:
             continue
         if field.name in verdicts.column_names:
             columns[field.name] = verdicts.column(field.name)
         else:
             columns[field.name] = _empty(n, field.type)
-    columns |= {
-        "shard_id": raw.column("shard_id"),
-        "sequence_number": raw.column("sequence_number"),
-        "arrival_time": raw.column("approximate_arrival_timestamp"),
-        "dedup_key": pc.binary_join_element_wise(
-            "record",
-            raw.column("stream_name"),
-            raw.column("shard_id"),
-            raw.column("sequence_number"),
-            ":",
-        ),
-    }
-    return pa.RecordBatch.from_pydict(
-        {
-            k: (v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v)
-            for k, v in columns.items()
-        },
-        schema=ROW_SCHEMA,
-    )
+    return _batch(columns | source)
 
 
 class EventStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):

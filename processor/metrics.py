@@ -15,6 +15,7 @@ reports after the batch, e.g. from a ``StreamingQueryListener``.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from prometheus_client import Histogram as PromHistogram
 
 from fraudstream.metric_names import PROCESSOR_METRICS
 from fraudstream.settings import Settings
+from processor.catch_up import CatchUp
 from processor.decisions import columns as C
 
 log = logging.getLogger("processor.batches")
@@ -166,8 +168,12 @@ def progress_drops(progress: Mapping[str, Any]) -> tuple[int, int]:
 class ProcessorMetrics:
     """The processor's Prometheus metrics, in their own registry."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self, registry: CollectorRegistry | None = None, clock: Any = time.monotonic
+    ) -> None:
         self.registry = registry or CollectorRegistry()
+        self.catch_up = CatchUp()
+        self._clock = clock
         self._metrics: dict[str, Any] = {}
         for spec in PROCESSOR_METRICS:
             labels = list(spec.labels)
@@ -206,6 +212,7 @@ class ProcessorMetrics:
         for seconds in summary.latencies.tolist():
             latency.observe(seconds)
         self.metric("fraudstream_last_batch_id").set(summary.batch_id)
+        self.catch_up.processed(summary.rows)
 
     def record_progress(self, progress: Mapping[str, Any]) -> tuple[int, int]:
         """Count late events and duplicates from a query progress report; return them."""
@@ -217,10 +224,17 @@ class ProcessorMetrics:
     def record_source(
         self, *, records: int = 0, millis_behind: Mapping[str, float] | None = None
     ) -> None:
-        """Kinesis source figures: records read, and per-shard distance from the tip."""
+        """Kinesis source figures: records read, and per-shard distance from the tip (with the
+        backlog and time-to-catch-up estimates that follow from it)."""
         self.metric("fraudstream_kinesis_records_total").inc(records)
         for shard, millis in (millis_behind or {}).items():
             self.metric("fraudstream_kinesis_millis_behind_latest").labels(shard=shard).set(millis)
+        if millis_behind:
+            self.catch_up.observe(self._clock(), max(millis_behind.values()) / 1000)
+            backlog = self.catch_up.backlog_records()
+            eta = self.catch_up.eta_s()
+            self.metric("fraudstream_backlog_records").set(-1 if backlog is None else backlog)
+            self.metric("fraudstream_catch_up_eta_seconds").set(-1 if eta is None else eta)
 
 
 def timing_line(progress: Mapping[str, Any]) -> str:

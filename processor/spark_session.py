@@ -20,11 +20,12 @@ def session_config(settings: Settings) -> dict[str, str]:
     return {
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
-        # The de-duplication state lives in RocksDB: bounded heap, incremental checkpoints.
+        # The only state Spark keeps is the de-duplication keys of one watermark: small, so the
+        # in-memory (HDFS-backed) store, measured at about half RocksDB's JVM CPU per row
+        # (docs/benchmarks.md).
         "spark.sql.streaming.stateStore.providerClass": (
-            "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+            "org.apache.spark.sql.execution.streaming.state.HDFSBackedStateStoreProvider"
         ),
-        "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         # No empty batches: nothing here needs one (the sink's windows close on the next rows).
         "spark.sql.streaming.noDataMicroBatches.enabled": "false",
@@ -48,6 +49,7 @@ def build_session(settings: Settings, app_name: str = APP_NAME) -> SparkSession:
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         builder = builder.master(settings.spark_master).config("spark.ui.enabled", "false")
+        builder = builder.config("spark.driver.memory", settings.spark_driver_memory)
     for key, value in session_config(settings).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()

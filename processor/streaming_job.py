@@ -101,15 +101,16 @@ def _listener(metrics: ProcessorMetrics) -> Any:
             report = json.loads(progress.json)
             metrics.record_progress(report)
             timing.info(timing_line(report))
-            for batch in from_progress(progress).values():
-                metrics.record_source(
-                    records=batch.records,
-                    millis_behind={
-                        shard: m.millis_behind_latest
-                        for shard, m in batch.shards.items()
-                        if m.millis_behind_latest is not None
-                    },
-                )
+            behind: dict[str, float] = {}
+            records = 0
+            for stream, batch in from_progress(progress).items():
+                records += batch.records
+                behind |= {
+                    f"{stream}/{shard}": m.millis_behind_latest
+                    for shard, m in batch.shards.items()
+                    if m.millis_behind_latest is not None
+                }
+            metrics.record_source(records=records, millis_behind=behind)
 
         def onQueryIdle(self, event: Any) -> None:
             """Nothing to do while the streams are idle."""
@@ -160,17 +161,45 @@ def start(
     return JobHandle(query, sink, metrics, server)
 
 
+def progress_line(summary: BatchSummary, metrics: ProcessorMetrics, total: int) -> str:
+    """One line per micro-batch of an ``--available-now`` run: what it did, how far behind the
+    streams' tip the processor still is, and when it should have caught up."""
+    catch_up = metrics.catch_up
+    parts = [f"batch {summary.batch_id}: {summary.rows:,} transactions ({total:,} so far)"]
+    behind = catch_up.behind_s
+    if behind is not None:
+        parts.append(f"{behind:,.0f} s behind the streams' tip")
+        backlog = catch_up.backlog_records()
+        if backlog is not None and behind > 0:
+            parts.append(f"~{backlog:,.0f} records waiting")
+        eta = catch_up.eta_s()
+        if eta is not None and behind > 0:
+            parts.append(f"caught up in ~{eta:,.0f} s")
+    return ", ".join(parts)
+
+
 def run(
     settings: Settings,
     *,
     available_now: bool = False,
     on_batch: Callable[[BatchSummary], None] | None = None,
     on_started: Callable[[JobHandle], None] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> JobHandle:
     """Run until the query ends: at once when the streams are drained (``available_now``),
     otherwise until SIGTERM/SIGINT, which stop the query between batches. ``on_started`` is
     called once the query runs and the signal handlers are in place (the fault suite uses it)."""
-    handle = start(settings, available_now=available_now, on_batch=on_batch)
+    done = [0]
+    handle: JobHandle
+
+    def each_batch(summary: BatchSummary) -> None:
+        done[0] += summary.rows
+        if progress is not None:
+            progress(progress_line(summary, handle.metrics, done[0]))
+        if on_batch is not None:
+            on_batch(summary)
+
+    handle = start(settings, available_now=available_now, on_batch=each_batch)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         # Not from the handler itself: the main thread is inside a Py4J call
@@ -202,7 +231,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = load_settings()
     logs.configure(settings.log_level)
-    run(settings, available_now=args.available_now)
+    run(
+        settings,
+        available_now=args.available_now,
+        progress=log.info if args.available_now else None,
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover - spark-submit entry point

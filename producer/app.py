@@ -35,14 +35,20 @@ def require_stream(client: Any, name: str) -> None:
         raise ResourceMissingError(f"Kinesis stream {name!r} is {summary['StreamStatus']}")
 
 
-def open_session(settings: Settings, label_delay: timedelta) -> ProduceSession:
-    """A session writing to the configured events and labels streams (both must exist)."""
-    client = aws.client("kinesis", settings, max_attempts=1, max_pool_connections=4)
+def open_session(
+    settings: Settings, label_delay: timedelta, *, aggregate: bool = True
+) -> ProduceSession:
+    """A session writing to the configured events and labels streams (both must exist).
+
+    ``aggregate`` packs events (and labels) into KPL aggregated records, one per shard per
+    flush (see :mod:`producer.kinesis_writer`); off, every event is its own Kinesis record.
+    """
+    client = aws.client("kinesis", settings, max_attempts=1, max_pool_connections=8)
     require_stream(client, settings.stream_name)
     require_stream(client, settings.labels_stream_name)
     return ProduceSession(
-        KinesisWriter(client, settings.stream_name),
-        KinesisWriter(client, settings.labels_stream_name),
+        KinesisWriter(client, settings.stream_name, aggregate=aggregate),
+        KinesisWriter(client, settings.labels_stream_name, aggregate=aggregate),
         LabelQueue(label_delay),
     )
 

@@ -42,6 +42,8 @@ class Progress:
 def render_summary(console: Console, summary: Summary, title: str) -> None:
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_row("transactions sent", f"{summary.sent:,}")
+    if summary.kinesis_records and summary.kinesis_records != summary.sent:
+        table.add_row("  in Kinesis records", f"{summary.kinesis_records:,} (KPL-aggregated)")
     table.add_row("achieved rate", f"{summary.rate:,.0f}/s over {summary.elapsed:.1f} s")
     table.add_row("fraudulent (ground truth)", f"{summary.frauds:,}")
     for scenario, count in sorted(summary.fraud_by_scenario.items()):

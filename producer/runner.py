@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
+from producer.blocks import BlockGenerator
+from producer.encoding import BlockEncoder
 from producer.generator import GeneratedTransaction, TransactionGenerator
 from producer.session import ProduceSession, Summary
 
@@ -33,7 +35,10 @@ def run_live(
 ) -> Summary:
     """Send the generator's transactions when their event time comes (event time = wall time
     from the generator's start), so the achieved rate is the generator's rate; labels are
-    released ``label delay`` seconds of wall time after their transaction."""
+    released ``label delay`` seconds of wall time after their transaction.
+
+    The loop wakes every ``tick_seconds`` and sends what came due since (one PutRecords per
+    shard when aggregating), so a transaction waits at most one tick in the producer."""
     start = generator.config.start
     end = start + timedelta(seconds=duration)
     began = clock()
@@ -51,9 +56,50 @@ def run_live(
         if elapsed >= duration:
             break
         until_next = (item.event.event_time - now).total_seconds()
-        wait = min(tick_seconds, max(until_next, 0.0), duration - elapsed)
+        wait = min(max(tick_seconds, until_next), duration - elapsed)
         if wait > 0:
             sleep(wait)
+    session.summary.interrupted = should_stop()
+    return session.finish()
+
+
+def run_live_blocks(
+    session: ProduceSession,
+    generator: BlockGenerator,
+    *,
+    duration: float,
+    label_delay: timedelta,
+    tick_seconds: float = 0.05,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    should_stop: Callable[[], bool] = _never,
+    on_tick: Tick | None = None,
+) -> Summary:
+    """:func:`run_live` for the block generator (what ``fraudstream produce --clock live``
+    runs): every tick, the transactions whose event time has come are generated as one
+    block, encoded and queued with their labels; then everything is sent (one PutRecords per
+    shard when aggregating) and the labels whose time has come are released."""
+    encoder = BlockEncoder(generator)
+    start = generator.config.start
+    delay_ms = label_delay // timedelta(milliseconds=1)
+    card_ids = generator.card_ids
+    began = clock()
+    while not should_stop():
+        elapsed = clock() - began
+        now = start + timedelta(seconds=min(elapsed, duration))
+        block = generator.until(now)
+        if len(block):
+            events, labels, due = encoder.encode(block, delay_ms)
+            frauds = [s for s, f in zip(block.scenarios, block.frauds, strict=True) if f]
+            keys = [card_ids[c] for c in block.cards]
+            session.send_block(events, keys, labels, due, frauds)
+        session.flush()
+        session.release_block_labels(int(now.timestamp() * 1000))
+        if on_tick is not None:
+            on_tick(session.summary)
+        if elapsed >= duration:
+            break
+        sleep(min(tick_seconds, duration - elapsed))
     session.summary.interrupted = should_stop()
     return session.finish()
 
@@ -68,9 +114,12 @@ def run_replay(
     should_stop: Callable[[], bool] = _never,
     on_tick: Tick | None = None,
     tick_every: int = 2000,
+    tick_seconds: float = 0.05,
 ) -> Summary:
     """Send historical transactions in their (event-time) order as fast as allowed; a label is
-    released once replay reaches its label time in event time."""
+    released once replay reaches its label time in event time. With ``max_rate``, the loop
+    sends and sleeps in steps of ``tick_seconds`` (one PutRecords per shard when
+    aggregating)."""
     if max_rate is not None and max_rate <= 0:
         raise ValueError("max rate must be positive")
     began = clock()
@@ -82,7 +131,7 @@ def run_replay(
         session.send(item, label_from=item.event.event_time)
         if max_rate is not None:
             ahead = count / max_rate - (clock() - began)
-            if ahead > 0.01:
+            if ahead >= tick_seconds:
                 session.flush()
                 sleep(ahead)
         if on_tick is not None and count % tick_every == 0:

@@ -63,7 +63,8 @@ def read_batches(path: Path) -> list[Batch]:
 
 
 def latest_per_batch(batches: Iterable[Batch]) -> dict[int, Batch]:
-    """The last run of each batch id (what the lake holds: a replay overwrites)."""
+    """The last run of each batch id (each counts once in the lake: a replayed batch that had
+    committed is recognised and skipped)."""
     return {b.batch_id: b for b in batches}
 
 

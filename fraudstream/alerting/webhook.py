@@ -3,7 +3,10 @@
 One :meth:`Webhook.post` is one HTTP request and never raises for an HTTP or network failure:
 it returns what happened, so :meth:`Webhook.deliver` can decide. Redirects are not followed
 (urllib would turn a redirected POST into a GET and lose the body). The URL is a secret (anyone
-holding a Slack webhook URL can post to the channel), so it never appears in logs or errors.
+holding a Slack webhook URL can post to the channel), so it never appears in logs or errors:
+it is checked before use (:func:`fraudstream.addresses.webhook_url_problem`: HTTPS, or HTTP to
+loopback only; no credentials; no link-local or metadata address), and any error text or
+response body that repeats it, or its path or query, is redacted before it is kept.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import logging
 import random
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from fraudstream import __version__
+from fraudstream.addresses import webhook_url_problem
 from fraudstream.alerting.retry import RetryPolicy, Verdict, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -73,9 +78,14 @@ class Webhook:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise ValueError("webhook URL must be http:// or https://")
+        problem = webhook_url_problem(url)
+        if problem:
+            raise ValueError(f"webhook URL {problem}")
         self._url = url
+        parts = urllib.parse.urlsplit(url)
+        # Longest first, so the whole URL is replaced before its path is.
+        secrets = {url, parts.path, parts.query, urllib.parse.unquote(parts.path)}
+        self._secrets = sorted((s for s in secrets if len(s) > 1), key=len, reverse=True)
         self.timeout = timeout
         self.policy = policy or RetryPolicy()
         self.sleep = sleep
@@ -84,6 +94,11 @@ class Webhook:
 
     def __repr__(self) -> str:
         return "Webhook(url=<secret>)"
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "<secret>")
+        return text
 
     def post(self, payload: Mapping[str, Any], key: str | None = None) -> Attempt:
         """POST ``payload`` once. ``key`` goes out as ``Idempotency-Key`` for receivers that
@@ -94,22 +109,25 @@ class Webhook:
         }
         if key:
             headers["Idempotency-Key"] = key
-        request = urllib.request.Request(  # noqa: S310 - scheme checked in __init__
+        request = urllib.request.Request(  # noqa: S310 - URL checked in __init__
             self._url, data=json.dumps(payload).encode(), headers=headers, method="POST"
         )
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
                 body = response.read(MAX_ERROR_TEXT).decode("utf-8", "replace")
-                return Attempt(status=response.status, body=body.strip())
+                return Attempt(status=response.status, body=self._redact(body.strip()))
         except urllib.error.HTTPError as error:
             body = error.read(MAX_ERROR_TEXT).decode("utf-8", "replace") if error.fp else ""
             retry_after = parse_retry_after(error.headers.get("Retry-After"))
             error.close()
-            return Attempt(status=error.code, body=body.strip(), retry_after=retry_after)
+            return Attempt(
+                status=error.code, body=self._redact(body.strip()), retry_after=retry_after
+            )
         except urllib.error.URLError as error:
-            return Attempt(status=None, error=str(error.reason))
-        except (OSError, http.client.HTTPException) as error:  # timeouts, resets, bad status line
-            return Attempt(status=None, error=f"{type(error).__name__}: {error}")
+            return Attempt(status=None, error=self._redact(str(error.reason)))
+        # timeouts, resets, a bad status line, a URL http.client refuses
+        except (OSError, http.client.HTTPException, ValueError) as error:
+            return Attempt(status=None, error=self._redact(f"{type(error).__name__}: {error}"))
 
     def deliver(self, payload: Mapping[str, Any], key: str | None = None) -> Delivery:
         """Post until delivered, refused for good, or out of attempts; sleeps between tries."""

@@ -393,6 +393,12 @@ def backtest(
 @click.option(
     "--threads", type=int, default=1, show_default=True, help="XGBoost threads per request."
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Server processes, each with its own copy of the model "
+    "[default: FRAUDSTREAM_MODEL_SERVER_WORKERS, 1].",
+)
 @click.pass_obj
 def serve_model(
     obj: CliContext,
@@ -401,20 +407,40 @@ def serve_model(
     model_dir: Path | None,
     endpoint_name: str | None,
     threads: int,
+    workers: int | None,
 ) -> None:
-    """Serve the model over HTTP: the SageMaker container contract and runtime API path."""
-    from ml_model.serving.server import serve
+    """Serve the model over HTTP: the SageMaker container contract and runtime API path.
+
+    Runs under gunicorn with a 6 MiB body limit (chunked bodies included), socket timeouts and
+    a connection cap (FRAUDSTREAM_MODEL_SERVER_THREADS, _MAX_CONNECTIONS, _TIMEOUT_SECONDS)."""
+    from ml_model.serving.server import ServerLimits, serve
 
     settings = obj.settings
     folder = model_dir or settings.model_dir
     name = endpoint_name or settings.sagemaker_endpoint
     host = host or settings.model_server_host
     port = port or settings.model_server_port
+    limits = ServerLimits(
+        workers=workers or settings.model_server_workers,
+        threads=settings.model_server_threads,
+        max_connections=settings.model_server_max_connections,
+        timeout_seconds=settings.model_server_timeout_seconds,
+    )
     click.echo(
-        f"serving {folder} on http://{host}:{port} (endpoint {name}); Ctrl-C stops", err=True
+        f"serving {folder} on http://{host}:{port} (endpoint {name}, {limits.workers} "
+        f"process(es) x {limits.threads} threads); Ctrl-C stops",
+        err=True,
     )
     try:
-        serve(folder, host=host, port=port, endpoint_name=name, nthread=threads)
+        serve(
+            folder,
+            host=host,
+            port=port,
+            endpoint_name=name,
+            nthread=threads,
+            limits=limits,
+            log_level=settings.log_level,
+        )
     except KeyboardInterrupt:
         sys.exit(0)
 

@@ -15,12 +15,26 @@ def stack() -> None:
 
 @stack.command()
 @click.option("--stock", is_flag=True, help="Run moto without the Kinesis performance patch.")
+@click.option(
+    "--shard-limits/--no-shard-limits",
+    default=None,
+    help=(
+        "Enforce AWS's per-shard Kinesis limits (puts 1,000 records/s and 1 MiB/s, reads "
+        "5 calls/s and 2 MiB/s) as AWS does. Default: FRAUDSTREAM_STACK_SHARD_LIMITS (true)."
+    ),
+)
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for health.")
 @click.pass_obj
-def up(obj: CliContext, stock: bool, timeout: float) -> None:
+def up(obj: CliContext, stock: bool, shard_limits: bool | None, timeout: float) -> None:
     """Start the emulator (if needed) and create the streams, bucket, table and Glue tables."""
-    status = lifecycle.up(obj.settings, stock=stock, timeout=timeout)
+    settings = obj.settings
+    if shard_limits is not None:
+        settings = settings.model_copy(update={"stack_shard_limits": shard_limits})
+    status = lifecycle.up(settings, stock=stock, timeout=timeout)
     who = f"emulator pid {status.pid}, log {status.log_path}" if status.managed else "external"
+    if status.managed:
+        limits = settings.stack_shard_limits and not stock
+        who += ", Kinesis shard limits " + ("on" if limits else "off")
     click.echo(f"stack up at {status.endpoint} ({who})")
     if status.resources is not None:
         for name, arn in status.resources.streams.items():

@@ -89,7 +89,7 @@ def _run_names(settings: Settings, suffix: str) -> Settings:
 
 
 def read_table(settings: Settings, name: str) -> pd.DataFrame:
-    """One lake table as the processor wrote it (every object under its prefix)."""
+    """One lake table as the processor wrote it (every row of its current version)."""
     return readback.lake_table(settings, name).to_pandas()
 
 

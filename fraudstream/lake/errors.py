@@ -21,3 +21,7 @@ class UnknownTableError(LakeQueryError):
 
 class UnknownNamedQueryError(LakeQueryError):
     """``--named`` names a query that is not shipped."""
+
+
+class LegacyLayoutError(FraudstreamError):
+    """A table's prefix holds plain Parquet objects from before the table format, and no log."""

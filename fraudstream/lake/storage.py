@@ -1,48 +1,53 @@
-"""Find and open the lake's Parquet objects in S3: the tool's only I/O.
+"""Open the lake's Delta tables for the query tool: the tool's only I/O.
 
-Objects are read with pyarrow's S3 filesystem, pointed at the endpoint and credentials
+Each table is read through the ``deltalake`` library at its latest version, or at the version
+that was current at ``as_of`` (time travel), with the endpoint, region and credentials
 :mod:`fraudstream.aws` gives boto3 (``AWS_ENDPOINT_URL_S3``, then ``AWS_ENDPOINT_URL`` /
 ``FRAUDSTREAM_ENDPOINT_URL``, then AWS), so the tool reads the emulator, LocalStack or AWS alike.
 
-Which objects belong to a table follows Athena's rules for the Glue tables: files under the
-table's prefix laid out as its partition keys (``dt=.../hour=.../name``), skipping hidden files
-(names starting with ``_`` or ``.``). The schema never comes from the files: it is
-:func:`fraudstream.lake_tables.arrow_schema`, with the partition keys as string columns, so an
-empty table still has every column.
+Which files belong to a table is what its transaction log says at that version, exactly as
+Athena reads it: a file a failed attempt left behind, or one compaction replaced, is not part
+of the table. The columns come from :func:`fraudstream.lake_tables.arrow_schema` (partition keys
+``dt`` and ``hour`` as strings), so a table with nothing written yet is an empty table with
+every column.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.dataset as ds
-import pyarrow.fs as pafs
 
 from fraudstream import aws, lake_tables
 from fraudstream.errors import ResourceMissingError
+from fraudstream.lake import tables
 from fraudstream.lake.errors import LakeReadError
 from fraudstream.settings import Settings
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
 
 
 @dataclass(frozen=True)
 class LakeObject:
-    """One Parquet object of a table: its filesystem path (``bucket/key``) and partition."""
+    """One data file of a table version: its path under the table root, size and partition."""
 
     path: str
     size: int
+    rows: int
     partition: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class TableListing:
-    """The objects a table's queries read, and how many files under its prefix were skipped."""
+    """The files a table's queries read at the version the store opened (None: no table)."""
 
     name: str
-    base: str
+    version: int | None
     objects: tuple[LakeObject, ...]
-    skipped: int
 
     @property
     def bytes(self) -> int:
@@ -54,6 +59,7 @@ class TableStats:
     """What ``fraudstream lake tables`` shows for one table."""
 
     name: str
+    version: int | None
     objects: int
     rows: int
     bytes: int
@@ -62,140 +68,127 @@ class TableStats:
     last_partition: str | None
 
 
-def partition_of(relative_path: str, keys: Sequence[str]) -> tuple[str, ...] | None:
-    """Partition values of a path relative to the table's prefix, or None if Athena skips it.
-
-    ``dt=2026-01-01/hour=05/batch-1.parquet`` with keys ``(dt, hour)`` gives
-    ``("2026-01-01", "05")``; a file outside that layout or with a hidden name gives None.
-    """
-    parts = relative_path.split("/")
-    if len(parts) != len(keys) + 1 or parts[-1].startswith(("_", ".")) or not parts[-1]:
-        return None
-    values = []
-    for key, part in zip(keys, parts[:-1], strict=True):
-        name, sep, value = part.partition("=")
-        if not sep or name != key or not value:
-            return None
-        values.append(value)
-    return tuple(values)
-
-
-def filesystem(settings: Settings) -> pafs.S3FileSystem:
-    """pyarrow's S3 filesystem with the endpoint, region and credentials boto3 would use."""
-    credentials = aws.session(settings).get_credentials()
-    kwargs: dict[str, object] = {"region": settings.region, "connect_timeout": 5.0}
-    kwargs["request_timeout"] = 30.0
-    endpoint = aws.endpoint_for("s3", settings)
-    if endpoint:
-        kwargs["endpoint_override"] = endpoint
-    if credentials is not None:  # else pyarrow's own default chain
-        frozen = credentials.get_frozen_credentials()
-        kwargs.update(
-            access_key=frozen.access_key,
-            secret_key=frozen.secret_key,
-            session_token=frozen.token,
-        )
-    return pafs.S3FileSystem(**kwargs)
+def _objects(table: DeltaTable) -> tuple[LakeObject, ...]:
+    actions = pa.table(table.get_add_actions(flatten=True))
+    if actions.num_rows == 0:
+        return ()
+    records = (
+        actions.column("num_records").to_pylist() if "num_records" in actions.schema.names else None
+    )
+    found = []
+    for index, row in enumerate(
+        actions.select(["path", "size_bytes", "partition.dt", "partition.hour"]).to_pylist()
+    ):
+        rows = (records[index] if records else None) or 0
+        partition = (row["partition.dt"], row["partition.hour"])
+        found.append(LakeObject(row["path"], int(row["size_bytes"]), int(rows), partition))
+    return tuple(sorted(found, key=lambda o: o.path))
 
 
 class LakeStore:
-    """The lake bucket as tables: listings, Arrow datasets and statistics.
+    """The lake's tables under ``root`` (``s3://<bucket>`` or, in tests, a local folder) as
+    Arrow datasets and statistics, at their latest version or as of a time.
 
-    Takes the filesystem as an argument (tests and other callers can pass any pyarrow
-    filesystem); :meth:`from_settings` builds the S3 one.
+    :meth:`from_settings` builds the S3 one with deltalake's options from the settings.
     """
 
-    def __init__(self, fs: pafs.FileSystem, bucket: str, *, where: str = "") -> None:
-        self.fs = fs
-        self.bucket = bucket
+    def __init__(
+        self,
+        root: str,
+        options: dict[str, str] | None = None,
+        *,
+        as_of: datetime | int | None = None,
+        where: str = "",
+        settings: Settings | None = None,
+    ) -> None:
+        self.root = root.rstrip("/")
+        self.options = options or {}
+        self.as_of = as_of
         self.where = where or "the configured endpoint"
+        self.settings = settings
+        self._tables: dict[str, DeltaTable | None] = {}
         self._listings: dict[str, TableListing] = {}
-        self._bucket_ok = False
+        self._bucket_ok = settings is None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LakeStore:
+    def from_settings(cls, settings: Settings, *, as_of: datetime | int | None = None) -> LakeStore:
         where = aws.endpoint_for("s3", settings) or f"AWS ({settings.region})"
-        return cls(filesystem(settings), settings.bucket, where=where)
+        return cls(
+            f"s3://{settings.bucket}",
+            tables.storage_options(settings),
+            as_of=as_of,
+            where=where,
+            settings=settings,
+        )
+
+    @property
+    def bucket(self) -> str:
+        return self.root.removeprefix("s3://")
 
     def _check_bucket(self) -> None:
-        """Fail clearly on a missing bucket: listing one would just find no objects."""
-        if self._bucket_ok:
+        """Fail clearly on a missing bucket: it would otherwise read as an empty lake."""
+        if self._bucket_ok or self.settings is None:
             return
+        s3 = aws.client("s3", self.settings)
         try:
-            info = self.fs.get_file_info(self.bucket)
-        except OSError as error:
+            s3.head_bucket(Bucket=self.settings.bucket)
+        except Exception as error:
+            code = getattr(error, "response", {}).get("Error", {}).get("Code")
+            if code in ("404", "NoSuchBucket", "NotFound"):
+                raise ResourceMissingError(
+                    f"lake bucket {self.settings.bucket!r} not found at {self.where} "
+                    "(run `fraudstream stack up`, or set FRAUDSTREAM_BUCKET)"
+                ) from error
             raise LakeReadError(
-                f"cannot reach s3://{self.bucket} at {self.where}: {error}"
+                f"cannot reach s3://{self.settings.bucket} at {self.where}: {error}"
             ) from error
-        if info.type == pafs.FileType.NotFound:
-            raise ResourceMissingError(
-                f"lake bucket {self.bucket!r} not found at {self.where} "
-                "(run `fraudstream stack up`, or set FRAUDSTREAM_BUCKET)"
-            )
         self._bucket_ok = True
 
+    def table(self, name: str) -> DeltaTable | None:
+        """Table ``name`` at the store's version (None when it does not exist yet)."""
+        if name not in self._tables:
+            self._check_bucket()
+            spec = lake_tables.table(name)
+            if self.settings is not None:
+                found = tables.open_table(self.settings, name, as_of=self.as_of)
+            else:
+                uri = f"{self.root}/{spec.prefix.rstrip('/')}"
+                found = tables.open_uri(uri, self.options, as_of=self.as_of)
+            self._tables[name] = found
+        return self._tables[name]
+
     def listing(self, name: str) -> TableListing:
-        """The objects of table ``name`` (cached for this store's life)."""
+        """The data files of table ``name`` at the store's version."""
         if name not in self._listings:
-            self._listings[name] = self._list(name)
+            table = self.table(name)
+            self._listings[name] = TableListing(
+                name=name,
+                version=None if table is None else table.version(),
+                objects=() if table is None else _objects(table),
+            )
         return self._listings[name]
 
-    def _list(self, name: str) -> TableListing:
-        self._check_bucket()
-        spec = lake_tables.table(name)
-        base = f"{self.bucket}/{spec.prefix.rstrip('/')}"
-        keys = [c.name for c in spec.partition_keys]
-        selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
+    def dataset(self, name: str) -> ds.Dataset | pa.Table:
+        """Table ``name`` as a lazy Arrow dataset (nothing read until a query scans it; DuckDB
+        pushes projections and partition filters down), or an empty table with every column."""
+        schema = lake_tables.arrow_schema(name, with_partitions=True)
+        table = self.table(name)
+        if table is None:
+            return schema.empty_table()
         try:
-            infos = self.fs.get_file_info(selector)
-        except OSError as error:
-            raise LakeReadError(f"cannot list s3://{base}/ at {self.where}: {error}") from error
-        objects, skipped = [], 0
-        for info in infos:
-            if info.type != pafs.FileType.File:
-                continue
-            partition = partition_of(info.path[len(base) + 1 :], keys)
-            if partition is None:
-                skipped += 1
-            else:
-                objects.append(LakeObject(info.path, info.size or 0, partition))
-        objects.sort(key=lambda o: o.path)
-        return TableListing(name=name, base=base, objects=tuple(objects), skipped=skipped)
-
-    def dataset(self, name: str) -> ds.Dataset:
-        """Table ``name`` as a lazy Arrow dataset: its schema from lake_tables, hive partitions
-        as columns, and nothing read until a query scans it (DuckDB pushes projections and
-        partition filters down)."""
-        listing = self.listing(name)
-        spec = lake_tables.table(name)
-        partitioning = ds.partitioning(
-            pa.schema([pa.field(c.name, pa.string()) for c in spec.partition_keys]),
-            flavor="hive",
-        )
-        try:
-            return ds.dataset(
-                [o.path for o in listing.objects],
-                schema=lake_tables.arrow_schema(name, with_partitions=True),
-                format="parquet",
-                filesystem=self.fs,
-                partitioning=partitioning,
-                partition_base_dir=listing.base,
-            )
-        except (OSError, pa.ArrowInvalid) as error:
+            return table.to_pyarrow_dataset(schema=schema)
+        except (OSError, pa.ArrowInvalid, ValueError) as error:
             raise LakeReadError(f"cannot open table {name!r}: {error}") from error
 
     def stats(self, name: str) -> TableStats:
-        """Objects, rows (from the Parquet footers), bytes and partitions of table ``name``."""
+        """Files, rows (from the log's statistics), bytes and partitions of table ``name``."""
         listing = self.listing(name)
-        try:
-            rows = self.dataset(name).count_rows()
-        except (OSError, pa.ArrowInvalid) as error:
-            raise LakeReadError(f"cannot read table {name!r}: {error}") from error
         partitions = sorted({"/".join(o.partition) for o in listing.objects})
         return TableStats(
             name=name,
+            version=listing.version,
             objects=len(listing.objects),
-            rows=rows,
+            rows=sum(o.rows for o in listing.objects),
             bytes=listing.bytes,
             partitions=len(partitions),
             first_partition=partitions[0] if partitions else None,

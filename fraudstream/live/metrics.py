@@ -36,6 +36,8 @@ LATENCY = "fraudstream_end_to_end_latency_seconds"
 BATCH_SECONDS = "fraudstream_batch_seconds"
 MILLIS_BEHIND = "fraudstream_kinesis_millis_behind_latest"
 LAST_BATCH_ID = "fraudstream_last_batch_id"
+BACKLOG = "fraudstream_backlog_records"
+CATCH_UP_ETA = "fraudstream_catch_up_eta_seconds"
 
 OUTCOMES = ("approve", "review", "block")
 FALLBACK_PATH = "fallback"
@@ -238,6 +240,8 @@ class Summary:
     fallback_share_total: float | None = None
     last_batch_id: int | None = None
     millis_behind_latest: float | None = None  # worst shard
+    backlog_records: int | None = None  # estimated records waiting on the streams
+    catch_up_seconds: float | None = None  # estimated time to reach the tip; None: not gaining
     restarts: int = 0  # processor restarts seen (counter resets)
 
     def to_json(self) -> dict[str, Any]:
@@ -249,6 +253,11 @@ def _ints(series: Series | None, keys: Iterable[str] = ()) -> dict[str, int]:
     for label, value in (series or {}).items():
         out[label or "unknown"] = round(value)
     return out
+
+
+def _known(value: float | None) -> float | None:
+    """A catch-up gauge's value, or None where the processor reports -1 (unknown)."""
+    return None if value is None or value < 0 or math.isnan(value) else value
 
 
 def _share(scored: Series | None) -> float | None:
@@ -344,6 +353,8 @@ class LiveMetrics:
         gauges = self._last.gauges
         behind = gauges.get(MILLIS_BEHIND) or {}
         batch = (gauges.get(LAST_BATCH_ID) or {}).get("")
+        backlog = _known((gauges.get(BACKLOG) or {}).get(""))
+        eta = _known((gauges.get(CATCH_UP_ETA) or {}).get(""))
         quarantined = self._totals.get(QUARANTINED, {})
         return Summary(
             updated_at=self._updated_wall,
@@ -369,6 +380,8 @@ class LiveMetrics:
             fallback_share_total=_share(self._totals.get(SCORED)),
             last_batch_id=None if batch is None or batch < 0 else round(batch),
             millis_behind_latest=max(behind.values()) if behind else None,
+            backlog_records=None if backlog is None else round(backlog),
+            catch_up_seconds=eta,
             restarts=self._restarts,
         )
 

@@ -77,6 +77,13 @@ def _status(snapshot: Snapshot) -> Text:
         line.append(f"   batch #{s.last_batch_id}")
     if s.millis_behind_latest is not None:
         line.append(f"   behind tip {fmt_ms(s.millis_behind_latest / 1000)}")
+    if s.backlog_records:
+        eta = (
+            "not gaining"
+            if s.catch_up_seconds is None
+            else f"caught up in ~{fmt_ms(s.catch_up_seconds)}"
+        )
+        line.append(f"   backlog {s.backlog_records:,}, {eta}", style="yellow")
     if s.restarts:
         line.append(f"   restarts seen {s.restarts}", style="yellow")
     line.append(f"   updated {fmt_clock(s.updated_at)} UTC", style="dim")

@@ -1,7 +1,8 @@
 """Entry point of the emulator process: ``python -m fraudstream.stack.emulator``.
 
 Runs moto's HTTP server with :mod:`fraudstream.stack.moto_patches` applied (unless
-``--stock``, which the benchmark uses to measure the unpatched emulator side by side), behind
+``--stock``, which the benchmark uses to measure the unpatched emulator side by side; AWS's
+per-shard Kinesis limits come with the patch unless ``--no-shard-limits``), behind
 the fault-injection middleware of :mod:`fraudstream.stack.faults` (inactive unless a fault
 plan is set).
 """
@@ -24,6 +25,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument("--stock", action="store_true", help="run moto without the Kinesis patch")
+    parser.add_argument(
+        "--no-shard-limits",
+        action="store_true",
+        help="accept any Kinesis throughput (AWS's per-shard limits are on by default)",
+    )
     args = parser.parse_args(argv)
 
     # IAM managed policies are needed by Terraform's data-plane apply against the emulator.
@@ -32,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.stock:
         from fraudstream.stack import moto_patches
 
-        moto_patches.apply()
+        moto_patches.apply(shard_limits=not args.no_shard_limits)
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,

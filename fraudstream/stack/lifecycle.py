@@ -43,6 +43,8 @@ class EmulatorState:
     log_path: str
     started_at: str
     patched: bool
+    shard_limits: bool = False  # AWS's per-shard Kinesis limits enforced (state files before
+    # the limits existed lack the field: that emulator had none)
 
 
 @dataclass(frozen=True)
@@ -126,9 +128,20 @@ def _external(settings: Settings) -> bool:
 def start_emulator(
     settings: Settings, *, stock: bool = False, timeout: float = 30.0
 ) -> EmulatorState:
-    """Start the emulator in the background (or return the one already running)."""
+    """Start the emulator in the background (or return the one already running).
+
+    AWS's per-shard Kinesis limits follow ``settings.stack_shard_limits`` (always off with
+    ``stock``); a running emulator started with the other choice is an error, not a surprise.
+    """
+    limits = settings.stack_shard_limits and not stock
     current = read_state(settings)
     if current is not None and _is_our_emulator(current.pid):
+        if current.shard_limits != limits:
+            mode = "on" if current.shard_limits else "off"
+            raise StackError(
+                f"the running emulator (pid {current.pid}) has Kinesis shard limits {mode}; "
+                "stop it with `fraudstream stack down` to start one with the other setting"
+            )
         return current
     if not _port_free(settings.stack_host, settings.stack_port):
         raise StackError(
@@ -149,6 +162,8 @@ def start_emulator(
     ]
     if stock:
         command.append("--stock")
+    if not limits:
+        command.append("--no-shard-limits")
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             command,
@@ -163,6 +178,7 @@ def start_emulator(
         log_path=str(log_path),
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
         patched=not stock,
+        shard_limits=limits,
     )
     _state_path(settings).write_text(json.dumps(asdict(state), indent=2))
     try:

@@ -19,6 +19,17 @@ producer and another writer) could take the same number, and the second record w
 the first, silently. The patched put holds a lock from reading the number to storing the
 record (the fault suite lost one transaction in 3,200 this way).
 
+Fourth, AWS's per-shard limits (:mod:`fraudstream.stack.shard_limits`, on unless
+``apply(shard_limits=False)``): a PutRecords record over its shard's 1,000 records/s or
+1 MiB/s is refused inside the response with ``ProvisionedThroughputExceededException`` (and not
+stored), as on AWS; a PutRecord over them, and a GetRecords over 5 calls/s or 2 MiB/s, fail as
+a whole with that error.
+
+Fifth, moto's server finds the service of every request by listing its own package folder
+(``backends.list_of_moto_modules``: a ``listdir`` and ~175 ``stat`` calls, ~1.5 ms of CPU per
+request, a third of a PutRecords of aggregated records); the list cannot change while the
+server runs, so it is read once.
+
 The patch is applied only inside the emulator process started by :mod:`fraudstream.stack`,
 never to a user's moto in tests that mock AWS in-process.
 """
@@ -28,10 +39,15 @@ from __future__ import annotations
 import json
 import threading
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from typing import Any
+
+from fraudstream.stack.shard_limits import ShardLimits
 
 _APPLIED = False
 _PUT_LOCK = threading.Lock()  # one for all shards: a put holds it for microseconds
+_LIMITS: ShardLimits | None = None  # set by apply(); None: AWS's per-shard limits are off
+_ORIGINAL: dict[str, Callable[..., Any]] = {}
 
 
 def _keys(shard: Any) -> list[int]:
@@ -95,6 +111,89 @@ def _sequence_at(self: Any, at_timestamp: float) -> int:
     return keys[index - 1] if index else 0
 
 
+def _shard_key(stream: Any, shard_id: str) -> tuple[str, str, str]:
+    """A shard's budget key; a stream deleted and recreated under its name starts afresh."""
+    return (stream.arn, str(stream.creation_datetime), shard_id)
+
+
+def _throttled(stream: Any, shard_id: str) -> Exception:
+    from moto.core.exceptions import JsonRESTError
+
+    return JsonRESTError(
+        "ProvisionedThroughputExceededException",
+        f"Rate exceeded for shard {shard_id} in stream {stream.stream_name} under account "
+        f"{stream.account_id}.",
+    )
+
+
+def _decoded_size(data: str) -> int:
+    """Bytes of a base64 text without decoding it."""
+    return len(data) * 3 // 4 - (2 if data.endswith("==") else 1 if data.endswith("=") else 0)
+
+
+def _limited_put_records(
+    self: Any, stream_arn: str, stream_name: str, records: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """moto's PutRecords, each record first charged to its shard's budget (module docstring)."""
+    limits = _LIMITS
+    if limits is None:
+        return _ORIGINAL["put_records"](self, stream_arn, stream_name, records)
+    from moto.kinesis.exceptions import (
+        RecordSizeExceedsLimit,
+        TooManyRecords,
+        TotalRecordsSizeExceedsLimit,
+    )
+
+    stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+    if len(records) > 500:
+        raise TooManyRecords
+    sizes = [_decoded_size(r.get("Data", "")) + len(r.get("PartitionKey", "")) for r in records]
+    if sum(sizes) > 5 * 1024 * 1024:
+        raise TotalRecordsSizeExceedsLimit
+    over = next((i for i, size in enumerate(sizes) if size > 1024 * 1024), None)
+    if over is not None:
+        raise RecordSizeExceedsLimit(position=over + 1)
+    results: list[dict[str, Any]] = []
+    failed = stored_bytes = 0
+    for record, size in zip(records, sizes, strict=True):
+        key, explicit = record.get("PartitionKey"), record.get("ExplicitHashKey")
+        shard = stream.get_shard_for_key(key, explicit)
+        if not limits.admit_put(_shard_key(stream, shard.shard_id), size):
+            failed += 1
+            error = _throttled(stream, shard.shard_id)
+            results.append(
+                {"ErrorCode": error.error_type, "ErrorMessage": error.message}  # type: ignore[attr-defined]
+            )
+            continue
+        sequence_number, shard_id = stream.put_record(key, explicit, record.get("Data"))
+        results.append({"SequenceNumber": sequence_number, "ShardId": shard_id})
+        stored_bytes += size
+    self._send_stream_metrics(
+        stream.stream_name, incoming_bytes=stored_bytes, incoming_records=len(records) - failed
+    )
+    return {"FailedRecordCount": failed, "Records": results}
+
+
+def _limited_put_record(
+    self: Any,
+    stream_arn: str,
+    stream_name: str,
+    partition_key: str,
+    explicit_hash_key: str,
+    data: str,
+) -> tuple[str, str]:
+    if _LIMITS is not None:
+        stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+        shard = stream.get_shard_for_key(partition_key, explicit_hash_key)
+        size = _decoded_size(data) + len(partition_key)
+        if not _LIMITS.admit_put(_shard_key(stream, shard.shard_id), size):
+            raise _throttled(stream, shard.shard_id)
+    result: tuple[str, str] = _ORIGINAL["put_record"](
+        self, stream_arn, stream_name, partition_key, explicit_hash_key, data
+    )
+    return result
+
+
 def _put_records_response(self: Any) -> str:
     response = self.kinesis_backend.put_records(
         self._get_param("StreamARN"), self._get_param("StreamName"), self._get_param("Records")
@@ -103,9 +202,25 @@ def _put_records_response(self: Any) -> str:
 
 
 def _get_records_response(self: Any) -> str:
+    shard_iterator = self._get_param("ShardIterator")
+    budget = None
+    if _LIMITS is not None:
+        from moto.kinesis.utils import decompose_shard_iterator
+
+        stream_name, shard_id, _ = decompose_shard_iterator(shard_iterator)
+        stream = self.kinesis_backend.describe_stream(
+            stream_arn=self._get_param("StreamARN"), stream_name=stream_name
+        )
+        budget = _shard_key(stream, shard_id)
+        if not _LIMITS.admit_get(budget):
+            raise _throttled(stream, shard_id)
     iterator, records, millis_behind = self.kinesis_backend.get_records(
-        self._get_param("StreamARN"), self._get_param("ShardIterator"), self._get_param("Limit")
+        self._get_param("StreamARN"), shard_iterator, self._get_param("Limit")
     )
+    if _LIMITS is not None and budget is not None:
+        _LIMITS.charge_read(
+            budget, sum(_decoded_size(r.data) + len(r.partition_key) for r in records)
+        )
     return json.dumps(
         {
             "NextShardIterator": iterator,
@@ -123,12 +238,24 @@ def _get_records_response(self: Any) -> str:
     )
 
 
-def apply() -> None:
-    """Install the patch into moto's Kinesis ``Shard`` class (idempotent)."""
-    global _APPLIED
+def apply(*, shard_limits: bool = True) -> None:
+    """Install the patch into moto's Kinesis classes (idempotent); ``shard_limits`` turns
+    AWS's per-shard limits on or off (it may be changed by calling again)."""
+    global _APPLIED, _LIMITS
+    _LIMITS = ShardLimits() if shard_limits else None
     if _APPLIED:
         return
+    from moto import backends
     from moto.kinesis import models
+
+    modules = tuple(backends.list_of_moto_modules())
+    _ORIGINAL.setdefault("list_of_moto_modules", backends.list_of_moto_modules)
+    backends.list_of_moto_modules = lambda: modules
+
+    _ORIGINAL.setdefault("put_records", models.KinesisBackend.put_records)
+    _ORIGINAL.setdefault("put_record", models.KinesisBackend.put_record)
+    setattr(models.KinesisBackend, "put_records", _limited_put_records)  # noqa: B010
+    setattr(models.KinesisBackend, "put_record", _limited_put_record)  # noqa: B010
 
     replacements = {
         "put_record": _put_record,

@@ -1,7 +1,8 @@
 """The AWS resources the platform needs, created idempotently.
 
-Streams, the lake bucket, the alerts table, and the Glue database and tables of the lake (from
-``fraudstream/lake_tables.json``) so Athena-style queries see the same tables everywhere.
+Streams, the lake bucket, the alerts table, the lake's Delta tables, and the Glue database and
+tables that point Athena at them (from ``fraudstream/lake_tables.json``) so Athena-style queries
+see the same tables everywhere.
 
 `fraudstream stack up` calls :func:`ensure_resources` against the emulator (or LocalStack);
 Terraform's ``envs/local`` creates the same names and keys, and a test compares the two.
@@ -34,13 +35,13 @@ ALERTS_TTL_ATTRIBUTE = "expires_at"
 ALERTS_RECENT_INDEX = "recent-by-decision"
 ALERTS_RECENT_INDEX_HASH_KEY = "decision"
 
-# Glue tables: Parquet under s3://<bucket>/<prefix>dt=YYYY-MM-DD/hour=HH/, found by Athena through
-# partition projection (no crawler, no partitions to register). Terraform's lake module sets the
-# same parameters; a test compares the two.
+# Glue tables: Delta tables at s3://<bucket>/<prefix>, which Athena (engine 3) reads natively: the
+# files and partitions come from the table's _delta_log, so there is no crawler, no projection and
+# no partition to register. dt and hour are ordinary columns of the Delta schema (its partition
+# columns). Terraform's lake module sets the same parameters; a test compares the two.
 PARQUET_INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 PARQUET_OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-PROJECTION_START_DATE = "2024-01-01"
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def _glue_columns(columns: tuple[lake_tables.Column, ...]) -> list[dict[str, str
 
 
 def table_input(name: str, bucket: str) -> dict[str, Any]:
-    """Glue ``TableInput`` of one lake table, from ``lake_tables.json``, with dt/hour projection."""
+    """Glue ``TableInput`` of one lake table, from ``lake_tables.json``: a Delta table."""
     spec = lake_tables.table(name)
     location = f"s3://{bucket}/{spec.prefix}"
     return {
@@ -178,29 +179,19 @@ def table_input(name: str, bucket: str) -> dict[str, Any]:
         "TableType": "EXTERNAL_TABLE",
         "Parameters": {
             "EXTERNAL": "TRUE",
-            "classification": "parquet",
-            "parquet.compression": "SNAPPY",
-            "projection.enabled": "true",
-            "projection.dt.type": "date",
-            "projection.dt.format": "yyyy-MM-dd",
-            "projection.dt.range": f"{PROJECTION_START_DATE},NOW",
-            "projection.dt.interval": "1",
-            "projection.dt.interval.unit": "DAYS",
-            "projection.hour.type": "integer",
-            "projection.hour.range": "0,23",
-            "projection.hour.digits": "2",
-            "storage.location.template": location + "dt=${dt}/hour=${hour}/",
+            "table_type": "DELTA",
+            "spark.sql.sources.provider": "delta",
         },
-        "PartitionKeys": _glue_columns(spec.partition_keys),
+        "PartitionKeys": [],
         "StorageDescriptor": {
             "Location": location,
             "InputFormat": PARQUET_INPUT_FORMAT,
             "OutputFormat": PARQUET_OUTPUT_FORMAT,
             "SerdeInfo": {
                 "SerializationLibrary": PARQUET_SERDE,
-                "Parameters": {"serialization.format": "1"},
+                "Parameters": {"serialization.format": "1", "path": location},
             },
-            "Columns": _glue_columns(spec.columns),
+            "Columns": _glue_columns(spec.columns + spec.partition_keys),
         },
     }
 
@@ -253,9 +244,25 @@ def ensure_data_resources(settings: Settings, timeout: float = 30.0) -> dict[str
     return streams
 
 
+def _ensure_lake_tables(settings: Settings) -> None:
+    """Create the empty Delta tables (the processor would at its first write), so the Glue
+    tables and `fraudstream lake` find a table log from the start. A lake still in the old
+    layout is left alone, with a warning saying how to upgrade it; so is a bucket that refuses
+    the write (Terraform's TLS-only bucket policy on the emulator, which speaks plain HTTP)."""
+    from fraudstream.lake import tables
+    from fraudstream.lake.errors import LegacyLayoutError
+
+    for name in lake_tables.table_names():
+        try:
+            tables.ensure_table(settings, name)
+        except (LegacyLayoutError, OSError) as error:
+            log.warning("lake table %s not created: %s", name, error)
+
+
 def ensure_resources(settings: Settings, timeout: float = 30.0) -> StackResources:
     """Create the streams, bucket and table if missing; safe to call any number of times."""
     streams = ensure_data_resources(settings, timeout)
+    _ensure_lake_tables(settings)
     glue_database: str | None = None
     glue_tables: tuple[str, ...] = ()
     try:

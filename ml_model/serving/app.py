@@ -7,10 +7,12 @@
 * ``GET /manifest``: the loaded model's manifest (version, features, thresholds).
 
 One status per failing stage: 415 unparsable body or unsupported type, 400 wrong feature
-count, 406 unsupported ``Accept``, 413 body over 6 MB, 503 no model. On the runtime path
-errors are JSON with an ``x-amzn-ErrorType`` header so botocore raises ``ClientError`` with a
-code (``ModelError`` for payload problems, ``ServiceUnavailable``, ``ValidationError`` for an
-unknown endpoint name), keeping the same HTTP status.
+count or a body that ended early, 408 a body that stalled, 406 unsupported ``Accept``, 413
+body over 6 MiB (declared or chunked: :mod:`.body`), 503 no model. Malformed input never gets
+a 5xx. On the runtime path errors are JSON with an ``x-amzn-ErrorType`` header so botocore
+raises ``ClientError`` with a code (``ModelError`` for payload problems,
+``ServiceUnavailable``, ``ValidationError`` for an unknown endpoint name or a body refused
+before parsing), keeping the same HTTP status.
 
 Every successful answer carries ``X-Amzn-SageMaker-Custom-Attributes: model_version=<v>``
 (boto3 returns it as ``CustomAttributes``) so clients record which model scored.
@@ -26,11 +28,18 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from ml_model.artifact import ModelBundle, load_model, model_available
-from ml_model.errors import ArtifactError, FeatureCountError, PayloadError
+from ml_model.errors import (
+    ArtifactError,
+    BodyTimeout,
+    BodyTooLarge,
+    FeatureCountError,
+    IncompleteBody,
+    PayloadError,
+)
 from ml_model.serving import codec
+from ml_model.serving.body import read_body
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +107,13 @@ def _invoke(holder: ModelHolder, runtime: bool) -> Response:
     if answer is None:
         return _error(406, "Accept must allow text/csv or application/json", runtime, "ModelError")
     try:
-        body = request.get_data(cache=False)
-    except RequestEntityTooLarge:
-        return _error(413, "payload over 6 MB", runtime, "ValidationError")
+        body = read_body(request.environ, MAX_PAYLOAD_BYTES)
+    except BodyTooLarge as error:
+        return _error(413, str(error), runtime, "ValidationError")
+    except BodyTimeout as error:
+        return _error(408, str(error), runtime, "ValidationError")
+    except IncompleteBody as error:
+        return _error(400, str(error), runtime, "ValidationError")
     try:
         rows = codec.parse(body, kind, model.feature_names)
     except PayloadError as error:
@@ -121,7 +134,6 @@ def create_app(model_dir: str | Path, *, endpoint_name: str, nthread: int = 1) -
     holder = ModelHolder(Path(model_dir), nthread=nthread)
     holder.get()
     app = Flask("fraudstream-model-server")
-    app.config["MAX_CONTENT_LENGTH"] = MAX_PAYLOAD_BYTES
     app.extensions["fraudstream_model"] = holder
 
     @app.get("/ping")

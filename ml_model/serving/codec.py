@@ -8,6 +8,12 @@ Input (``Content-Type``):
   list, where each instance is a list of values, ``{"features": [...]}``, or an object keyed by
   feature name; ``null`` is a missing value.
 
+Values are decimal numbers that fit the model's float32 (XGBoost computes in float32). A
+missing value is spelled as above, never as ``nan``; ``inf``, ``NaN``/``Infinity`` literals,
+numbers beyond float32 (a 400-digit one, say), booleans, strings and nested lists are refused
+with :class:`PayloadError`, as is JSON nested deeper than Python can parse: one 4xx per bad
+request, never a 5xx and never a silently changed value.
+
 Output (``Accept``, defaulting to the request's type): ``text/csv`` gives the scores joined by
 commas, as the SageMaker XGBoost container does; ``application/json`` gives
 ``{"predictions": [{"score": s}, ...], "model_version": v}``.
@@ -18,6 +24,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,6 +68,13 @@ def _decode(body: bytes) -> str:
         raise PayloadError(f"body is not UTF-8 text ({error.reason})") from error
 
 
+#: Every byte a CSV body of decimal numbers can hold. A body with any other byte (the letters of
+#: ``inf``/``nan``, ``_``, non-ASCII digits, which Python's ``float`` would all accept) is refused
+#: before parsing; checking this is one C-speed pass over the body.
+_CSV_BYTES = b"0123456789+-.eE, \t\r\n"
+_DECIMAL = re.compile(r"[ \t]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t]*")
+
+
 def parse_csv(body: bytes, features: int) -> np.ndarray:
     text = _decode(body).strip()
     if not text:
@@ -74,21 +88,54 @@ def parse_csv(body: bytes, features: int) -> np.ndarray:
                 f"row {number} has {found + 1} values; the model expects {features}"
             )
     fields = ",".join(lines).split(",")
+    if body.translate(None, _CSV_BYTES):
+        raise PayloadError(f"not a number in CSV payload: {_first_bad(fields)[:40]!r}")
     try:
         values = np.array(fields, dtype=np.float64)
-    except ValueError:
+    except ValueError:  # empty fields (missing values), or a malformed number
         values = np.array([_csv_number(f) for f in fields], dtype=np.float64)
-    return values.reshape(len(lines), features)
+    return _in_range(values.reshape(len(lines), features))
+
+
+def _first_bad(fields: Sequence[str]) -> str:
+    return next((f for f in fields if f.strip() and not _DECIMAL.fullmatch(f)), "")
 
 
 def _csv_number(field: str) -> float:
     text = field.strip()
     if not text:
         return math.nan
-    try:
-        return float(text)
-    except ValueError:
-        raise PayloadError(f"not a number in CSV payload: {text[:40]!r}") from None
+    if not _DECIMAL.fullmatch(field):
+        raise PayloadError(f"not a number in CSV payload: {text[:40]!r}")
+    return float(text)
+
+
+def _in_range(rows: np.ndarray) -> np.ndarray:
+    """``rows`` unchanged when every present value survives the model's float32; else refused
+    (a number too large for float32 would reach the trees as infinity)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        overflow = np.isinf(rows.astype(np.float32))
+    if overflow.any():
+        row, column = (int(i) for i in np.argwhere(overflow)[0])
+        raise PayloadError(
+            f"row {row + 1}, value {column + 1} is out of range (beyond float32, which the "
+            "model computes in)"
+        )
+    return rows
+
+
+def _refuse_constant(name: str) -> float:
+    raise PayloadError(f"{name} is not a number the model accepts; send null for a missing value")
+
+
+def _json_value(value: Any, row: int, column: int) -> float:
+    if value is None:
+        return math.nan
+    if type(value) is float:  # ints arrive as floats (parse_int); bool is not float
+        return value
+    raise PayloadError(
+        f"instance {row}, value {column} is {type(value).__name__}, not a number or null"
+    )
 
 
 def _json_row(row: Any, names: Sequence[str]) -> list[Any]:
@@ -110,9 +157,12 @@ def _json_row(row: Any, names: Sequence[str]) -> list[Any]:
 
 def parse_json(body: bytes, names: Sequence[str]) -> np.ndarray:
     try:
-        data = json.loads(_decode(body))
+        # Integers become floats as they are read: no int of a thousand digits, no digit limit.
+        data = json.loads(_decode(body), parse_constant=_refuse_constant, parse_int=float)
     except json.JSONDecodeError as error:
         raise PayloadError(f"not valid JSON ({error.msg})") from error
+    except RecursionError as error:
+        raise PayloadError("JSON nested too deeply") from error
     if isinstance(data, dict) and "instances" in data:
         rows = data["instances"]
     elif isinstance(data, dict) and "features" in data:
@@ -127,12 +177,11 @@ def parse_json(body: bytes, names: Sequence[str]) -> np.ndarray:
             raise FeatureCountError(
                 f"instance {number} has {len(row)} values; the model expects {len(names)}"
             )
-    try:
-        return np.array(
-            [[math.nan if v is None else v for v in row] for row in table], dtype=np.float64
-        )
-    except (TypeError, ValueError) as error:
-        raise PayloadError(f"instances must hold numbers ({error})") from error
+    values = [
+        [_json_value(v, r, c) for c, v in enumerate(row, start=1)]
+        for r, row in enumerate(table, start=1)
+    ]
+    return _in_range(np.array(values, dtype=np.float64).reshape(len(table), len(names)))
 
 
 def parse(body: bytes, content_type: str, names: Sequence[str]) -> np.ndarray:

@@ -36,7 +36,6 @@ from fraudstream.settings import load_settings
 from processor.kinesis.errors import KinesisReadError
 from processor.kinesis.offsets import ShardInfo, ShardPosition, StartSpec, StreamIdentity
 from processor.kinesis.options import SourceOptions
-from processor.kinesis.records import Record
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +94,7 @@ class Backoff:
 class Fetch:
     """One GetRecords answer."""
 
-    records: list[Record]
+    records: list[dict[str, Any]]  # Kinesis records as boto3 returns them
     next_iterator: str | None  # None: the shard is closed and this was its end
     millis_behind: int
 

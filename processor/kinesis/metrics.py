@@ -28,8 +28,8 @@ from typing import Any
 class ShardMetrics:
     """One shard in one batch."""
 
-    records: int = 0
-    bytes: int = 0
+    records: int = 0  # rows (user records)
+    bytes: int = 0  # of the Kinesis records
     millis_behind_latest: int | None = None  # from the shard's last GetRecords; None: not read
     seq: str | None = None  # newest sequence number fetched so far
 
@@ -38,7 +38,8 @@ class ShardMetrics:
 class BatchMetrics:
     """What the driver fetched and admitted while planning one micro-batch."""
 
-    records: int = 0  # admitted to the batch
+    records: int = 0  # rows admitted to the batch (user records, after de-aggregation)
+    kinesis_records: int = 0  # Kinesis records admitted (aggregated records count once)
     bytes: int = 0  # data + partition keys admitted
     fetch_millis: int = 0  # wall time spent calling Kinesis while planning
     get_records_calls: int = 0
@@ -58,6 +59,7 @@ class BatchMetrics:
         """The ``reportLatestOffset`` dict (JSON primitives only)."""
         batch = {
             "records": self.records,
+            "kinesisRecords": self.kinesis_records,
             "bytes": self.bytes,
             "fetchMillis": self.fetch_millis,
             "getRecordsCalls": self.get_records_calls,
@@ -82,6 +84,7 @@ class BatchMetrics:
         batch = report.get("batch", {})
         return cls(
             records=int(batch.get("records", 0)),
+            kinesis_records=int(batch.get("kinesisRecords", 0)),
             bytes=int(batch.get("bytes", 0)),
             fetch_millis=int(batch.get("fetchMillis", 0)),
             get_records_calls=int(batch.get("getRecordsCalls", 0)),

@@ -33,6 +33,7 @@ OPTION_DOCS: dict[str, str] = {
     "startingPosition": "TRIM_HORIZON, LATEST (default) or AT_TIMESTAMP; new queries only.",
     "startingTimestamp": "With AT_TIMESTAMP: RFC 3339 time with a zone, or epoch milliseconds.",
     "maxRecordsPerTrigger": "Most records admitted per micro-batch (admission control).",
+    "maxBytesPerTrigger": "Most bytes of records admitted per micro-batch (admission control).",
     "failOnDataLoss": "true (default): fail when records the checkpoint needs have expired.",
     "dataType": "Type of the data column: binary (default) or string (UTF-8, bad bytes replaced).",
     "maxRecordsPerFetch": "GetRecords Limit, 1-10000 (default 10000).",
@@ -60,6 +61,7 @@ class SourceOptions:
     starting_position: StartingPosition = "LATEST"
     starting_timestamp_ms: int | None = None
     max_records_per_trigger: int | None = None
+    max_bytes_per_trigger: int | None = None
     fail_on_data_loss: bool = True
     data_type: DataType = "binary"
     max_records_per_fetch: int = GET_RECORDS_MAX
@@ -161,6 +163,8 @@ def parse_options(options: Mapping[str, str]) -> SourceOptions:
 
     raw_max = get("maxRecordsPerTrigger")
     max_per_trigger = None if raw_max is None else _int("maxRecordsPerTrigger", raw_max, 1)
+    raw_bytes = get("maxBytesPerTrigger")
+    max_bytes = None if raw_bytes is None else _int("maxBytesPerTrigger", raw_bytes, 1)
 
     data_type = (get("dataType") or "binary").strip().lower()
     if data_type not in DATA_TYPES:
@@ -177,6 +181,7 @@ def parse_options(options: Mapping[str, str]) -> SourceOptions:
         starting_position=position,
         starting_timestamp_ms=timestamp_ms,
         max_records_per_trigger=max_per_trigger,
+        max_bytes_per_trigger=max_bytes,
         fail_on_data_loss=_bool("failOnDataLoss", get("failOnDataLoss") or "true"),
         data_type=data_type,
         max_records_per_fetch=tuning("maxRecordsPerFetch", GET_RECORDS_MAX, 1, GET_RECORDS_MAX),
@@ -202,6 +207,8 @@ def options_from_settings(settings: Settings, **extra: str) -> dict[str, str]:
         options["endpointUrl"] = endpoint
     if settings.max_records_per_trigger is not None:
         options["maxRecordsPerTrigger"] = str(settings.max_records_per_trigger)
+    if settings.max_bytes_per_trigger is not None:
+        options["maxBytesPerTrigger"] = str(settings.max_bytes_per_trigger)
     options["idleTimeBetweenReadsMs"] = str(settings.kinesis_poll_ms)
     options.update(extra)
     parse_options(options)

@@ -5,8 +5,12 @@ where a batch ends is to read the shard. The planner therefore reads on the driv
 it read, and hands those very records to the batch's partitions (ADR 0002):
 
 1. ``latest_offset(start, max_rows)`` tops up each shard's buffer (GetRecords, shards in
-   parallel), admits up to ``max_rows`` records fairly across shards, remembers the admitted
+   parallel), admits up to ``max_rows`` rows fairly across shards, remembers the admitted
    records under the batch's (start, end) and returns ``end``; the rest stays buffered.
+   Rows are user records: a KPL-aggregated Kinesis record counts as the records it carries,
+   but is admitted whole, never split across batches, so offsets stay Kinesis sequence
+   numbers and a replay re-reads whole records (a batch may pass ``max_rows`` by less than one
+   aggregated record, and always admits at least one record so it can make progress).
 2. ``planned(start, end)`` gives those records back to the Spark adapter, which ships them to
    the executors inside the partitions.
 3. After a restart the records are not in memory: the adapter then gets ranges instead and the
@@ -20,7 +24,6 @@ injectable clock, so it is tested against the Kinesis double without Spark.
 from __future__ import annotations
 
 import heapq
-import itertools
 import json
 import logging
 import threading
@@ -41,7 +44,7 @@ from processor.kinesis.offsets import (
     plan_lineage,
 )
 from processor.kinesis.options import SourceOptions
-from processor.kinesis.records import Record, arrival_ms, record_bytes
+from processor.kinesis.records import Record, arrival_ms, record_bytes, units
 from processor.kinesis.shard_reader import FillStats, ShardCursor, fill
 
 log = logging.getLogger(__name__)
@@ -73,20 +76,34 @@ def share_out(available: Mapping[str, int], limit: int | None) -> dict[str, int]
 
 
 def share_by_arrival(
-    arrivals: Mapping[str, Sequence[int]], limit: int | None, unfinished: set[str]
+    arrivals: Mapping[str, Sequence[int]],
+    limit: int | None,
+    unfinished: set[str],
+    sizes: Mapping[str, Sequence[int]] | None = None,
+    lengths: Mapping[str, Sequence[int]] | None = None,
+    max_bytes: int | None = None,
 ) -> dict[str, int]:
-    """Admit up to ``limit`` buffered records across shards in arrival-time order.
+    """Admit up to ``limit`` rows of buffered records across shards in arrival-time order;
+    return how many whole records each shard gives.
 
     ``arrivals`` holds each shard's admissible buffered records' arrival times (epoch ms, in
-    shard order); ``unfinished`` names shards with more records behind their buffer. Nothing
-    later than the earliest last-buffered arrival of an unfinished shard is admitted, so every
-    shard is cut at about the same arrival time: a catch-up under admission control then moves
-    all shards forward together in event time, instead of letting equal per-shard counts drift
-    apart until the watermark drops the laggards' events as late. When that rule would admit
-    nothing (an unfinished shard with an empty buffer), the max-min fair split applies.
+    shard order); ``sizes`` how many rows each of those records makes (1 each when omitted; a
+    KPL-aggregated record makes one per user record); ``unfinished`` names shards with more
+    records behind their buffer. Nothing later than the earliest last-buffered arrival of an
+    unfinished shard is admitted, so every shard is cut at about the same arrival time: a
+    catch-up under admission control then moves all shards forward together in event time,
+    instead of letting equal per-shard counts drift apart until the watermark drops the
+    laggards' events as late. When that rule would admit nothing (an unfinished shard with an
+    empty buffer), the max-min fair split applies. Records are never split: admission stops at
+    the first record that would pass ``limit``, except that a batch always gets one record.
+    ``lengths`` (each record's bytes) and ``max_bytes`` bound the batch's bytes the same way,
+    so a flood of large records cannot make a batch the driver cannot hold.
     """
-    if limit is None:
+    if limit is None and max_bytes is None:
         return {shard: len(times) for shard, times in arrivals.items()}
+    if limit is None or max_bytes is not None:
+        return _by_arrival_within(arrivals, limit, unfinished, sizes, lengths, max_bytes)
+    weights = sizes or {shard: [1] * len(times) for shard, times in arrivals.items()}
     ends = [times[-1] for shard, times in arrivals.items() if shard in unfinished and times]
     frontier = min(ends) if ends else None
     cut = {
@@ -94,11 +111,70 @@ def share_by_arrival(
         for shard, times in arrivals.items()
     }
     if not any(cut.values()):
-        return share_out({shard: len(times) for shard, times in arrivals.items()}, limit)
+        return _fair_whole_records(weights, limit)
     granted = dict.fromkeys(arrivals, 0)
-    tagged = [[(t, shard) for t in times[: cut[shard]]] for shard, times in arrivals.items()]
-    for _, shard in itertools.islice(heapq.merge(*tagged), limit):
+    tagged = [
+        [(t, shard, size) for t, size in zip(times[: cut[shard]], weights[shard], strict=False)]
+        for shard, times in arrivals.items()
+    ]
+    taken = 0
+    for _, shard, size in heapq.merge(*tagged):
+        if taken and taken + size > limit:
+            break
         granted[shard] += 1
+        taken += size
+        if taken >= limit:
+            break
+    return granted
+
+
+def _by_arrival_within(
+    arrivals: Mapping[str, Sequence[int]],
+    limit: int | None,
+    unfinished: set[str],
+    sizes: Mapping[str, Sequence[int]] | None,
+    lengths: Mapping[str, Sequence[int]] | None,
+    max_bytes: int | None,
+) -> dict[str, int]:
+    """:func:`share_by_arrival` with a byte budget as well as (or instead of) a row limit."""
+    rows = (
+        limit
+        if limit is not None
+        else sum(sum(s) for s in (sizes or {k: [1] * len(v) for k, v in arrivals.items()}).values())
+    )
+    granted = share_by_arrival(arrivals, max(rows, 1), unfinished, sizes)
+    if max_bytes is None or lengths is None:
+        return granted
+    # the same records in arrival order, cut where the bytes run out (at least one record)
+    tagged = [
+        [(t, shard, size) for t, size in zip(times[: granted[shard]], lengths[shard], strict=False)]
+        for shard, times in arrivals.items()
+    ]
+    within = dict.fromkeys(arrivals, 0)
+    spent = 0
+    for _, shard, size in heapq.merge(*tagged):
+        if spent and spent + size > max_bytes:
+            break
+        within[shard] += 1
+        spent += size
+    return within
+
+
+def _fair_whole_records(sizes: Mapping[str, Sequence[int]], limit: int) -> dict[str, int]:
+    """:func:`share_out` over rows, rounded down to whole records (at least one in all)."""
+    rows = share_out({shard: sum(s) for shard, s in sizes.items()}, limit)
+    granted = dict.fromkeys(sizes, 0)
+    for shard, allowed in rows.items():
+        total = 0
+        for size in sizes[shard]:
+            if total + size > allowed:
+                break
+            total += size
+            granted[shard] += 1
+    if not any(granted.values()):
+        first = next((shard for shard in sorted(sizes) if sizes[shard]), None)
+        if first is not None:
+            granted[first] = 1
     return granted
 
 
@@ -174,14 +250,16 @@ class Planner:
             stats += self._fill_all(start.start, max_rows)
         fetch_millis = int((self.clock() - began) * 1000)
 
-        arrivals = {
-            sid: [arrival_ms(r) for r in c.buffer[: self._admissible(c)]]
-            for sid, c in self.cursors.items()
-        }
+        admissible = {sid: c.buffer[: self._admissible(c)] for sid, c in self.cursors.items()}
+        arrivals = {sid: [arrival_ms(r) for r in records] for sid, records in admissible.items()}
+        sizes = {sid: [units(r) for r in records] for sid, records in admissible.items()}
+        lengths = {sid: [record_bytes(r) for r in records] for sid, records in admissible.items()}
         unfinished = {
             sid for sid, c in self.cursors.items() if not c.ended and (c.millis_behind or 0) > 0
         }
-        granted = share_by_arrival(arrivals, max_rows, unfinished)
+        granted = share_by_arrival(
+            arrivals, max_rows, unfinished, sizes, lengths, self.options.max_bytes_per_trigger
+        )
         end_positions = dict(positions)
         admitted: dict[str, list[Record]] = {}
         for sid, count in granted.items():
@@ -199,8 +277,7 @@ class Planner:
             self._start_prefetch(start.start, max_rows)
             return start
         for sid, records in admitted.items():
-            cursor = self.cursors[sid]
-            del cursor.buffer[: len(records)]
+            self.cursors[sid].take(len(records))
         for sid, position in end_positions.items():
             if sid in self.cursors:
                 self.cursors[sid].position = position
@@ -320,7 +397,7 @@ class Planner:
                 self.cursors[sid] = ShardCursor(shard_id=sid, position=position)
 
     def _fill_all(self, start: StartSpec, max_rows: int | None) -> FillStats:
-        """Top up every open shard's buffer to ``max_rows`` records (or what it has), then, if
+        """Top up every open shard's buffer to ``max_rows`` rows (or what it has), then, if
         the shards together hold fewer, let those with more behind fetch more."""
         cursors = [c for c in self.cursors.values() if not c.ended]
         if not cursors:
@@ -345,7 +422,7 @@ class Planner:
         # Each shard buffers up to the whole limit, so the batch can be cut at one arrival
         # time across shards and still be full (see share_by_arrival).
         stats = self._run_parallel(run, [(c, max_rows) for c in cursors])
-        short = max_rows - sum(self._admissible(c) for c in self.cursors.values())
+        short = max_rows - sum(self._admissible_units(c) for c in self.cursors.values())
         more = [
             c
             for c in cursors
@@ -356,7 +433,7 @@ class Planner:
         ]
         if short > 0 and more:
             extra = -(-short // len(more))
-            stats += self._run_parallel(run, [(c, len(c.buffer) + extra) for c in more])
+            stats += self._run_parallel(run, [(c, c.units + extra) for c in more])
         return stats
 
     def _run_parallel(
@@ -387,6 +464,13 @@ class Planner:
                 break
             count += 1
         return count
+
+    def _admissible_units(self, cursor: ShardCursor) -> int:
+        """Rows in the records :meth:`_admissible` counts."""
+        count = self._admissible(cursor)
+        if count == len(cursor.buffer):
+            return cursor.units
+        return sum(units(r) for r in cursor.buffer[:count])
 
     def _complete(self, cursor: ShardCursor) -> bool:
         """Under AvailableNow: nothing that arrived before the cut-off is left to fetch."""
@@ -423,21 +507,24 @@ class Planner:
     ) -> BatchMetrics:
         shards: dict[str, ShardMetrics] = {}
         total_bytes = 0
+        rows = 0
         for sid, cursor in self.cursors.items():
             records = admitted.get(sid, [])
             size = sum(record_bytes(r) for r in records)
+            shard_rows = sum(units(r) for r in records)
             total_bytes += size
+            rows += shard_rows
             newest = cursor.fetched_to.seq
             shards[sid] = ShardMetrics(
-                records=len(records),
+                records=shard_rows,
                 bytes=size,
                 millis_behind_latest=cursor.millis_behind,
                 seq=newest,
             )
-        count = sum(len(r) for r in admitted.values())
-        buffered = sum(len(c.buffer) for c in self.cursors.values()) - count
+        buffered = sum(c.units for c in self.cursors.values()) - rows
         return BatchMetrics(
-            records=count,
+            records=rows,
+            kinesis_records=sum(len(r) for r in admitted.values()),
             bytes=total_bytes,
             fetch_millis=fetch_millis,
             get_records_calls=stats.calls,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from processor.kinesis.consumer import (
@@ -23,7 +23,7 @@ from processor.kinesis.consumer import (
 )
 from processor.kinesis.errors import DataLossError, KinesisReadError
 from processor.kinesis.offsets import ShardPosition, StartSpec, seq_int
-from processor.kinesis.records import Record, arrival_ms
+from processor.kinesis.records import Record, arrival_ms, decode_user_records, units
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,9 @@ class ShardCursor:
     """The driver's reading state of one shard, between micro-batches.
 
     ``position`` is where the last planned batch ended; ``buffer`` holds records fetched after
-    it but not yet admitted to a batch; ``ended`` says the shard is closed and ``buffer`` holds
-    its last records.
+    it but not yet admitted to a batch (whole Kinesis records, de-aggregated once on arrival);
+    ``units`` counts the rows they make (user records: what admission control counts);
+    ``ended`` says the shard is closed and ``buffer`` holds its last records.
     """
 
     shard_id: str
@@ -46,6 +47,18 @@ class ShardCursor:
     backoff: Backoff = field(default_factory=Backoff)
     millis_behind: int | None = None
     caught_up_at_ms: int | None = None  # wall time the shard was last seen at its tip
+    units: int = 0  # rows (user records) in ``buffer``
+
+    def add(self, records: Sequence[Record]) -> None:
+        self.buffer.extend(records)
+        self.units += sum(units(r) for r in records)
+
+    def take(self, count: int) -> list[Record]:
+        """Remove and return the first ``count`` buffered records."""
+        taken = self.buffer[:count]
+        del self.buffer[:count]
+        self.units -= sum(units(r) for r in taken)
+        return taken
 
     @property
     def fetched_to(self) -> ShardPosition:
@@ -86,7 +99,8 @@ def fill(
     stop_at_ms: int | None = None,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> FillStats:
-    """Fetch records of one shard into ``cursor.buffer`` until it holds ``want`` records.
+    """Fetch records of one shard into ``cursor.buffer`` until it holds ``want`` rows (user
+    records; a KPL-aggregated record counts as the records it carries).
 
     Stops early when the shard is caught up, ends (closed), is throttled (it then backs off
     until ``cursor.not_before``), or returns a record that arrived at or after ``stop_at_ms``
@@ -94,7 +108,7 @@ def fill(
     polled again for ``idle_s``.
     """
     stats = FillStats()
-    while not cursor.ended and (want is None or len(cursor.buffer) < want):
+    while not cursor.ended and (want is None or cursor.units < want):
         if clock() < cursor.not_before or cancelled():
             break
         try:
@@ -102,7 +116,7 @@ def fill(
                 cursor.iterator = shards.iterator(cursor.shard_id, cursor.fetched_to, start)
             limit = limit_per_call
             if want is not None:
-                limit = max(1, min(limit_per_call, want - len(cursor.buffer)))
+                limit = max(1, min(limit_per_call, want - cursor.units))
             stats.calls += 1
             fetch = shards.get_records(cursor.iterator, limit)
         except Throttled:
@@ -119,7 +133,8 @@ def fill(
             cursor.iterator = None
             continue
         cursor.backoff.reset()
-        cursor.buffer.extend(fetch.records)
+        decode_user_records(fetch.records)
+        cursor.add(fetch.records)
         stats.records += len(fetch.records)
         cursor.iterator = fetch.next_iterator
         cursor.millis_behind = fetch.millis_behind
@@ -172,7 +187,7 @@ def read_range(
             iterator = None
             continue
         backoff.reset()
-        wanted = [r for r in fetch.records if seq_int(r["SequenceNumber"]) <= end]
+        wanted: list[Record] = [r for r in fetch.records if seq_int(r["SequenceNumber"]) <= end]
         if wanted:
             last = ShardPosition(seq=wanted[-1]["SequenceNumber"])
             yield wanted

@@ -1,26 +1,34 @@
-"""Write a micro-batch's rows to the S3 Parquet lake, idempotently.
+"""Append a micro-batch's rows to the lake's Delta tables, exactly once.
 
-Layout: ``s3://<bucket>/<table>/dt=YYYY-MM-DD/hour=HH/<name>.parquet`` (zstd), one object per
-partition and batch (split past ``max_rows_per_object``), named from the micro-batch id:
-``batch-000000000042-0000.parquet`` (prefixed ``<query>-`` when several queries write one
-table). A replayed batch therefore rewrites the same keys, and any part a previous attempt
-wrote beyond the new count is deleted, so the lake holds each row once.
+Each table gets one commit per micro-batch (tables with no rows in the batch get none): the
+rows are split by UTC hour of the table's partition time into zstd Parquet files under
+``<table>/dt=YYYY-MM-DD/hour=HH/``, uploaded in parallel, and then the commit
+(:func:`fraudstream.lake.delta_log.append_commit`) is put at the table's next log version
+only if that version is still free. The commit records the streaming query's id and the batch
+id as a Delta application transaction, so a replayed batch whose commit is already in a table
+is skipped there: every row is in the lake once, and a reader sees a batch's files all at once.
+
+Another writer taking the version first (the compaction job, ``fraudstream lake compact``) is
+not a failure: the writer reads the commits it missed and puts its own at the next version.
+Transient failures are retried with backoff; one that persists raises :class:`SinkError`, so
+the caller fails the batch and Spark replays it. Every ``CHECKPOINT_INTERVAL`` commits a
+table's log gets a checkpoint (in the background, through ``deltalake``), so readers replay
+at most that many commits. docs/lake.md describes the layout; docs/adr/0009 why Delta.
 
 Pure logic (:func:`conform`, :func:`plan`, :func:`encode`) is separate from the I/O
-(:class:`LakeWriter`, which uploads with ``put_object`` through :func:`fraudstream.aws.client`,
-in parallel, retrying transient failures with backoff).
+(:class:`LakeWriter`).
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -28,11 +36,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from botocore.exceptions import ClientError
 
 from fraudstream import aws, lake_tables
+from fraudstream.lake import delta_log, tables
+from fraudstream.lake.delta_log import DataFile
+from fraudstream.lake.errors import LegacyLayoutError
 from fraudstream.settings import Settings
 from processor.errors import ProcessorError, SinkError
-from processor.sinks.retry import Backoff, GaveUp, retry
+from processor.sinks.retry import Backoff, GaveUp, is_transient, retry
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +56,7 @@ PARTITION_TIME = {
 }
 """The column each table is partitioned by (dt/hour in UTC)."""
 NULL_PARTITION = ("1970-01-01", "00")
-"""Where rows whose partition time is null go (deterministic, so replays still overwrite)."""
+"""Where rows whose partition time is null go."""
 COMPRESSION = "zstd"
 _HOUR_US = 3_600_000_000
 
@@ -53,12 +65,16 @@ class LakeSchemaError(ProcessorError):
     """Rows cannot be shaped into a lake table (a column missing or of the wrong type)."""
 
 
+class CommitConflict(Exception):
+    """Another writer took the log version first (S3 answered 412 to the conditional put)."""
+
+
 @dataclass(frozen=True)
 class LakeObject:
-    """One Parquet object to write."""
+    """One Parquet file to write: its table, path relative to the table root and rows."""
 
     table: str
-    key: str
+    path: str
     dt: str
     hour: str
     rows: pa.Table
@@ -77,9 +93,15 @@ class LakeWriteResult:
 
     batch_id: int
     written: list[WrittenObject] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
+    commits: dict[str, int] = field(default_factory=dict)
+    """Table -> the log version this batch committed as."""
+    skipped: list[str] = field(default_factory=list)
+    """Tables that already held this batch (a replay): nothing was written to them."""
     retries: int = 0
     seconds: float = 0.0
+    commit_seconds: float = 0.0
+    """The longest of the tables' commit steps (after their files were stored): what the table
+    format adds to a batch, since the tables commit in parallel."""
 
     @property
     def rows(self) -> int:
@@ -144,28 +166,17 @@ def partition_of(hour_bucket: int | None) -> tuple[str, str]:
     return moment.strftime("%Y-%m-%d"), moment.strftime("%H")
 
 
-def object_name(batch_id: int, part: int, query: str | None = None) -> str:
-    prefix = f"{query}-" if query else ""
-    return f"{prefix}batch-{batch_id:012d}-{part:04d}.parquet"
-
-
-def batch_prefix(batch_id: int, query: str | None = None) -> str:
-    """The start every object name of this batch shares (used to find stale parts)."""
-    return object_name(batch_id, 0, query).rsplit("-", 1)[0] + "-"
-
-
 def plan(
     table_name: str,
     rows: pa.Table,
     batch_id: int,
+    app_id: str,
     *,
-    query: str | None = None,
     max_rows_per_object: int = 1_000_000,
 ) -> list[LakeObject]:
-    """Split conformed ``rows`` by UTC hour of the table's partition time into objects."""
+    """Split conformed ``rows`` by UTC hour of the table's partition time into files."""
     if rows.num_rows == 0:
         return []
-    spec = lake_tables.table(table_name)
     times = rows.column(PARTITION_TIME[table_name]).combine_chunks()
     micros = pc.cast(times, pa.int64()).to_numpy(zero_copy_only=False)
     valid = times.is_valid().to_numpy(zero_copy_only=False)
@@ -181,25 +192,59 @@ def plan(
         chosen = order[bounds[index] : bounds[index + 1]]
         part_rows = rows.take(pa.array(chosen))
         for part, start in enumerate(range(0, part_rows.num_rows, max_rows_per_object)):
-            key = f"{spec.prefix}dt={dt}/hour={hour}/{object_name(batch_id, part, query)}"
+            path = delta_log.data_file_path(dt, hour, batch_id, app_id, part)
             chunk = part_rows.slice(start, max_rows_per_object)
-            objects.append(LakeObject(table_name, key, dt, hour, chunk))
+            objects.append(LakeObject(table_name, path, dt, hour, chunk))
     return objects
 
 
 def encode(rows: pa.Table) -> bytes:
-    """Parquet bytes (zstd) of ``rows``."""
+    """Parquet bytes (zstd) of ``rows``: the data columns only (Delta keeps dt/hour in the log
+    and the path, as Hive-style tables do)."""
     buffer = io.BytesIO()
     pq.write_table(rows, buffer, compression=COMPRESSION, use_dictionary=True)
     return buffer.getvalue()
 
 
-class LakeWriter:
-    """Uploads micro-batches to the lake bucket; one instance per process is enough.
+@dataclass
+class _TableState:
+    """What the writer knows of one table: its latest log version and this app's last batch."""
 
-    ``s3`` defaults to ``aws.client("s3", settings, max_attempts=1)`` (a single attempt per
-    call): this class does the retrying (``max_attempts``
-    attempts per call, backoff between) so the policy is in one place.
+    version: int
+    committed: int  # the last batch id of this app in the table; -1 for none
+    since_checkpoint: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _delta_transient(error: BaseException) -> bool:
+    """Transient for a deltalake call: botocore's transient errors, and the library's own I/O
+    failures except those that retrying cannot fix (no table, protocol or schema mismatch)."""
+    from deltalake.exceptions import (
+        DeltaError,
+        DeltaProtocolError,
+        SchemaMismatchError,
+        TableNotFoundError,
+    )
+
+    if isinstance(error, TableNotFoundError | DeltaProtocolError | SchemaMismatchError):
+        return False
+    return is_transient(error) or isinstance(error, OSError | DeltaError)
+
+
+def _commit_transient(error: BaseException) -> bool:
+    """S3 answers 409 when two conditional puts of one key race; the retry then gets 412."""
+    code = error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
+    return code == "ConditionalRequestConflict" or is_transient(error)
+
+
+class LakeWriter:
+    """Commits micro-batches to the lake's Delta tables; one instance per process is enough.
+
+    ``query`` is the application id recorded with every commit; by default
+    :func:`fraudstream.lake.tables.default_app_id`, read at the first write: the Spark
+    streaming query's id. ``s3`` defaults to ``aws.client("s3", settings, max_attempts=1)``:
+    this class does the retrying (``max_attempts`` attempts per call, backoff between) so the
+    policy is in one place.
     """
 
     def __init__(
@@ -213,20 +258,46 @@ class LakeWriter:
         sleep: Callable[[float], None] = time.sleep,
         max_workers: int = 8,
         max_rows_per_object: int = 1_000_000,
+        checkpoint_interval: int = tables.CHECKPOINT_INTERVAL,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self.settings = settings
         self.bucket = settings.bucket
         self.query = query
         self.max_attempts = max_attempts or settings.sink_max_attempts
         self.backoff = backoff or Backoff()
         self.sleep = sleep
         self.max_rows_per_object = max_rows_per_object
+        self.checkpoint_interval = checkpoint_interval
+        self.clock = clock
         self._s3 = s3 or aws.client(
-            "s3", settings, max_attempts=1, max_pool_connections=max(10, max_workers)
+            "s3", settings, max_attempts=1, max_pool_connections=max(10, max_workers + 4)
         )
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lake")
+        names = lake_tables.table_names()
+        self._uploads = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lake")
+        self._tables = ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="lake-table")
+        self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-ckpt")
+        self._checkpoints: list[Future[None]] = []
+        self._state: dict[str, _TableState] = {}
+        self._state_locks = {name: threading.Lock() for name in names}
+        self._app_id: str | None = None
+        self._retries = 0
+        self._retries_lock = threading.Lock()
+
+    @property
+    def app_id(self) -> str:
+        """The id this writer's commits record (resolved once, at the first write)."""
+        if self._app_id is None:
+            self._app_id = self.query or tables.default_app_id(self.settings)
+        return self._app_id
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        """Wait for background checkpoints, then stop the threads."""
+        for future in self._checkpoints:
+            future.exception()
+        self._checkpointer.shutdown(wait=True)
+        self._tables.shutdown(wait=True)
+        self._uploads.shutdown(wait=True)
 
     def __enter__(self) -> LakeWriter:
         return self
@@ -241,48 +312,190 @@ class LakeWriter:
         return self.write_tables(batch_id, {table_name: data})
 
     def write_tables(
-        self, batch_id: int, tables: Mapping[str, pa.Table | pd.DataFrame]
+        self, batch_id: int, tables_rows: Mapping[str, pa.Table | pd.DataFrame]
     ) -> LakeWriteResult:
-        """Write several tables' rows of one micro-batch, all objects in parallel.
+        """Commit several tables' rows of one micro-batch, the tables in parallel.
 
-        Returns when every object is stored; raises :class:`SinkError` if one could not be
-        (after retries), so the caller fails the batch and Spark replays it.
+        Returns when every table holds the batch (committed now, or found committed by an
+        earlier attempt); raises :class:`SinkError` if a table could not be written after
+        retries, once every other table's attempt has finished.
         """
         started = time.monotonic()
-        objects: list[LakeObject] = []
-        for name, data in tables.items():
-            rows = conform(name, data, batch_id)
-            objects.extend(
-                plan(
-                    name,
-                    rows,
-                    batch_id,
-                    query=self.query,
-                    max_rows_per_object=self.max_rows_per_object,
-                )
-            )
+        conformed = {name: conform(name, data, batch_id) for name, data in tables_rows.items()}
+        app_id = self.app_id
+        with self._retries_lock:
+            retries_before = self._retries
+        futures = {
+            name: self._tables.submit(self._write_table, name, rows, batch_id, app_id)
+            for name, rows in conformed.items()
+            if rows.num_rows
+        }
         result = LakeWriteResult(batch_id)
-        retries = [0]
-
-        def count(attempt: int, error: BaseException) -> None:
-            retries[0] += 1
-            log.warning("lake write retry %d: %s", attempt, error)
-
-        futures = [self._pool.submit(self._put, obj, count) for obj in objects]
-        result.written = [f.result() for f in futures]
-        partitions = {(o.key.rsplit("/", 1)[0] + "/") for o in objects}
-        removals = [
-            self._pool.submit(self._remove_stale, p, batch_id, {o.key for o in objects}, count)
-            for p in sorted(partitions)
-        ]
-        for future in removals:
-            result.removed.extend(future.result())
-        result.retries = retries[0]
+        failure: Exception | None = None
+        for name, future in futures.items():
+            try:
+                written, version, commit_seconds = future.result()
+            except Exception as error:  # noqa: BLE001 - raised once the other tables finish
+                failure = failure or error
+                continue
+            result.commit_seconds = max(result.commit_seconds, commit_seconds)
+            if version is None:
+                result.skipped.append(name)
+            else:
+                result.commits[name] = version
+                result.written.extend(written)
+        if failure is not None:
+            if isinstance(failure, SinkError | LakeSchemaError | LegacyLayoutError):
+                raise failure
+            raise SinkError(f"lake: batch {batch_id} failed: {failure}") from failure
+        with self._retries_lock:
+            result.retries = self._retries - retries_before
         result.seconds = time.monotonic() - started
+        if result.skipped:
+            log.info("lake: batch %d already in %s; skipped", batch_id, ", ".join(result.skipped))
         return result
 
+    # -- one table ------------------------------------------------------------------------------
+    def _write_table(
+        self, name: str, rows: pa.Table, batch_id: int, app_id: str
+    ) -> tuple[list[WrittenObject], int | None, float]:
+        """Upload and commit one table's rows; (written, version, seconds the commit took), or
+        ([], None, 0) when the table already holds this batch."""
+        state = self._table_state(name, app_id)
+        with state.lock:
+            if batch_id <= state.committed:
+                return [], None, 0.0
+            objects = plan(
+                name, rows, batch_id, app_id, max_rows_per_object=self.max_rows_per_object
+            )
+            uploads = [self._uploads.submit(self._put, obj) for obj in objects]
+            done = [u.result() for u in uploads]
+            files = [f for _, f in done]
+            committing = time.monotonic()
+            version = self._commit(name, state, files, batch_id, app_id)
+            commit_seconds = time.monotonic() - committing
+            if version is None:
+                return [], None, commit_seconds
+            state.since_checkpoint += 1
+            if state.since_checkpoint >= self.checkpoint_interval:
+                state.since_checkpoint = 0
+                self._checkpoints = [f for f in self._checkpoints if not f.done()]
+                self._checkpoints.append(self._checkpointer.submit(self._checkpoint, name))
+            return [w for w, _ in done], version, commit_seconds
+
+    def _table_state(self, name: str, app_id: str) -> _TableState:
+        with self._state_locks[name]:
+            if name not in self._state:
+                self._state[name] = self._load_state(name, app_id)
+            return self._state[name]
+
+    def _load_state(self, name: str, app_id: str) -> _TableState:
+        """Create the table if needed; read its version and this app's last batch."""
+        from deltalake import DeltaTable
+
+        def load() -> _TableState:
+            tables.ensure_table(self.settings, name, s3=self._s3)
+            table = DeltaTable(
+                tables.table_uri(self.bucket, name),
+                storage_options=tables.storage_options(self.settings),
+            )
+            version = table.version()
+            committed = table.transaction_version(app_id)
+            return _TableState(
+                version=version,
+                committed=-1 if committed is None else committed,
+                since_checkpoint=version % self.checkpoint_interval,
+            )
+
+        return self._call(f"open table {name}", load, transient=_delta_transient)
+
+    def _commit(
+        self, name: str, state: _TableState, files: list[DataFile], batch_id: int, app_id: str
+    ) -> int | None:
+        """Put the commit at the next free version; None when the batch turns out committed
+        already (an earlier attempt's put succeeded though its answer was lost)."""
+        prefix = tables.table_prefix(name)
+        while True:
+            version = state.version + 1
+            body = delta_log.append_commit(
+                files, app_id=app_id, batch_id=batch_id, now_ms=int(self.clock() * 1000)
+            )
+            key = delta_log.log_key(prefix, version)
+            try:
+                self._call(
+                    f"commit s3://{self.bucket}/{key}",
+                    lambda key=key, body=body: self._put_if_absent(key, body),  # type: ignore[misc]
+                    transient=_commit_transient,
+                )
+            except CommitConflict:
+                if self._catch_up(name, state, batch_id, app_id):
+                    return None
+                continue
+            state.version, state.committed = version, batch_id
+            return version
+
+    def _put_if_absent(self, key: str, body: bytes) -> None:
+        try:
+            self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*")
+        except ClientError as error:
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if error.response.get("Error", {}).get("Code") == "PreconditionFailed" or status == 412:
+                raise CommitConflict(key) from error
+            raise
+
+    def _catch_up(self, name: str, state: _TableState, batch_id: int, app_id: str) -> bool:
+        """Read the commits other writers added since ``state.version``; True when one of
+        them holds this app's ``batch_id`` (or a later one)."""
+        prefix = tables.table_prefix(name)
+        while True:
+            key = delta_log.log_key(prefix, state.version + 1)
+            try:
+                body = self._call(
+                    f"read s3://{self.bucket}/{key}",
+                    lambda key=key: self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read(),  # type: ignore[misc]
+                )
+            except SinkError as error:
+                if _no_such_key(error.__cause__):
+                    break
+                raise
+            summary = delta_log.read_commit(body)
+            if summary.changes_table:
+                raise SinkError(
+                    f"lake: table {name} changed its schema or protocol at version "
+                    f"{state.version + 1}; restart the processor to pick it up"
+                )
+            state.version += 1
+            mine = summary.txns.get(app_id)
+            if mine is not None:
+                state.committed = max(state.committed, mine)
+        log.info("lake: %s moved on to version %d under a concurrent writer", name, state.version)
+        return batch_id <= state.committed
+
+    def _checkpoint(self, name: str) -> None:
+        """Write a checkpoint of the table's latest version (background; failures only logged:
+        readers then replay more commits, nothing is lost)."""
+        from deltalake import DeltaTable
+
+        try:
+            DeltaTable(
+                tables.table_uri(self.bucket, name),
+                storage_options=tables.storage_options(self.settings),
+            ).create_checkpoint()
+        except Exception as error:  # noqa: BLE001 - logged, the next interval tries again
+            log.warning("lake: checkpoint of %s failed: %s", name, error)
+
+    # -- I/O with retries ---------------------------------------------------------------------
+    def _count(self, attempt: int, error: BaseException) -> None:
+        with self._retries_lock:
+            self._retries += 1
+        log.warning("lake write retry %d: %s", attempt, error)
+
     def _call(
-        self, what: str, call: Callable[[], Any], on_retry: Callable[[int, BaseException], None]
+        self,
+        what: str,
+        call: Callable[[], Any],
+        *,
+        transient: Callable[[BaseException], bool] = is_transient,
     ) -> Any:
         try:
             return retry(
@@ -290,57 +503,38 @@ class LakeWriter:
                 max_attempts=self.max_attempts,
                 backoff=self.backoff,
                 sleep=self.sleep,
-                on_retry=on_retry,
+                transient=transient,
+                on_retry=self._count,
             )
+        except (CommitConflict, LegacyLayoutError):
+            raise
         except GaveUp as error:
             raise SinkError(
                 f"lake: {what} failed after {error.attempts} attempts: {error.last}"
-            ) from error
+            ) from error.last
         except Exception as error:
             raise SinkError(f"lake: {what} failed: {error}") from error
 
-    def _put(
-        self, obj: LakeObject, on_retry: Callable[[int, BaseException], None]
-    ) -> WrittenObject:
+    def _put(self, obj: LakeObject) -> tuple[WrittenObject, DataFile]:
         body = encode(obj.rows)
+        key = tables.table_prefix(obj.table) + obj.path
         self._call(
-            f"put s3://{self.bucket}/{obj.key}",
+            f"put s3://{self.bucket}/{key}",
             lambda: self._s3.put_object(
                 Bucket=self.bucket,
-                Key=obj.key,
+                Key=key,
                 Body=body,
                 ContentType="application/vnd.apache.parquet",
             ),
-            on_retry,
         )
-        return WrittenObject(obj.key, obj.rows.num_rows, len(body))
-
-    def _remove_stale(
-        self,
-        partition: str,
-        batch_id: int,
-        keep: set[str],
-        on_retry: Callable[[int, BaseException], None],
-    ) -> list[str]:
-        prefix = partition + batch_prefix(batch_id, self.query)
-        listing = self._call(
-            f"list s3://{self.bucket}/{prefix}",
-            lambda: self._s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix),
-            on_retry,
+        rows = obj.rows.num_rows
+        return WrittenObject(key, rows, len(body)), DataFile(
+            obj.path, obj.dt, obj.hour, len(body), rows
         )
-        stale = [o["Key"] for o in listing.get("Contents", []) if o["Key"] not in keep]
-        for key in stale:
-            self._call(
-                f"delete s3://{self.bucket}/{key}",
-                partial(self._s3.delete_object, Bucket=self.bucket, Key=key),
-                on_retry,
-            )
-        return stale
 
 
-def read_objects(s3: Any, bucket: str, keys: Iterable[str]) -> pa.Table:
-    """Read lake objects back into one table (for tests and tools)."""
-    tables = [
-        pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=k)["Body"].read())) for k in keys
-    ]
-    return pa.concat_tables(tables)
+def _no_such_key(error: BaseException | None) -> bool:
+    return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in (
+        "NoSuchKey",
+        "404",
+    )

@@ -58,6 +58,17 @@ def test_produce_10k_at_1k_per_second(fresh_streams: Settings) -> None:
     stats = run_cli(fresh_streams, "stream", "stats")
     assert "10,000 records, 10,000 distinct transaction ids, 0 duplicates" in stats.stdout
     assert "valid: 10,000" in stats.stdout
+    # KPL-aggregated by default: a few hundred Kinesis records (one per shard per send).
+    assert len({(r.shard_id, r.sequence_number) for r in records}) < 1_000
+    assert any(r.sub_sequence_number > 0 for r in records)
+
+
+def test_produce_without_aggregation_writes_one_record_per_event(fresh_streams: Settings) -> None:
+    result = run_cli(fresh_streams, "produce", "--rate", "200", "--duration", "2", "--no-aggregate")
+    assert result.returncode == 0, result.stderr
+    records = list(read_stream(aws.client("kinesis", fresh_streams), fresh_streams.stream_name))
+    assert len(records) == 400
+    assert len({(r.shard_id, r.sequence_number) for r in records}) == 400
 
 
 def test_bad_input_is_one_line_and_non_zero(fresh_streams: Settings) -> None:

@@ -85,13 +85,71 @@ def test_durations_in_milliseconds() -> None:
     assert load_settings(watermark="90 seconds").watermark_ms == 90_000
 
 
+REAL_KEY = "0123456789abcdef0123456789abcdef"  # 32 bytes
+
+
 def test_dev_token_key_refused_against_real_aws() -> None:
     with pytest.raises(SettingsError, match="card_token_key"):
         check_production_safety(load_settings())
     check_production_safety(load_settings(endpoint_url="http://127.0.0.1:4566"))
-    check_production_safety(load_settings(card_token_key="a-real-secret"))
+    check_production_safety(load_settings(card_token_key=REAL_KEY))
     assert load_settings().card_token_key.get_secret_value() == DEV_TOKEN_KEY
     assert DEV_TOKEN_KEY not in repr(load_settings())
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://kinesis.us-east-1.amazonaws.com",
+        "https://vpce-0a1b2c3d4e5f-abcdefgh.kinesis.us-east-1.vpce.amazonaws.com",
+        "http://10.0.3.17:4566",
+        "http://172.17.0.2:4566",
+        "http://192.168.1.20:4566",
+        "http://[fd12:3456::1]:4566",
+        "http://localstack:4566",  # a compose service name: not this machine
+        "http://localhost.example.com:4566",
+        "http://127.0.0.1.example.com:4566",
+        "http://127.0.0.1@evil.example:4566",
+        "http://0.0.0.0:4566",
+    ],
+)
+def test_dev_token_key_refused_for_any_endpoint_but_loopback(endpoint: str) -> None:
+    """The defect: the development key was refused only when no endpoint was set."""
+    settings = load_settings(endpoint_url=endpoint)
+    assert not settings.is_local
+    with pytest.raises(SettingsError, match="card_token_key") as refused:
+        check_production_safety(settings)
+    assert DEV_TOKEN_KEY not in str(refused.value)
+    check_production_safety(load_settings(endpoint_url=endpoint, card_token_key=REAL_KEY))
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["http://127.0.0.1:4566", "http://localhost:4566", "http://[::1]:4566", "http://127.0.0.2:80"],
+)
+def test_dev_token_key_allowed_with_the_emulator_on_loopback(endpoint: str) -> None:
+    settings = load_settings(endpoint_url=endpoint)
+    assert settings.is_local
+    check_production_safety(settings)
+
+
+def test_a_per_service_endpoint_to_real_aws_is_not_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    """boto3 and fraudstream.aws honour AWS_ENDPOINT_URL_KINESIS over AWS_ENDPOINT_URL."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_KINESIS", "https://kinesis.eu-west-1.amazonaws.com")
+    with pytest.raises(SettingsError, match="card_token_key"):
+        check_production_safety(load_settings(endpoint_url="http://127.0.0.1:4566"))
+
+
+@pytest.mark.parametrize("key", ["k", "short-key", "x" * 31, "\u00e9" * 15])
+def test_card_token_keys_under_32_bytes_are_refused(key: str) -> None:
+    with pytest.raises(SettingsError, match=r"card_token_key.*at least 32 bytes") as refused:
+        load_settings(card_token_key=key)
+    assert repr(key) not in str(refused.value) and "got" not in str(refused.value)  # no echo
+
+
+def test_a_32_byte_card_token_key_is_accepted() -> None:
+    assert load_settings(card_token_key="\u00e9" * 16).card_token_key.get_secret_value()
+    assert load_settings(card_token_key=REAL_KEY).card_token_key.get_secret_value() == REAL_KEY
 
 
 def test_settings_reference_is_up_to_date() -> None:
@@ -108,7 +166,7 @@ def test_to_environment_round_trips(monkeypatch: pytest.MonkeyPatch, tmp_path: P
         stream_name="tx-abc",
         state_dir=tmp_path,
         watermark="2 hours",
-        card_token_key="another-key",
+        card_token_key="another-key-of-at-least-32-bytes!",
         metrics_port=0,
     )
     env = to_environment(original)

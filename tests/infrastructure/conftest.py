@@ -33,7 +33,7 @@ DEFAULT_MIRROR = "/opt/tf-plugins"
 # Terraform roots the checks initialise: environments (committed lock file) and the modules that
 # carry their own `terraform test` files.
 TF_ENVS = ("envs/aws", "envs/local")
-TF_TESTED_MODULES = ("modules/eks", "modules/sagemaker")
+TF_TESTED_MODULES = ("modules/eks", "modules/sagemaker", "modules/github_oidc")
 
 
 def tool(name: str) -> str:

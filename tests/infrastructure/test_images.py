@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.infrastructure.conftest import DOCKER, REPO, output_of, run, tool
 
@@ -68,3 +69,28 @@ def test_a_bad_instruction_is_caught(tmp_path: Path) -> None:
     result = run(hadolint(broken))
     assert result.returncode != 0
     assert "DL3000" in result.stdout  # WORKDIR must be absolute
+
+
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def third_party_images() -> list[str]:
+    """Every image the Dockerfiles build from and docker-compose runs (not our own builds)."""
+    images = []
+    for dockerfile in DOCKERFILES:
+        images += re.findall(r"^FROM\s+(\S+)", dockerfile.read_text(), re.M)
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    images += [s["image"] for s in compose["services"].values() if "image" in s]
+    return images
+
+
+def test_images_are_pinned_by_digest_or_listed_as_tag_only() -> None:
+    """A tag can be moved to other content; a digest cannot. Where no digest could be
+    verified, docs/security.md says so, and the image is pinned by exact tag."""
+    security = (REPO / "docs" / "security.md").read_text()
+    tag_only = security.split("## Base images pinned by tag only")[1].split("\n## ")[0]
+    for image in third_party_images():
+        if DIGEST.search(image):
+            assert f"`{image.partition('@')[0]}`" in security, f"{image}: list its digest source"
+        else:
+            assert f"`{image}`" in tag_only, f"{image}: pin a verified digest or document it"

@@ -3,7 +3,9 @@ cluster's API version, and hold the security and wiring rules the platform relie
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from fraudstream.settings import load_settings
 from tests.infrastructure.conftest import KUBERNETES, REPO, TERRAFORM, output_of, run, tool
 
 pytestmark = pytest.mark.infra
@@ -21,7 +24,7 @@ pytestmark = pytest.mark.infra
 KUBERNETES_VERSION = "1.33.0"  # keep in step with kubernetes_version in the Terraform eks module
 RENDER = KUBERNETES / "render.py"
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
-SERVICE_ACCOUNTS = {"spark-driver", "spark-executor", "producer", "model-deploy"}
+SERVICE_ACCOUNTS = {"spark-driver", "spark-executor", "producer", "model-deploy", "lake-compact"}
 
 
 def terraform_output_keys() -> set[str]:
@@ -41,6 +44,8 @@ def sample_values() -> dict[str, str]:
             "STREAM_SHARDS": "4",
             "LABELS_STREAM_SHARDS": "1",
             "PRODUCER_IMAGE_REPOSITORY": f"{ECR}/fraudstream/producer",
+            "VPC_CIDR": "10.40.0.0/16",
+            "SERVICE_CIDR": "172.20.0.0/16",
         }
     )
     for key in values:
@@ -90,6 +95,8 @@ def pod_specs(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             specs.append(doc["spec"])
         elif doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
             specs.append(doc["spec"]["template"]["spec"])
+        elif doc["kind"] == "CronJob":
+            specs.append(doc["spec"]["jobTemplate"]["spec"]["template"]["spec"])
     return specs
 
 
@@ -136,7 +143,7 @@ def test_render_refuses_a_missing_value(tmp_path: Path) -> None:
 
 def test_every_container_is_bounded_and_unprivileged(rendered: Path) -> None:
     specs = pod_specs(documents(rendered))
-    assert len(specs) == 3  # producer, Spark driver, Spark executor
+    assert len(specs) == 4  # producer, lake compaction, Spark driver, Spark executor
     for spec in specs:
         assert spec["securityContext"]["runAsNonRoot"] is True
         assert spec["securityContext"]["runAsUser"] >= 10000
@@ -165,6 +172,20 @@ def test_service_accounts_carry_irsa_roles_and_only_the_driver_has_api_rights(
     subjects = {s["name"] for b in bindings for s in b["subjects"]}
     assert subjects == {"spark-driver"}
     assert not [d for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+
+
+def test_lake_compaction_runs_hourly_alone_with_its_own_role(rendered: Path) -> None:
+    jobs = [d for d in documents(rendered) if d["kind"] == "CronJob"]
+    assert [j["metadata"]["name"] for j in jobs] == ["lake-compact"]
+    spec = jobs[0]["spec"]
+    assert spec["concurrencyPolicy"] == "Forbid"  # two compactions would only race each other
+    minute, hour = spec["schedule"].split()[:2]
+    assert hour == "*" and int(minute) >= 10  # after the 10-minute watermark closes the hour
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "lake-compact"
+    assert pod["containers"][0]["args"][:2] == ["lake", "compact"]
+    settings = (KUBERNETES / "30-configmap.yaml").read_text()
+    assert "FRAUDSTREAM_WATERMARK: 10 minutes" in settings
 
 
 def test_network_policies_deny_by_default(rendered: Path) -> None:
@@ -204,3 +225,96 @@ def test_spark_submit_script_matches_the_manifests() -> None:
     )
     assert dry.returncode == 0, output_of(dry)
     assert "k8s://https://example.eks.amazonaws.com" in dry.stdout
+
+
+def container_environment(rendered: Path, template: str) -> dict[str, str]:
+    """What a container of a pod template sees: its ConfigMaps (envFrom), then its own env."""
+    configmaps = {
+        d["metadata"]["name"]: d["data"] for d in documents(rendered) if d["kind"] == "ConfigMap"
+    }
+    pod = yaml.safe_load((rendered / "spark" / template).read_text())
+    container = pod["spec"]["containers"][0]
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        env.update(configmaps[source["configMapRef"]["name"]])
+    env.update({item["name"]: item["value"] for item in container.get("env", [])})
+    return env
+
+
+def test_the_driver_serves_metrics_where_probes_and_prometheus_reach_it(
+    rendered: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kubelet probes and Prometheus connect to the pod's IP, never to its loopback."""
+    for name in [n for n in os.environ if n.startswith(("FRAUDSTREAM_", "AWS_"))]:
+        monkeypatch.delenv(name)
+    for name, value in container_environment(rendered, "driver-pod-template.yaml").items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    address = ipaddress.ip_address(settings.metrics_host)
+    assert address.is_unspecified, f"the driver's metrics bind {address}: probes cannot reach it"
+    driver = yaml.safe_load((rendered / "spark" / "driver-pod-template.yaml").read_text())
+    container = driver["spec"]["containers"][0]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports["metrics"] == settings.metrics_port
+    assert container["livenessProbe"]["httpGet"]["port"] == "metrics"
+    assert driver["metadata"]["annotations"]["prometheus.io/port"] == str(settings.metrics_port)
+
+
+def pod_labels(rendered: Path) -> dict[str, dict[str, str]]:
+    """Labels of the producer's pods and of the Spark driver and executors."""
+    labels = {}
+    for doc in documents(rendered):
+        if doc["kind"] == "Deployment":
+            labels[doc["metadata"]["name"]] = doc["spec"]["template"]["metadata"]["labels"]
+        elif doc["kind"] == "Pod":
+            labels[doc["metadata"]["labels"]["app.kubernetes.io/component"]] = doc["metadata"][
+                "labels"
+            ]
+    return labels
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In", expression
+        if labels.get(expression["key"]) not in expression["values"]:
+            return False
+    return True
+
+
+def https_destinations(rendered: Path, labels: dict[str, str]) -> list[dict[str, Any]]:
+    """The ipBlocks a pod with ``labels`` may reach on 443 (a rule without ``to`` reaches any
+    address: written as 0.0.0.0/0 with no exceptions)."""
+    found = []
+    for doc in documents(rendered):
+        if doc["kind"] != "NetworkPolicy" or not selects(doc["spec"]["podSelector"], labels):
+            continue
+        for rule in doc["spec"].get("egress", []):
+            ports = rule.get("ports")
+            if ports is not None and not any(p.get("port") == 443 for p in ports):
+                continue
+            peers = rule.get("to") or [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+            found += [peer["ipBlock"] for peer in peers if "ipBlock" in peer]
+    return found
+
+
+def test_https_egress_never_reaches_metadata_or_private_networks_beyond_the_vpc(
+    rendered: Path,
+) -> None:
+    """Before: one rule let every pod reach any address on 443."""
+    inside = {"10.40.0.0/16", "172.20.0.0/16"}  # the VPC and the Service range (sample values)
+    blocked = [ipaddress.ip_network(c) for c in ("169.254.0.0/16", "10.0.0.0/8", "172.16.0.0/12")]
+    pods = pod_labels(rendered)
+    assert set(pods) == {"producer", "driver", "executor"}
+    for name, labels in pods.items():
+        for block in https_destinations(rendered, labels):
+            if block["cidr"] in inside:
+                continue
+            excepted = [ipaddress.ip_network(c) for c in block.get("except", [])]
+            for network in blocked:
+                assert any(network.subnet_of(e) for e in excepted), (name, block)
+    producer = https_destinations(rendered, pods["producer"])
+    assert {b["cidr"] for b in producer} == inside, "the producer needs only the VPC's endpoints"
+    driver = {b["cidr"] for b in https_destinations(rendered, pods["driver"])}
+    assert inside < driver, "the driver reaches the VPC, the API and S3/DynamoDB"

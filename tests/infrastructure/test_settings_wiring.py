@@ -8,6 +8,8 @@ envs/local `settings_env` output.
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import re
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import pytest
 import yaml
 from pydantic import AliasChoices
 
-from fraudstream.settings import ENV_PREFIX, Settings
+from fraudstream.settings import ENV_PREFIX, Settings, load_settings
 from tests.infrastructure.conftest import KUBERNETES, REPO, TERRAFORM
 
 pytestmark = pytest.mark.infra
@@ -60,5 +62,20 @@ def test_compose_builds_the_repository_images() -> None:
         if "build" in service:
             assert (REPO / service["build"]["dockerfile"]).is_file(), name
         else:
-            tag = service["image"].rpartition(":")[2]
+            tag = service["image"].partition("@")[0].rpartition(":")[2]
             assert re.search(r"\d+\.\d+", tag), f"{name}: pin the image version"
+
+
+def test_compose_processor_serves_metrics_to_prometheus(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prometheus scrapes processor:9108 from its own container, so loopback will not do."""
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    processor = compose["services"]["processor"]
+    for name in [n for n in os.environ if n.startswith(("FRAUDSTREAM_", "AWS_"))]:
+        monkeypatch.delenv(name)
+    for name, value in processor["environment"].items():
+        monkeypatch.setenv(name, str(value))
+    settings = load_settings()
+    assert ipaddress.ip_address(settings.metrics_host).is_unspecified
+    assert f"127.0.0.1:{settings.metrics_port}:{settings.metrics_port}" in processor["ports"]
+    scrape = (REPO / "infrastructure" / "monitoring" / "prometheus-local.yaml").read_text()
+    assert f"processor:{settings.metrics_port}" in scrape

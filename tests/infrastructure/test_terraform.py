@@ -3,6 +3,7 @@ deliberate typo that validation must catch."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def test_validate(terraform: Terraform, root: str) -> None:
 
 @pytest.mark.parametrize("root", ["envs/aws", *TF_TESTED_MODULES])
 def test_terraform_test_with_mocked_provider(terraform: Terraform, root: str) -> None:
-    """IAM/IRSA, EKS and SageMaker plans asserted in memory (tests/*.tftest.hcl)."""
+    """IAM/IRSA, CI guardrails, EKS and SageMaker plans asserted in memory (tests/*.tftest.hcl)."""
     result = terraform(root, "test", "-no-color")
     assert result.returncode == 0, output_of(result)
     assert " 0 failed" in result.stdout
@@ -65,3 +66,40 @@ def test_a_typo_in_a_resource_attribute_fails_validation(
     )
     assert result.returncode != 0
     assert "Unsupported argument" in result.stderr and "billing_mod" in result.stderr
+
+
+def _blocks(text: str, header: str) -> dict[str, str]:
+    """Bodies of ``resource "aws_iam_role" "x" {...}`` / ``module "x" {...}`` blocks by name."""
+    found = {}
+    for match in re.finditer(header + r' "([^"]+)" \{', text):
+        depth, end = 1, match.end()
+        while depth:
+            depth += {"{": 1, "}": -1}.get(text[end], 0)
+            end += 1
+        found[match.group(1)] = text[match.end() : end]
+    return found
+
+
+def test_every_platform_role_carries_the_workload_boundary() -> None:
+    """The deploy role may only create or change roles bounded by the workload boundary
+    (modules/github_oidc), so every other role in the configuration must carry it, or the
+    deploy role could no longer apply the configuration."""
+    modules = TERRAFORM / "modules"
+    bounded = set()
+    for main in sorted(modules.glob("*/main.tf")):
+        if main.parent.name == "github_oidc":
+            continue
+        roles = _blocks(main.read_text(), r'resource "aws_iam_role"')
+        for name, body in roles.items():
+            assert "permissions_boundary = var.permissions_boundary" in body, f"{main}: {name}"
+        if roles:
+            bounded.add(main.parent.name)
+    assert bounded == {"eks", "network", "sagemaker", "workload_iam"}
+    calls = _blocks((TERRAFORM / "envs" / "aws" / "main.tf").read_text(), "module")
+    for name, body in calls.items():
+        source = re.search(r'source\s*=\s*"\.\./\.\./modules/([a-z_]+)"', body)
+        assert source, name
+        if source.group(1) in bounded:
+            assert re.search(
+                r"permissions_boundary\s*=\s*module\.github_oidc\.workload_boundary_arn", body
+            ), f"envs/aws module {name} must pass the workload boundary"

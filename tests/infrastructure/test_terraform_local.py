@@ -47,6 +47,7 @@ def describe_data_plane(settings: Settings) -> dict[str, Any]:
             "location": descriptor["Location"],
             "input_format": descriptor["InputFormat"],
             "serde": descriptor["SerdeInfo"]["SerializationLibrary"],
+            "serde_parameters": descriptor["SerdeInfo"].get("Parameters", {}),
             "parameters": item["Parameters"],
         }
     return {
@@ -107,10 +108,9 @@ def test_local_env_applies_the_same_data_plane_as_stack_up(
     assert set(by_terraform["glue_tables"]) == set(lake_tables.table_names())
     assert [i[0] for i in by_terraform["alerts_table"]["indexes"]] == ["recent-by-decision"]
     transactions = by_terraform["glue_tables"]["transactions"]
-    assert transactions["parameters"]["projection.enabled"] == "true"
-    assert transactions["parameters"]["storage.location.template"] == (
-        "s3://fraudstream-lake/transactions/dt=${dt}/hour=${hour}/"
-    )
+    assert transactions["parameters"]["table_type"] == "DELTA"
+    assert transactions["location"] == "s3://fraudstream-lake/transactions/"
+    assert transactions["columns"][-2:] == [("dt", "string"), ("hour", "string")]
     assert outputs["settings_env"]["value"]["FRAUDSTREAM_STREAM_NAME"] == "transactions"
 
     # Terraform-only hardening the emulator records: KMS on the streams, versioning, TLS policy,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -154,3 +156,40 @@ def test_payload_over_6_mb_is_413(server: RunningServer) -> None:
 def test_manifest_route(server: RunningServer, bundle: ModelBundle) -> None:
     with urllib.request.urlopen(server.url + "/manifest", timeout=10) as response:
         assert json.loads(response.read())["version"] == bundle.version
+
+
+def post_chunked(url: str, body: bytes, content_type: str = "text/csv") -> tuple[int, bytes]:
+    """POST with ``Transfer-Encoding: chunked`` (no Content-Length), 64 KiB a chunk."""
+    parsed = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+    try:
+        connection.request(
+            "POST",
+            parsed.path,
+            body=(body[i : i + 65536] for i in range(0, len(body), 65536)),
+            headers={"Content-Type": content_type},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_a_chunked_body_over_the_limit_is_413_never_a_shorter_batch(server: RunningServer) -> None:
+    """The defect: a chunked request over 6 MiB was cut at the limit and answered 200 with
+    fewer scores than rows, the last row corrupted (900 scored as 9)."""
+    row = ",".join(["900"] * len(FEATURE_NAMES)).encode()
+    rows = 6 * 1024 * 1024 // (len(row) + 1) + 10
+    code, text = post_chunked(server.url + "/invocations", b"\n".join([row] * rows))
+    assert code == 413, text
+
+
+def test_a_chunked_body_within_the_limit_is_scored_whole(
+    server: RunningServer, rows: np.ndarray, bundle: ModelBundle
+) -> None:
+    body = b"\n".join(codec.encode_csv_rows(rows))
+    code, text = post_chunked(server.url + "/invocations", body)
+    assert code == 200, text
+    scores, _ = codec.decode_scores(text, "text/csv")
+    assert np.array_equal(scores, bundle.predict(rows))

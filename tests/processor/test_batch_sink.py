@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 import pytest
 
 from fraudstream import aws
+from fraudstream.readback import lake_table
 from fraudstream.settings import Settings
 from ml_model.artifact import ModelBundle, load_model
 from ml_model.features import FEATURE_NAMES, build
@@ -22,7 +23,7 @@ from processor.batch_sink import BatchSink, SinkParts
 from processor.decisions import RulesFile
 from processor.sink_state import SinkStore
 from processor.sinks.alerts import AlertWriter
-from processor.sinks.lake import LakeWriter, read_objects
+from processor.sinks.lake import LakeWriter
 from producer.generator import GeneratedTransaction, TransactionGenerator
 from producer.simulated import simulated_config
 from tests.processor.batch_rows import RowFactory
@@ -45,10 +46,7 @@ def make_sink(settings: Settings, model: ModelBundle, **store: int) -> BatchSink
 
 
 def lake(settings: Settings, table: str) -> pa.Table:
-    s3 = aws.client("s3", settings)
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=table)
-    keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
-    return read_objects(s3, settings.bucket, keys) if keys else pa.table({})
+    return lake_table(settings, table.rstrip("/"))
 
 
 def object_keys(settings: Settings) -> list[str]:

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from fraudstream import aws
+from fraudstream import aws, kpl
 from fraudstream.errors import ResourceMissingError
 from fraudstream.settings import Settings
 from fraudstream.stream_dump import read_stream
 from producer.errors import DeliveryError
-from producer.kinesis_writer import MAX_BATCH_RECORDS, KinesisWriter
+from producer.kinesis_writer import MAX_BATCH_RECORDS, KinesisWriter, _Entry, batches
 
 pytestmark = pytest.mark.integration
 
@@ -40,17 +40,47 @@ def test_batches_respect_the_record_limit(fresh_streams: Settings) -> None:
     assert {r.partition_key for r in records} == {f"card-{i}" for i in range(50)}
 
 
-def test_batches_respect_the_byte_limit(fresh_streams: Settings) -> None:
-    out = writer(fresh_streams)
+def test_batches_respect_the_byte_limit() -> None:
     payload = b"x" * (900 * 1024)
-    for _ in range(7):  # 6.3 MiB: two calls under the 5 MiB limit
-        out.put(payload, "pk")
-    out.flush()
-    assert out.stats.requests == 2 and out.stats.sent == 7
+    entries = [_Entry(payload, "pk") for _ in range(7)]  # 6.3 MiB: two calls under 5 MiB
+    assert [len(b) for b in batches(entries)] == [5, 2]
+    assert [len(b) for b in batches([_Entry(b"x", "k")] * 1_234)] == [500, 500, 234]
+
+
+def test_oversized_and_unkeyed_records_are_refused(fresh_streams: Settings) -> None:
+    out = writer(fresh_streams)
     with pytest.raises(ValueError, match="1 MiB"):
         out.put(b"x" * (1024 * 1024 + 1), "pk")
     with pytest.raises(ValueError, match="partition key"):
         out.put(b"x", "")
+
+
+def test_aggregated_records_carry_every_event_on_its_cards_shard(fresh_streams: Settings) -> None:
+    out = writer(fresh_streams, aggregate=True, max_aggregate_bytes=4_096)
+    sent = [(f"event-{i}".encode(), f"card-{i % 97}") for i in range(3_000)]
+    for data, key in sent:
+        out.put(data, key)
+    out.put(b"y" * 5_000, "big")  # too large for a 4 KiB aggregate: sent as a plain record
+    out.flush()
+    out.close()
+    assert out.stats.sent == 3_001 and out.stats.misrouted == 0
+    assert 3_000 * 14 / 4_096 < out.stats.kinesis_records < 100  # ~4 KiB aggregates
+    records = list(read_stream(aws.client("kinesis", fresh_streams), fresh_streams.stream_name))
+    assert sorted((r.data, r.partition_key) for r in records) == sorted(
+        [*sent, (b"y" * 5_000, "big")]
+    )
+    shards_of_card: dict[str, set[str]] = {}
+    for record in records:
+        shards_of_card.setdefault(record.partition_key, set()).add(record.shard_id)
+    assert all(len(shards) == 1 for shards in shards_of_card.values())
+    kinesis = aws.client("kinesis", fresh_streams)
+    listed = kinesis.list_shards(StreamName=fresh_streams.stream_name)["Shards"]
+    for record in records:  # each card on the shard its hash key belongs to, as Kinesis routes
+        shard = next(s for s in listed if s["ShardId"] == record.shard_id)
+        low, high = (int(shard["HashKeyRange"][k]) for k in ("StartingHashKey", "EndingHashKey"))
+        assert low <= kpl.hash_key(record.partition_key) <= high
+    with pytest.raises(ValueError, match="max_aggregate_bytes"):
+        writer(fresh_streams, aggregate=True, max_aggregate_bytes=100)
 
 
 def test_partial_failures_are_retried_until_delivered_exactly_once(
@@ -94,3 +124,34 @@ def test_backoff_is_capped_full_jitter(local_stack: Settings) -> None:
         out._backoff(attempt)
     assert all(0 <= s <= 0.5 for s in sleeps) and max(sleeps) > 0
     assert MAX_BATCH_RECORDS == 500
+
+
+def test_a_reshard_is_noticed_and_the_shard_map_listed_again() -> None:
+    """Against the AWS-faithful double: aggregates planned for a shard that has since split
+    land on a child; the writer counts them, lists the shards again, and routes the next
+    ones right. Nothing is lost."""
+    from fraudstream.settings import load_settings
+    from fraudstream.stream_dump import read_stream as read_all
+    from processor.kinesis.testing import FakeKinesis
+
+    fake = FakeKinesis()
+    fake.create_stream("tx", 2)
+    fake.list_page_size = 1  # the shard map follows ListShards pages
+    with fake.serve() as endpoint:
+        client = aws.client("kinesis", load_settings(endpoint_url=endpoint), max_attempts=1)
+        out = KinesisWriter(client, "tx", aggregate=True, sleep=lambda _: None)
+        keys = [f"card-{i}" for i in range(40)]
+        out.put_many([f"a-{k}".encode() for k in keys], keys)
+        out.flush()
+        assert out.stats.misrouted == 0
+        out.put_many([f"b-{k}".encode() for k in keys], keys)  # planned on the old map
+        fake.split("tx", "shardId-000000000000")
+        out.flush()
+        assert out.stats.misrouted >= 1
+        out.put_many([f"c-{k}".encode() for k in keys], keys)  # re-listed: the children
+        misrouted = out.stats.misrouted
+        out.flush()
+        out.close()
+        assert out.stats.misrouted == misrouted and out.stats.sent == 120
+        got = sorted(r.data.decode() for r in read_all(client, "tx"))
+        assert got == sorted(f"{p}-{k}" for p in "abc" for k in keys)

@@ -11,9 +11,10 @@ from fraudstream.events import LabelRecord, parse_event
 from fraudstream.settings import Settings
 from fraudstream.stream_dump import read_stream
 from producer.app import open_session
+from producer.blocks import BlockGenerator
 from producer.generator import GeneratedTransaction, GeneratorConfig, TransactionGenerator
-from producer.labels import LabelQueue
-from producer.runner import run_live, run_replay
+from producer.labels import BlockLabels, LabelQueue
+from producer.runner import run_live, run_live_blocks, run_replay
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -135,3 +136,51 @@ def test_label_queue() -> None:
     assert label.label_time == START + timedelta(seconds=10) and len(queue) == 0
     with pytest.raises(ValueError, match="negative"):
         LabelQueue(timedelta(seconds=-1))
+
+
+def test_live_blocks_hold_the_rate_and_delay_labels(fresh_streams: Settings) -> None:
+    session = open_session(fresh_streams, timedelta(seconds=2))
+    generator = BlockGenerator(
+        GeneratorConfig(
+            start=START, seed=2, cards=300, rate=200.0, fraud_rate=0.05, arrivals="uniform",
+            token_key=b"k",
+        )
+    )  # fmt: skip
+    clock = FakeClock()
+    ticks: list[int] = []
+    summary = run_live_blocks(
+        session,
+        generator,
+        duration=5.0,
+        label_delay=timedelta(seconds=2),
+        clock=clock,
+        sleep=clock.sleep,
+        on_tick=lambda s: ticks.append(s.labels_sent),
+    )
+    assert summary.sent == 1_000 and summary.labels_sent == 1_000 and not summary.interrupted
+    assert 0 < max(ticks) < 1_000  # some labels released during the run, the rest at the end
+    kinesis = aws.client("kinesis", fresh_streams)
+    events = [
+        parse_event(r.data, now=START + timedelta(days=1))
+        for r in read_stream(kinesis, fresh_streams.stream_name)
+    ]
+    labels = [
+        LabelRecord.from_json(r.data)
+        for r in read_stream(kinesis, fresh_streams.labels_stream_name)
+    ]
+    assert sorted(e.transaction_id for e in events) == sorted(lab.transaction_id for lab in labels)
+    assert len(events) == 1_000
+    assert all(lab.label_time - lab.event_time == timedelta(seconds=2) for lab in labels)
+    assert sum(lab.is_fraud for lab in labels) == summary.frauds > 0
+
+
+def test_block_labels_are_released_in_time_order() -> None:
+    labels = BlockLabels()
+    labels.add([10, 20, 30], [b"a", b"b", b"c"], ["k1", "k2", "k3"])
+    labels.add([40], [b"d"], ["k4"])
+    labels.add([], [], [])
+    assert list(labels.due(5)) == [] and len(labels) == 4
+    assert list(labels.due(20)) == [([b"a", b"b"], ["k1", "k2"])]
+    assert list(labels.due(45)) == [([b"c"], ["k3"]), ([b"d"], ["k4"])]
+    labels.add([50, 60], [b"e", b"f"], ["k5", "k6"])
+    assert list(labels.due(None)) == [([b"e", b"f"], ["k5", "k6"])] and len(labels) == 0

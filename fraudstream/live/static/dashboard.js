@@ -76,6 +76,9 @@
     setText("fallback-total", fmtShare(s.fallback_share_total));
     setText("batch", s.last_batch_id === null ? "-" : "#" + s.last_batch_id);
     setText("behind", s.millis_behind_latest === null ? "-" : fmtMs(s.millis_behind_latest / 1000));
+    setText("backlog", !s.backlog_records ? "none"
+      : fmtInt(s.backlog_records) + (s.catch_up_seconds === null ? ", not gaining"
+        : ", caught up in ~" + fmtMs(s.catch_up_seconds)));
     setText("updated", fmtClock(s.updated_at));
 
     const body = $("decisions");

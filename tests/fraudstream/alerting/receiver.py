@@ -31,6 +31,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.posts: list[Post] = []
+        self.echo_path = False  # error answers repeat the request path (the secret)
         self._plan = _Plan()
         self._lock = threading.Lock()
         receiver = self
@@ -43,6 +44,8 @@ class Receiver:
                 with receiver._lock:
                     receiver.posts.append(Post(body, dict(self.headers.items()), status))
                 text = b"ok" if status == 200 else b"invalid_payload" if status == 400 else b"no"
+                if status != 200 and receiver.echo_path:  # as some receivers' error pages do
+                    text = f"no such hook {self.path}".encode()
                 self.send_response(status)
                 if retry_after is not None:
                     self.send_header("Retry-After", retry_after)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from fraudstream.alerting.retry import RetryPolicy, Verdict
@@ -64,3 +66,39 @@ def test_the_url_is_not_shown() -> None:
     assert "XYZtoken" not in repr(Webhook("https://hooks.example/services/XYZtoken"))
     with pytest.raises(ValueError, match="http"):
         Webhook("file:///etc/passwd")
+
+
+def test_a_malformed_url_never_puts_its_secret_path_in_a_log_or_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The defect: http.client's InvalidURL quoted the path, and the retry warning logged it."""
+    url = "https://hooks.example/services/T000/B000/XYZtoken with-a-space"
+    with caplog.at_level(logging.DEBUG), pytest.raises(ValueError, match="webhook URL") as refused:
+        Webhook(url, policy=FAST, sleep=lambda _: None).deliver({"text": "x"})
+    assert "XYZtoken" not in str(refused.value) + caplog.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://hooks.example/services/XYZtoken",  # plain HTTP off loopback
+        "https://169.254.169.254/latest/meta-data/XYZtoken",
+        "https://[fd00:ec2::254]/XYZtoken",
+        "https://user:pass@hooks.example/XYZtoken",
+    ],
+)
+def test_unsafe_urls_are_refused_before_any_request(url: str) -> None:
+    with pytest.raises(ValueError, match="webhook URL") as refused:
+        Webhook(url)
+    assert "XYZtoken" not in str(refused.value)
+
+
+def test_a_receiver_echoing_the_path_does_not_leak_it(
+    receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    receiver.echo_path = True
+    receiver.answer_always(503)
+    with caplog.at_level(logging.DEBUG):
+        delivery = Webhook(receiver.url, policy=FAST, sleep=lambda _: None).deliver({"text": "x"})
+    assert delivery.verdict is Verdict.EXHAUSTED and "no such hook <secret>" in delivery.detail
+    assert "/services/T000" not in delivery.detail + caplog.text

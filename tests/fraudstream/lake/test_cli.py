@@ -1,19 +1,23 @@
-"""``fraudstream lake`` end to end against the emulator: objects written by the processor's own
-lake writer, read back through pyarrow's S3 filesystem, answers checked against the rows."""
+"""``fraudstream lake`` end to end against the emulator: Delta tables written by the processor's
+own lake writer, read back through their logs, answers checked against the rows."""
 
 from __future__ import annotations
 
+import io
 import json
+import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
 
 from fraudstream import aws, lake_tables
 from fraudstream.cli import cli
+from fraudstream.lake.tables import open_table
 from fraudstream.settings import Settings
 from processor.sinks.lake import LakeWriter
 from tests.conftest import free_port
@@ -86,7 +90,7 @@ def lake(fresh_sinks: Settings) -> tuple[Settings, list[dict[str, Any]], list[di
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
     rows = transactions(start)
     truth = labels(rows)
-    with LakeWriter(fresh_sinks) as writer:
+    with LakeWriter(fresh_sinks, query="test") as writer:
         writer.write("transactions", 1, arrow("transactions", rows[:8]))
         writer.write_tables(
             2, {"transactions": arrow("transactions", rows[8:]), "labels": arrow("labels", truth)}
@@ -188,7 +192,7 @@ def test_ad_hoc_sql_tables_and_formats(lake: Any) -> None:
         "decision,n,top_count",
         *(f"{d},{n},3.0" for d, n in counts.items()),
     ]
-    assert "3 rows in" in result.stderr and "transactions (" in result.stderr
+    assert "3 rows in" in result.stderr and "transactions v2 (" in result.stderr
     assert "labels" not in result.stderr  # only the tables the statement names are read
 
     table = lake_cli(settings, "query", "SELECT count(*) AS n FROM labels")
@@ -203,15 +207,17 @@ def test_ad_hoc_sql_tables_and_formats(lake: Any) -> None:
     assert list(stats) == list(lake_tables.table_names())
     hours = sorted({partition(r["event_time"]) for r in rows})
     assert stats["transactions"]["rows"] == len(rows)
-    # one object per hour per batch: batch 1 covers the first 8 rows, batch 2 the rest
+    # one file per hour per batch: batch 1 covers the first 8 rows, batch 2 the rest
     batches = [{partition(r["event_time"]) for r in part} for part in (rows[:8], rows[8:])]
-    assert stats["transactions"]["objects"] == sum(len(b) for b in batches)
+    assert stats["transactions"]["files"] == sum(len(b) for b in batches)
+    assert stats["transactions"]["version"] == 2  # creation, then one commit per batch
     assert stats["transactions"]["partitions"] == len(hours)
     assert stats["transactions"]["first"] == "/".join(hours[0])
     assert stats["labels"]["rows"] == len(truth)
     assert stats["aggregates"] == {
         "table": "aggregates",
-        "objects": 0,
+        "version": None,  # nothing written: no table yet
+        "files": 0,
         "rows": 0,
         "bytes": 0,
         "partitions": 0,
@@ -222,11 +228,17 @@ def test_ad_hoc_sql_tables_and_formats(lake: Any) -> None:
 
 def test_an_empty_lake_answers_with_no_rows(fresh_sinks: Settings) -> None:
     stats = answer(fresh_sinks, "tables")
-    assert [(t["table"], t["objects"], t["rows"]) for t in stats] == [
+    assert [(t["table"], t["files"], t["rows"]) for t in stats] == [
         (name, 0, 0) for name in lake_tables.table_names()
     ]
     assert answer(fresh_sinks, "query", "SELECT count(*) AS n FROM transactions") == [{"n": 0}]
     assert answer(fresh_sinks, "query", "--named", "fraud_rate_by_hour") == []
+    compact = lake_cli(fresh_sinks, "compact")
+    assert compact.exit_code == 0 and "transactions: no table yet" in compact.output
+    upgrade = lake_cli(fresh_sinks, "upgrade")
+    assert upgrade.exit_code == 0 and "labels: no objects" in upgrade.output
+    history = lake_cli(fresh_sinks, "history", "labels")
+    assert history.exit_code == 0 and "(0 rows)" in history.output
 
 
 def test_errors_are_one_line_and_exit_1(fresh_sinks: Settings) -> None:
@@ -248,13 +260,13 @@ def test_errors_are_one_line_and_exit_1(fresh_sinks: Settings) -> None:
         assert "Traceback" not in result.output
 
 
-def test_s3_specific_endpoint_wins_and_stray_files_are_skipped(lake: Any) -> None:
+def test_s3_specific_endpoint_wins_and_files_outside_the_log_are_not_read(lake: Any) -> None:
     settings, rows, _ = lake
     s3 = aws.client("s3", settings)
-    s3.put_object(Bucket=settings.bucket, Key="transactions/stray.parquet", Body=b"not parquet")
     day, hour = partition(rows[0]["event_time"])
+    # A file no commit lists (an attempt that died before committing): not part of the table.
     s3.put_object(
-        Bucket=settings.bucket, Key=f"transactions/dt={day}/hour={hour}/_SUCCESS", Body=b""
+        Bucket=settings.bucket, Key=f"transactions/dt={day}/hour={hour}/x.parquet", Body=b"junk"
     )
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens: only S3 may be used
     result = lake_cli(
@@ -268,19 +280,90 @@ def test_s3_specific_endpoint_wins_and_stray_files_are_skipped(lake: Any) -> Non
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == [{"n": len(rows)}]
-    tables = lake_cli(
-        settings, "tables", AWS_ENDPOINT_URL=dead, AWS_ENDPOINT_URL_S3=settings.endpoint_url or ""
-    )
-    assert "2 file(s) hidden or outside the partition layout: skipped" in tables.stderr
 
 
-def test_a_corrupt_object_is_a_read_error_naming_it(lake: Any) -> None:
-    settings, rows, _ = lake
-    day, hour = partition(rows[0]["event_time"])
-    key = f"transactions/dt={day}/hour={hour}/broken.parquet"
+def test_a_corrupt_file_is_a_read_error_naming_it(lake: Any) -> None:
+    settings, _, _ = lake
+    listing = lake_cli(settings, "tables")
+    assert listing.exit_code == 0
+    table = open_table(settings, "transactions")
+    assert table is not None
+    path = str(pa.table(table.get_add_actions()).column("path")[0])
+    key = f"transactions/{path}"
     aws.client("s3", settings).put_object(Bucket=settings.bucket, Key=key, Body=b"garbage")
     result = lake_cli(settings, "query", "SELECT count(*) FROM transactions WHERE amount > 0")
     assert result.exit_code == 1
-    assert "Error: cannot read the lake:" in result.output and key in result.output
-    tables = lake_cli(settings, "tables")
-    assert tables.exit_code == 1 and "cannot read table 'transactions'" in tables.output
+    assert "Error: cannot read the lake:" in result.output and path in result.output
+
+
+def test_as_of_reads_the_tables_as_they_were_and_history_lists_the_commits(
+    fresh_sinks: Settings,
+) -> None:
+    rows = transactions(datetime.now(UTC) - timedelta(hours=3))
+    with LakeWriter(fresh_sinks, query="q") as writer:
+        writer.write("transactions", 1, arrow("transactions", rows[:5]))
+        # Versions are found by their log file's time, which S3 keeps to the second.
+        time.sleep(1.1)
+        between = datetime.now(UTC)
+        time.sleep(1.1)
+        writer.write("transactions", 2, arrow("transactions", rows[5:]))
+    count = "SELECT count(*) AS n FROM transactions"
+    assert answer(fresh_sinks, "query", count) == [{"n": len(rows)}]
+    past = answer(fresh_sinks, "query", count, "--as-of", between.isoformat())
+    assert past == [{"n": 5}]
+    naive = between.replace(tzinfo=None).isoformat(sep=" ")  # no zone: UTC
+    assert answer(fresh_sinks, "query", count, "--as-of", naive) == [{"n": 5}]
+    # Before the table existed: its first version, the empty table.
+    assert answer(fresh_sinks, "query", count, "--as-of", "2020-01-01T00:00") == [{"n": 0}]
+    bad = lake_cli(fresh_sinks, "query", count, "--as-of", "yesterday")
+    assert bad.exit_code == 2 and "is not a time" in bad.output
+
+    history = answer(fresh_sinks, "history", "transactions")
+    assert [(h["version"], h["query"], h["batch"]) for h in history] == [
+        (2, "q", "2"),
+        (1, "q", "1"),
+        (0, None, None),
+    ]
+    assert history[0]["operation"] == "STREAMING UPDATE"
+
+
+def test_compact_merges_closed_hours_and_upgrade_converts_the_old_layout(
+    fresh_sinks: Settings,
+) -> None:
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=4)
+    rows = transactions(start)  # 14 rows over three hours, all closed by now
+    with LakeWriter(fresh_sinks, query="q") as writer:
+        for batch, row in enumerate(rows):
+            writer.write("transactions", batch, arrow("transactions", [row]))
+    result = lake_cli(fresh_sinks, "compact", "--table", "transactions")
+    assert result.exit_code == 0, result.output
+    assert "transactions: 3 closed hour(s) compacted, 14 files -> 3" in result.output
+    stats = {t["table"]: t for t in answer(fresh_sinks, "tables")}
+    assert (stats["transactions"]["files"], stats["transactions"]["rows"]) == (3, 14)
+    assert lake_cli(fresh_sinks, "compact").exit_code == 0  # again: nothing left to merge
+
+    # A table in the old layout: plain objects, no log. The writer refuses it; upgrade converts.
+    s3 = aws.client("s3", fresh_sinks)
+    old = arrow("labels", labels(rows)).append_column(
+        "batch_id", pa.array([7] * len(labels(rows)), pa.int64())
+    )
+    day, hour = partition(rows[0]["event_time"])
+    buffer = io.BytesIO()
+    pq.write_table(old, buffer)
+    key = f"labels/dt={day}/hour={hour}/q-batch-000000000007-0000.parquet"
+    s3.put_object(Bucket=fresh_sinks.bucket, Key=key, Body=buffer.getvalue())
+    refused = lake_cli(fresh_sinks, "query", "SELECT count(*) FROM labels")
+    assert refused.exit_code == 1 and "run `fraudstream lake upgrade`" in refused.output
+    upgraded = lake_cli(fresh_sinks, "upgrade", "--query-id", "q")
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "labels: converted 1 objects; batches up to 7 recorded for q" in upgraded.output
+    assert "transactions: already a Delta table" in upgraded.output
+    assert answer(fresh_sinks, "query", "SELECT count(*) AS n FROM labels") == [
+        {"n": len(labels(rows))}
+    ]
+    with LakeWriter(fresh_sinks, query="q") as writer:  # batch 7 is recognised as written
+        assert writer.write("labels", 7, old).skipped == ["labels"]
+        assert writer.write("labels", 8, old.slice(0, 1)).commits == {"labels": 2}
+    assert answer(fresh_sinks, "query", "SELECT count(*) AS n FROM labels") == [
+        {"n": len(labels(rows)) + 1}
+    ]

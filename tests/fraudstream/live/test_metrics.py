@@ -190,3 +190,19 @@ def test_an_empty_view_before_the_first_scrape() -> None:
     assert summary.window_seconds == 7
     assert summary.latency_p50 is None
     assert summary.to_json()["decisions_total"] == {}
+
+
+def test_backlog_and_time_to_catch_up_come_from_the_processors_gauges() -> None:
+    metrics = ProcessorMetrics()
+    live = LiveMetrics(window=10.0)
+    metrics.metric("fraudstream_backlog_records").set(1_234_567)
+    metrics.metric("fraudstream_catch_up_eta_seconds").set(321.5)
+    live.observe(parse(text(metrics)), at=0.0, wall=WALL)
+    summary = live.summary()
+    assert (summary.backlog_records, summary.catch_up_seconds) == (1_234_567, 321.5)
+    # -1 is the processor's "unknown / not gaining": shown as no estimate, not as a number
+    metrics.metric("fraudstream_backlog_records").set(-1)
+    metrics.metric("fraudstream_catch_up_eta_seconds").set(-1)
+    live.observe(parse(text(metrics)), at=1.0, wall=WALL + 1)
+    summary = live.summary()
+    assert (summary.backlog_records, summary.catch_up_seconds) == (None, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import threading
+from dataclasses import replace
 
 import pytest
 from rich.console import Console
@@ -67,6 +68,16 @@ def test_the_view_shows_rate_latency_decisions_quarantine_fallback_and_alerts() 
     assert "high_model_score, model:amount" in screen
     # Reasons are data: rich markup inside them is printed, not interpreted.
     assert "[bold]not markup[/bold]" in screen
+    assert "backlog" not in screen  # caught up: nothing to say
+
+
+def test_a_processor_catching_up_shows_its_backlog_and_when_it_will_be_done() -> None:
+    snapshot = running_snapshot()
+    behind = replace(snapshot.summary, backlog_records=1_250_000, catch_up_seconds=95.0)
+    screen = text_of(replace(snapshot, summary=behind))
+    assert "backlog 1,250,000, caught up in ~95.0 s" in screen
+    stuck = replace(snapshot.summary, backlog_records=40_000, catch_up_seconds=None)
+    assert "backlog 40,000, not gaining" in text_of(replace(snapshot, summary=stuck))
 
 
 def test_a_narrow_terminal_stacks_the_panels_and_drops_columns() -> None:

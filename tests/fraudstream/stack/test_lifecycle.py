@@ -163,3 +163,34 @@ def test_cli_faults(tmp_path: Path) -> None:
         assert "faults: none" in off.output
     finally:
         runner.invoke(cli, ["stack", "down"], env=env)
+
+
+def test_shard_limits_can_be_turned_off_and_a_mismatch_is_an_error(tmp_path: Path) -> None:
+    settings = stack_settings(tmp_path)
+    result = CliRunner().invoke(
+        cli,
+        ["stack", "up", "--no-shard-limits"],
+        env={
+            "FRAUDSTREAM_STACK_PORT": str(settings.stack_port),
+            "FRAUDSTREAM_STATE_DIR": str(settings.state_dir),
+            "AWS_ENDPOINT_URL": settings.endpoint_url or "",
+        },
+    )
+    try:
+        assert result.exit_code == 0, result.output
+        assert "Kinesis shard limits off" in result.output
+        state = lifecycle.read_state(settings)
+        assert state is not None and not state.shard_limits
+        kinesis = aws.client("kinesis", settings, max_attempts=1)
+        kinesis.create_stream(StreamName="unlimited", ShardCount=1)
+        kinesis.get_waiter("stream_exists").wait(StreamName="unlimited")
+        for _ in range(6):  # 3,000 records at once into one shard: all taken
+            answer = kinesis.put_records(
+                StreamName="unlimited",
+                Records=[{"Data": b"x", "PartitionKey": str(i)} for i in range(500)],
+            )
+            assert answer["FailedRecordCount"] == 0
+        with pytest.raises(StackError, match="shard limits off"):
+            lifecycle.up(settings)  # limits on by default: not what runs
+    finally:
+        lifecycle.stop_emulator(settings)

@@ -61,6 +61,13 @@ def patched() -> Iterator[None]:
     yield
     for name, function in STOCK.items():
         setattr(models.Shard, name, function)
+    from moto import backends
+
+    for name, function in moto_patches._ORIGINAL.items():
+        if name == "list_of_moto_modules":
+            backends.list_of_moto_modules = function  # type: ignore[assignment]
+        else:
+            setattr(models.KinesisBackend, name, function)
     moto_patches._APPLIED = False
 
 
@@ -169,3 +176,22 @@ def test_stock_concurrent_puts_lose_a_record() -> None:
     """The interleaving above is real: unsynchronised, the second record replaces the first."""
     shard = racing_puts(STOCK["put_record"])
     assert list(shard.records) == [1]
+
+
+def test_the_service_list_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import backends
+
+    stock = list(backends.list_of_moto_modules())
+    moto_patches._APPLIED = False
+    moto_patches.apply()
+    try:
+        monkeypatch.setattr("os.listdir", lambda path: pytest.fail("listed the folder again"))
+        assert list(backends.list_of_moto_modules()) == stock
+        assert "kinesis" in stock
+    finally:
+        backends.list_of_moto_modules = moto_patches._ORIGINAL["list_of_moto_modules"]  # type: ignore[assignment]
+        for name, function in STOCK.items():
+            setattr(models.Shard, name, function)
+        for name in ("put_records", "put_record"):
+            setattr(models.KinesisBackend, name, moto_patches._ORIGINAL[name])
+        moto_patches._APPLIED = False

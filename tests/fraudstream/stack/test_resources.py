@@ -6,6 +6,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from fraudstream import aws, lake_tables
+from fraudstream.lake.tables import open_table
 from fraudstream.settings import Settings
 from fraudstream.stack import resources
 
@@ -15,14 +16,18 @@ def test_table_input_follows_the_json_contract() -> None:
         spec = lake_tables.table(name)
         table = resources.table_input(name, "my-lake")
         columns = table["StorageDescriptor"]["Columns"]
-        assert [(c["Name"], c["Type"]) for c in columns] == [(c.name, c.type) for c in spec.columns]
-        assert [p["Name"] for p in table["PartitionKeys"]] == ["dt", "hour"]
+        assert [(c["Name"], c["Type"]) for c in columns] == [
+            (c.name, c.type) for c in spec.columns + spec.partition_keys
+        ]
+        assert columns[-2:] == [
+            {"Name": "dt", "Type": "string", "Comment": spec.partition_keys[0].comment},
+            {"Name": "hour", "Type": "string", "Comment": spec.partition_keys[1].comment},
+        ]
+        assert table["PartitionKeys"] == []  # partitions come from the Delta log
         assert table["StorageDescriptor"]["Location"] == f"s3://my-lake/{name}/"
-        parameters = table["Parameters"]
-        assert parameters["projection.enabled"] == "true"
-        assert parameters["storage.location.template"] == (
-            f"s3://my-lake/{name}/dt=${{dt}}/hour=${{hour}}/"
-        )
+        assert table["Parameters"]["table_type"] == "DELTA"
+        serde = table["StorageDescriptor"]["SerdeInfo"]["Parameters"]
+        assert serde["path"] == f"s3://my-lake/{name}/"
 
 
 def _error(code: str, status: int) -> ClientError:
@@ -54,4 +59,23 @@ def test_stack_up_creates_glue_tables_idempotently(local_stack: Settings) -> Non
     assert again.glue_database == database
     assert again.glue_tables == lake_tables.table_names()
     labels = glue.get_table(DatabaseName=database, Name="labels")["Table"]
-    assert labels["Parameters"]["projection.dt.range"].endswith(",NOW")
+    assert labels["Parameters"]["table_type"] == "DELTA"
+    # ... and each Glue table's location holds a Delta table from the start.
+    for name in lake_tables.table_names():
+        table = open_table(local_stack, name)
+        assert table is not None and table.version() >= 0
+
+
+@pytest.mark.integration
+def test_a_lake_in_the_old_layout_is_left_alone_with_a_warning(
+    fresh_sinks: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = "labels/dt=2026-01-01/hour=00/batch-000000000001-0000.parquet"
+    aws.client("s3", fresh_sinks).put_object(Bucket=fresh_sinks.bucket, Key=key, Body=b"old")
+    resources._ensure_lake_tables(fresh_sinks)
+    assert "lake table labels not created" in caplog.text and "lake upgrade" in caplog.text
+    assert open_table(fresh_sinks, "transactions") is not None  # the others were created
+    listing = aws.client("s3", fresh_sinks).list_objects_v2(
+        Bucket=fresh_sinks.bucket, Prefix="labels/"
+    )
+    assert [o["Key"] for o in listing["Contents"]] == [key]

@@ -49,6 +49,7 @@ def main() -> None:
                 "id": json.loads(bytes(r["data"]))["id"],
                 "shard": r["shard_id"],
                 "seq": r["sequence_number"],
+                "sub": r["sub_sequence_number"],
             }
             for r in frame.collect()
         ]

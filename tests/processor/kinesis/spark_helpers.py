@@ -9,27 +9,71 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fraudstream import aws
+from fraudstream import aws, kpl
 from fraudstream.settings import Settings
 
 
-def put_events(settings: Settings, count: int, *, start: int = 0, keys: int = 50) -> list[str]:
-    """Put ``count`` small JSON events (partition key = card); return their ids in put order."""
+def put_events(
+    settings: Settings, count: int, *, start: int = 0, keys: int = 50, aggregate: int = 0
+) -> list[str]:
+    """Put ``count`` small JSON events (partition key = card); return their ids in put order.
+
+    With ``aggregate`` > 0, events are KPL-aggregated as the producer does it: grouped by the
+    shard their card hashes to, ``aggregate`` per Kinesis record, routed by the first card's
+    hash key. Records the emulator throttles are put again: nothing is dropped.
+    """
     kinesis = aws.client("kinesis", settings)
-    ids = []
-    for first in range(start, start + count, 500):
-        chunk = range(first, min(first + 500, start + count))
-        entries = []
-        for n in chunk:
-            event_id = f"e{n:07d}"
-            card = f"card{n % keys}"
+    events = [(f"e{n:07d}", f"card{n % keys}") for n in range(start, start + count)]
+    payloads = [json.dumps({"id": i, "card": c}).encode() for i, c in events]
+    if aggregate:
+        entries = _aggregated(kinesis, settings.stream_name, events, payloads, aggregate)
+    else:
+        entries = [
+            {"Data": p, "PartitionKey": c} for (_, c), p in zip(events, payloads, strict=True)
+        ]
+    for first in range(0, len(entries), 500):
+        pending = entries[first : first + 500]
+        for attempt in range(50):
+            result = kinesis.put_records(StreamName=settings.stream_name, Records=pending)
+            pending = [
+                e for e, r in zip(pending, result["Records"], strict=True) if r.get("ErrorCode")
+            ]
+            if not pending:
+                break
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+        assert not pending, "the emulator kept throttling"
+    return [i for i, _ in events]
+
+
+def _aggregated(
+    kinesis: Any,
+    stream: str,
+    events: list[tuple[str, str]],
+    payloads: list[bytes],
+    per_record: int,
+) -> list[dict[str, Any]]:
+    shards = [
+        (int(s["HashKeyRange"]["StartingHashKey"]), int(s["HashKeyRange"]["EndingHashKey"]))
+        for s in kinesis.list_shards(StreamName=stream)["Shards"]
+        if "EndingSequenceNumber" not in s["SequenceNumberRange"]
+    ]
+    groups: dict[int, list[tuple[str, bytes]]] = {}
+    for (_, card), payload in zip(events, payloads, strict=True):
+        hashed = kpl.hash_key(card)
+        shard = next(i for i, (low, high) in enumerate(shards) if low <= hashed <= high)
+        groups.setdefault(shard, []).append((card, payload))
+    entries = []
+    for members in groups.values():
+        for first in range(0, len(members), per_record):
+            chunk = members[first : first + per_record]
             entries.append(
-                {"Data": json.dumps({"id": event_id, "card": card}).encode(), "PartitionKey": card}
+                {
+                    "Data": kpl.encode(kpl.UserRecord(card, data) for card, data in chunk),
+                    "PartitionKey": chunk[0][0],
+                    "ExplicitHashKey": str(kpl.hash_key(chunk[0][0])),
+                }
             )
-            ids.append(event_id)
-        result = kinesis.put_records(StreamName=settings.stream_name, Records=entries)
-        assert result["FailedRecordCount"] == 0
-    return ids
+    return entries
 
 
 @dataclass
@@ -46,6 +90,7 @@ class MemorySink:
                 "card": r["partition_key"],
                 "shard": r["shard_id"],
                 "seq": int(r["sequence_number"]),
+                "sub": r["sub_sequence_number"],
             }
             for r in frame.collect()
         ]
@@ -93,8 +138,9 @@ def wait_for(condition: Callable[[], bool], timeout: float = 120.0, what: str = 
 
 
 def assert_in_shard_order(rows: list[tuple[int, dict[str, Any]]]) -> None:
-    """Within each shard, sequence numbers only grow (compared as integers)."""
-    last: dict[str, int] = {}
+    """Within each shard, (sequence number, sub-sequence number) only grows."""
+    last: dict[str, tuple[int, int]] = {}
     for _, row in rows:
-        assert row["seq"] > last.get(row["shard"], -1), row
-        last[row["shard"]] = row["seq"]
+        position = (row["seq"], row["sub"])
+        assert position > last.get(row["shard"], (-1, -1)), row
+        last[row["shard"]] = position

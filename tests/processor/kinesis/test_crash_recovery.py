@@ -2,7 +2,10 @@
 
 The query runs in its own process group (Python driver, JVM, Python workers). The test kills
 the whole group while a batch is written but not yet committed, so the restart must replay that
-batch from the checkpointed range by re-reading Kinesis, and must produce the same rows.
+batch from the checkpointed range by re-reading Kinesis, and must produce the same rows. The
+stream holds KPL-aggregated records (37 events each, so the 400-row admission limit falls
+inside them) followed by plain ones: no batch splits an aggregated record, and the replay
+re-reads whole records.
 """
 
 from __future__ import annotations
@@ -61,7 +64,8 @@ def test_kill_9_mid_batch_then_restart_loses_and_repeats_nothing(
     fresh_streams: Settings, tmp_path: Path
 ) -> None:
     log = tmp_path / "child.log"
-    sent = put_events(fresh_streams, 4000)
+    sent = put_events(fresh_streams, 2000, aggregate=37)
+    sent += put_events(fresh_streams, 2000, start=2000)
     child = start_child(fresh_streams, tmp_path, log, "--max-records", "400", "--pause", "1.0")
     try:
         victim: dict[str, object] = {}
@@ -98,8 +102,12 @@ def test_kill_9_mid_batch_then_restart_loses_and_repeats_nothing(
     restart = start_child(fresh_streams, tmp_path, log, "--max-records", "2000", "--available-now")
     assert restart.wait(timeout=300) == 0, log.read_text()[-3000:]
 
-    got = [row["id"] for path in batch_files(tmp_path) for row in json.loads(path.read_text())]
+    batches = [json.loads(path.read_text()) for path in batch_files(tmp_path)]
+    got = [row["id"] for rows in batches for row in rows]
     assert len(got) == len(set(got)), "duplicated rows"
+    records = [{(row["shard"], row["seq"]) for row in rows} for rows in batches]
+    assert sum(len(r) for r in records) == len(set().union(*records)), "a record was split"
+    assert any(row["sub"] > 0 for rows in batches for row in rows)  # aggregated records read
     assert set(got) == set(sent), "lost rows"
     replayed = json.loads((tmp_path / "out" / f"batch-{batch_id:06d}.json").read_text())
     assert replayed == victim["rows"]  # the replay re-read exactly the checkpointed range

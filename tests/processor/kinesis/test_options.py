@@ -106,6 +106,7 @@ def test_options_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         "streamName": "tx",
         "region": "eu-west-1",
         "maxRecordsPerTrigger": "5000",
+        "maxBytesPerTrigger": str(64 * 2**20),  # the default
         "startingPosition": "TRIM_HORIZON",
         "idleTimeBetweenReadsMs": "200",  # settings.kinesis_poll_ms
     }

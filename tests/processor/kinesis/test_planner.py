@@ -357,3 +357,86 @@ def test_admission_cuts_every_shard_at_the_same_arrival_time() -> None:
     assert share_by_arrival({"a": [1, 2], "b": [1, 50]}, None, unfinished={"a"}) == {"a": 2, "b": 2}
     # An unfinished shard with nothing buffered falls back to the fair split (no stall).
     assert sum(share_by_arrival({"a": [], "b": [5, 6]}, 10, unfinished={"a", "b"}).values()) == 2
+
+
+def test_admission_counts_user_records_but_never_splits_an_aggregated_record() -> None:
+    from processor.kinesis.planner import share_by_arrival
+
+    sizes = {"a": [30, 30, 30], "b": [1, 1, 1]}
+    arrivals = {"a": [1, 2, 3], "b": [1, 2, 3]}
+    # In arrival order: a(30), b(1), then a's second record would make 61 > 50: the batch
+    # ends there, whole records only (b's later records wait too, arrival order is kept).
+    assert share_by_arrival(arrivals, 50, set(), sizes) == {"a": 1, "b": 1}
+    assert share_by_arrival(arrivals, 61, set(), sizes) == {"a": 2, "b": 1}
+    # A batch always takes one record, even one larger than the limit.
+    assert share_by_arrival({"a": [1], "b": []}, 10, set(), {"a": [30], "b": []}) == {
+        "a": 1,
+        "b": 0,
+    }
+    # The fair split (an unfinished shard with nothing buffered) also admits whole records.
+    fair = share_by_arrival({"a": [], "b": [5, 6]}, 10, {"a", "b"}, {"a": [], "b": [8, 8]})
+    assert fair == {"a": 0, "b": 1}
+
+
+def test_aggregated_records_are_admitted_whole_and_replayed_whole(double: Double) -> None:
+    from fraudstream import kpl
+    from processor.kinesis.records import to_record_batch
+
+    sent = []
+    for n in range(30):
+        members = [kpl.UserRecord(f"card{k}", f"card{k}:{n}".encode()) for k in range(7)]
+        sent += [m.data.decode() for m in members]
+        double.clock.advance(0.001)
+        double.fake.put(STREAM, "card0", kpl.encode(members), 0)  # all on the first shard
+        double.put("plain", n)  # and a plain record beside them
+        sent.append(f"plain:{n}")
+    planner = double.planner()
+    batches = drain(planner, planner.initial_offset(), max_rows=10)
+    rows = [
+        row
+        for _, _, planned in batches
+        for shard, recs in planned.items()
+        for row in to_record_batch(recs, shard, STREAM).to_pylist()
+    ]
+    assert sorted(r["data"].decode() for r in rows) == sorted(sent)
+    assert {r["sub_sequence_number"] for r in rows} == set(range(7))
+    for _, _, planned in batches:  # 10 rows a batch, but a 7-event record is never cut
+        assert (
+            sum(7 if r["Data"].startswith(kpl.MAGIC) else 1 for rs in planned.values() for r in rs)
+            <= 10 + 6
+        )
+    # The replay of a batch from its checkpointed range gives the same rows.
+    shards = KinesisShards(make_client(double.options()), STREAM)
+    for start, end, planned in batches:
+        for shard, recs in planned.items():
+            before = start.shards.get(shard, ShardPosition())
+            replayed = [
+                r
+                for chunk in read_range(
+                    shards,
+                    shard,
+                    before,
+                    start.start,
+                    end.shards[shard].seq or "",
+                    limit_per_call=3,
+                )
+                for r in chunk
+            ]
+            assert to_record_batch(replayed, shard, STREAM).equals(
+                to_record_batch(recs, shard, STREAM)
+            )
+    metrics = planner.last_metrics
+    assert metrics.records >= metrics.kinesis_records
+
+
+def test_a_byte_budget_cuts_a_batch_of_large_records(double: Double) -> None:
+    """Records of ~10 KB each: 100 KB a batch admits about ten, never all of the backlog."""
+    for n in range(60):
+        double.clock.advance(0.001)
+        double.fake.put(STREAM, f"card{n}", b"x" * 10_000)
+    planner = double.planner(max_bytes_per_trigger=100_000)
+    batches = drain(planner, planner.initial_offset(), max_rows=None)
+    sizes = [sum(len(r) for r in p.values()) for _, _, p in batches]
+    assert sum(sizes) == 60 and max(sizes) <= 10
+    one = double.planner(max_bytes_per_trigger=10)  # smaller than one record: one at a time
+    assert {sum(len(r) for r in p.values()) for _, _, p in drain(one, one.initial_offset())} == {1}

@@ -125,3 +125,37 @@ def test_metrics_accept_a_progress_object_and_skip_foreign_offsets() -> None:
         )
 
     assert from_progress(Progress()) == {STREAM: BatchMetrics(records=1)}
+
+
+def test_rows_are_user_records_numbered_within_their_kinesis_record() -> None:
+    from datetime import UTC, datetime
+
+    from fraudstream import kpl
+
+    arrival = datetime(2026, 1, 1, tzinfo=UTC)
+    aggregated = kpl.encode([kpl.UserRecord("card1", b"one"), kpl.UserRecord("card2", b"two")])
+    broken = aggregated[:-1] + bytes([aggregated[-1] ^ 1])  # digest mismatch: plain data
+    kinesis_records = [
+        {"Data": aggregated, "PartitionKey": "card1", "SequenceNumber": "10",
+         "ApproximateArrivalTimestamp": arrival},
+        {"Data": b"plain", "PartitionKey": "card3", "SequenceNumber": "11",
+         "ApproximateArrivalTimestamp": arrival},
+        {"Data": broken, "PartitionKey": "card4", "SequenceNumber": "12",
+         "ApproximateArrivalTimestamp": arrival},
+    ]  # fmt: skip
+    batch = records.to_record_batch(kinesis_records, "shardId-1", STREAM)
+    assert batch.schema == records.arrow_schema()
+    got = [
+        (r["partition_key"], r["data"], r["sequence_number"], r["sub_sequence_number"])
+        for r in batch.to_pylist()
+    ]
+    assert got == [
+        ("card1", b"one", "10", 0),
+        ("card2", b"two", "10", 1),
+        ("card3", b"plain", "11", 0),
+        ("card4", broken, "12", 0),
+    ]
+    assert {r["approximate_arrival_timestamp"] for r in batch.to_pylist()} == {arrival}
+    assert [records.units(r) for r in kinesis_records] == [2, 1, 1]
+    as_text = records.to_record_batch(kinesis_records[:1], "shardId-1", STREAM, "string")
+    assert as_text.column("data").to_pylist() == ["one", "two"]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pyspark.errors import AnalysisException, StreamingQueryException
 
-from fraudstream import aws
+from fraudstream import aws, kpl
 from fraudstream.settings import Settings
 from processor.kinesis.metrics import from_progress
 from processor.kinesis.testing import FakeKinesis
@@ -187,6 +187,80 @@ def test_split_and_merge_keep_per_key_order_in_spark(spark: Any, tmp_path: Path)
         assert all(len(s) == 1 for s in shards_per_batch.values()), card
         ordered = [event_id for _, _, event_id in sorted(events)]
         assert ordered == sorted(ordered), card  # e000 < e001 < ... as put
+
+
+def test_aggregated_records_across_a_reshard_and_a_restart_exactly_once_in_order(
+    spark: Any, tmp_path: Path
+) -> None:
+    """KPL-aggregated records (one per shard per round, as the producer writes them) through a
+    split and a merge; the query is stopped after two batches and restarted. Admission (150
+    rows) falls inside aggregated records: batches take them whole, so every event is read
+    once, each card stays on one shard per batch and in put order."""
+    fake = FakeKinesis()
+    fake.create_stream("tx", 2)
+    sent: list[str] = []
+
+    def put_round(first: int) -> None:
+        for n in range(first, first + 20):
+            by_shard: dict[str, list[kpl.UserRecord]] = {}
+            for card in range(10):
+                event = f'{{"id": "e{n:03d}-{card}", "card": "card{card}"}}'
+                hashed = kpl.hash_key(f"card{card}")
+                shard = next(
+                    sid
+                    for sid, s in fake.streams["tx"].shards.items()
+                    if not s.closed and s.start_hash <= hashed <= s.end_hash
+                )
+                by_shard.setdefault(shard, []).append(kpl.UserRecord(f"card{card}", event.encode()))
+                sent.append(f"e{n:03d}-{card}")
+            for members in by_shard.values():
+                first_key = members[0].partition_key
+                fake.put("tx", first_key, kpl.encode(members), kpl.hash_key(first_key))
+
+    put_round(0)
+    fake.split("tx", "shardId-000000000000")
+    put_round(20)
+    fake.merge("tx", "shardId-000000000003", "shardId-000000000001")
+    put_round(40)
+
+    checkpoint = str(tmp_path / "checkpoint")
+    sink = MemorySink()
+    with fake.serve() as endpoint:
+        frame = (
+            spark.readStream.format("kinesis")
+            .option("streamName", "tx")
+            .option("endpointUrl", endpoint)
+            .option("region", "us-east-1")
+            .option("startingPosition", "TRIM_HORIZON")
+            .option("maxRecordsPerTrigger", "150")
+            .load()
+        )
+        query = (
+            frame.writeStream.foreachBatch(sink)
+            .option("checkpointLocation", checkpoint)
+            .trigger(processingTime="0 seconds")
+            .start()
+        )
+        wait_for(lambda: len(sink.batches) >= 2, what="two batches")
+        query.stop()
+        assert 0 < len(sink.ids()) < len(sent)
+        run_available_now(frame, sink, checkpoint)
+
+    rows = sink.rows()
+    assert sorted(r["id"] for _, r in rows) == sorted(sent)
+    assert any(r["sub"] > 0 for _, r in rows)
+    batches_of_record: dict[tuple[str, int], set[int]] = {}
+    for batch_id, row in rows:
+        batches_of_record.setdefault((row["shard"], row["seq"]), set()).add(batch_id)
+    assert all(len(b) == 1 for b in batches_of_record.values()), "an aggregated record was split"
+    for card in {r["card"] for _, r in rows}:
+        mine = [(batch_id, r) for batch_id, r in rows if r["card"] == card]
+        shards_per_batch: dict[int, set[str]] = {}
+        for batch_id, r in mine:
+            shards_per_batch.setdefault(batch_id, set()).add(r["shard"])
+        assert all(len(s) == 1 for s in shards_per_batch.values()), card
+        ordered = [r["id"] for _, r in sorted(mine, key=lambda x: (x[0], x[1]["seq"], x[1]["sub"]))]
+        assert ordered == sorted(ordered), card
 
 
 def test_bad_options_fail_when_the_stream_is_defined(spark: Any) -> None:

@@ -1,10 +1,12 @@
-"""The lake sink: pure shaping and partitioning, then real S3 over HTTP on the emulator."""
+"""The lake sink: pure shaping and partitioning, then Delta commits over HTTP on the emulator."""
 
 from __future__ import annotations
 
 import io
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -12,18 +14,28 @@ import pyarrow.parquet as pq
 import pytest
 
 from fraudstream import aws, lake_tables
-from fraudstream.settings import Settings
-from fraudstream.stack.fault_proxy import disconnect, fault_proxy, s3_error
+from fraudstream.lake.delta_log import app_tag
+from fraudstream.lake.errors import LegacyLayoutError
+from fraudstream.lake.tables import open_table, spark_query_id
+from fraudstream.readback import lake_table
+from fraudstream.settings import Settings, load_settings
+from fraudstream.stack.fault_proxy import (
+    Fault,
+    FaultProxy,
+    Forward,
+    ProxyRequest,
+    ProxyResponse,
+    disconnect,
+    fault_proxy,
+    s3_error,
+)
 from processor.errors import SinkError
 from processor.sinks.lake import (
     LakeSchemaError,
     LakeWriter,
-    batch_prefix,
     conform,
     encode,
-    object_name,
     plan,
-    read_objects,
 )
 from processor.sinks.retry import Backoff
 from tests.processor.sinks.rows import START, transactions
@@ -85,24 +97,26 @@ def test_conform_names_missing_and_unconvertible_columns() -> None:
         conform("transactions", bad, 1)
 
 
-def test_plan_partitions_by_event_hour_with_deterministic_names() -> None:
+def test_plan_partitions_by_event_hour_with_names_from_the_batch() -> None:
     rows = conform("transactions", transactions(10), batch_id=42)  # 09:58 .. 10:02:30
-    objects = plan("transactions", rows, 42)
-    assert [o.key for o in objects] == [
-        "transactions/dt=2026-11-22/hour=09/batch-000000000042-0000.parquet",
-        "transactions/dt=2026-11-22/hour=10/batch-000000000042-0000.parquet",
+    objects = plan("transactions", rows, 42, "query-a")
+    tag = app_tag("query-a")
+    assert [o.path for o in objects] == [
+        f"dt=2026-11-22/hour=09/part-000000000042-{tag}-0000.zstd.parquet",
+        f"dt=2026-11-22/hour=10/part-000000000042-{tag}-0000.zstd.parquet",
     ]
-    assert [o.rows.num_rows for o in objects] == [4, 6]
-    assert plan("transactions", rows, 42) == objects
-    split = plan("transactions", rows, 42, query="main", max_rows_per_object=4)
-    assert [o.key.rsplit("/", 1)[1] for o in split] == [
-        "main-batch-000000000042-0000.parquet",
-        "main-batch-000000000042-0000.parquet",
-        "main-batch-000000000042-0001.parquet",
+    assert [(o.dt, o.hour, o.rows.num_rows) for o in objects] == [
+        ("2026-11-22", "09", 4),
+        ("2026-11-22", "10", 6),
     ]
-    assert object_name(5, 1) == "batch-000000000005-0001.parquet"
-    assert batch_prefix(5, "q") == "q-batch-000000000005-"
-    assert plan("transactions", rows.slice(0, 0), 1) == []
+    assert plan("transactions", rows, 42, "query-a") == objects
+    split = plan("transactions", rows, 42, "query-a", max_rows_per_object=4)
+    assert [o.path.rsplit("-", 1)[1] for o in split] == [
+        "0000.zstd.parquet",
+        "0000.zstd.parquet",
+        "0001.zstd.parquet",
+    ]
+    assert plan("transactions", rows.slice(0, 0), 1, "query-a") == []
 
 
 def test_quarantine_partitions_by_arrival_and_nulls_go_to_the_epoch() -> None:
@@ -117,11 +131,8 @@ def test_quarantine_partitions_by_arrival_and_nulls_go_to_the_epoch() -> None:
             "arrival_time": [arrival, None],
         }
     )
-    objects = plan("quarantine", conform("quarantine", frame, 3), 3)
-    assert sorted(o.key.split("/batch")[0] for o in objects) == [
-        "quarantine/dt=1970-01-01/hour=00",
-        "quarantine/dt=2026-01-02/hour=23",
-    ]
+    objects = plan("quarantine", conform("quarantine", frame, 3), 3, "q")
+    assert sorted((o.dt, o.hour) for o in objects) == [("1970-01-01", "00"), ("2026-01-02", "23")]
 
 
 def test_encode_is_zstd_parquet_with_the_schema() -> None:
@@ -149,81 +160,188 @@ def keys(settings: Settings, prefix: str = "") -> list[str]:
     return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
 
 
-def read_all(settings: Settings, prefix: str) -> pa.Table:
-    return read_objects(aws.client("s3", settings), settings.bucket, keys(settings, prefix))
+def commits(settings: Settings, table: str) -> list[str]:
+    return [k for k in keys(settings, f"{table}/_delta_log/") if k.endswith(".json")]
+
+
+def through(settings: Settings, proxy: FaultProxy) -> Any:
+    """An S3 client via the fault proxy for the writer's own requests (its data files and
+    commits); the library calls that open the table go straight to the emulator."""
+    proxied = settings.model_copy(update={"endpoint_url": proxy.url})
+    return aws.client("s3", proxied, max_attempts=1)
+
+
+QUARANTINE = pd.DataFrame(
+    {
+        "raw": ["{oops"],
+        "reason": ["bad_json"],
+        "detail": ["not valid JSON"],
+        "shard_id": ["shardId-0"],
+        "sequence_number": ["9"],
+        "arrival_time": [START],
+    }
+)
 
 
 @pytest.mark.integration
-def test_writes_every_table_and_a_replay_leaves_one_copy(lake: Settings) -> None:
+def test_one_commit_per_table_and_batch_and_a_replay_is_skipped(lake: Settings) -> None:
     frame = transactions(10)
-    quarantine = pd.DataFrame(
-        {
-            "raw": ["{oops"],
-            "reason": ["bad_json"],
-            "detail": ["not valid JSON"],
-            "shard_id": ["shardId-0"],
-            "sequence_number": ["9"],
-            "arrival_time": [START],
-        }
-    )
-    with LakeWriter(lake) as writer:
-        first = writer.write_tables(42, {"transactions": frame, "quarantine": quarantine})
-        assert first.rows == 11 and first.removed == []
-        # The replay of batch 42 (rows in another order) rewrites the same keys.
-        replay = writer.write_tables(
-            42, {"transactions": frame.iloc[::-1], "quarantine": quarantine}
+    with LakeWriter(lake, query="query-a") as writer:
+        first = writer.write_tables(
+            42, {"transactions": frame, "quarantine": QUARANTINE, "labels": labels_rows(0)[:0]}
         )
-    assert sorted(o.key for o in replay.written) == sorted(o.key for o in first.written)
-    assert keys(lake) == sorted(o.key for o in first.written)
-    stored = read_all(lake, "transactions/")
+        assert first.rows == 11 and first.commits == {"transactions": 1, "quarantine": 1}
+        # The replay of batch 42 (rows in another order) is recognised and writes nothing.
+        replay = writer.write_tables(
+            42, {"transactions": frame.iloc[::-1], "quarantine": QUARANTINE}
+        )
+        assert replay.skipped == ["transactions", "quarantine"] and replay.written == []
+    # So does a new writer (a restarted processor) that reads the log.
+    with LakeWriter(lake, query="query-a") as restarted:
+        assert restarted.write("transactions", 42, frame).skipped == ["transactions"]
+        assert restarted.write("transactions", 43, frame.iloc[:2]).commits == {"transactions": 2}
+    stored = lake_table(lake, "transactions")
     assert stored.schema == lake_tables.arrow_schema("transactions")
-    assert sorted(stored.column("transaction_id").to_pylist()) == sorted(frame["transaction_id"])
-    assert set(stored.column("batch_id").to_pylist()) == {42}
-    assert read_all(lake, "quarantine/").schema == lake_tables.arrow_schema("quarantine")
+    assert sorted(stored.column("transaction_id").to_pylist()) == sorted(
+        [*frame["transaction_id"], *frame["transaction_id"][:2]]
+    )
+    assert lake_table(lake, "quarantine").num_rows == 1
+    assert lake_table(lake, "labels").num_rows == 0  # created by nobody: no rows, no commit
+    table = open_table(lake, "transactions")
+    assert table is not None and table.transaction_version("query-a") == 43
+    assert len(commits(lake, "transactions")) == 3  # creation, batch 42, batch 43
+    data = [k for k in keys(lake, "transactions/") if "/_delta_log/" not in k]
+    assert all(k.endswith(".zstd.parquet") and "/dt=2026-11-22/hour=" in k for k in data)
 
 
 @pytest.mark.integration
-def test_a_replay_with_fewer_parts_deletes_the_stale_ones(lake: Settings) -> None:
-    frame = transactions(4, step=timedelta(seconds=1))
-    with LakeWriter(lake, max_rows_per_object=1) as writer:
-        assert len(writer.write("transactions", 7, frame).written) == 4
-    with LakeWriter(lake, max_rows_per_object=10) as writer:
-        replay = writer.write("transactions", 7, frame)
-    assert len(replay.removed) == 3
-    assert keys(lake) == ["transactions/dt=2026-11-22/hour=09/batch-000000000007-0000.parquet"]
-    assert read_all(lake, "").num_rows == 4
+def test_another_writers_commit_moves_the_version_on(lake: Settings) -> None:
+    """A second writer (another query, or compaction) takes the next version first: the
+    conditional put fails and the writer commits at the version after it."""
+    frame = transactions(3)
+    with LakeWriter(lake, query="a") as a, LakeWriter(lake, query="b") as b:
+        assert a.write("transactions", 0, frame).commits == {"transactions": 1}
+        assert b.write("transactions", 0, frame).commits == {"transactions": 2}
+        assert a.write("transactions", 1, frame).commits == {"transactions": 3}
+        assert b.write("transactions", 0, frame).skipped == ["transactions"]
+        assert lake_table(lake, "transactions").num_rows == 9
+        # A schema change by someone else is not raced past: the writer stops, saying why.
+        aws.client("s3", lake).put_object(
+            Bucket=lake.bucket,
+            Key="transactions/_delta_log/00000000000000000004.json",
+            Body=b'{"metaData":{"id":"changed"}}\n',
+        )
+        with pytest.raises(SinkError, match="changed its schema or protocol at version 4"):
+            a.write("transactions", 2, frame)
+
+
+@pytest.mark.integration
+def test_a_commit_whose_answer_was_lost_is_not_written_twice(lake: Settings) -> None:
+    """The commit reached S3 but the answer did not: the retry's conditional put fails, and
+    the writer finds its own batch in that version instead of committing it again."""
+    assert lake.endpoint_url is not None
+
+    def answer_lost(request: ProxyRequest, forward: Forward, rng: object) -> ProxyResponse:
+        forward(request)
+        return ProxyResponse(500, [("Content-Type", "application/xml")], b"<Error/>")
+
+    lost = Fault(
+        "answer-lost",
+        lambda r: r.method == "PUT" and "/_delta_log/" in r.path,
+        answer_lost,
+        times=1,
+    )
+    with LakeWriter(lake, query="q") as writer:
+        writer.write("transactions", 0, transactions(2))  # creates the table, no proxy
+    with fault_proxy(lake.endpoint_url, lost) as proxy:
+        with LakeWriter(lake, s3=through(lake, proxy), query="q", sleep=lambda s: None) as writer:
+            result = writer.write("transactions", 1, transactions(3))
+        assert proxy.injected() == {"answer-lost": 1}
+    assert result.skipped == ["transactions"] and result.retries == 1
+    assert len(commits(lake, "transactions")) == 3
+    assert lake_table(lake, "transactions").num_rows == 5
 
 
 @pytest.mark.integration
 def test_transient_s3_failures_are_retried_with_backoff(lake: Settings) -> None:
     assert lake.endpoint_url is not None
+    with LakeWriter(lake, query="q") as writer:  # the table exists before the faults
+        writer.write("transactions", 0, transactions(1))
     slept: list[float] = []
     with fault_proxy(
         lake.endpoint_url,
         s3_error(code="SlowDown", status=503, times=2),
         disconnect(lambda r: r.method == "PUT", times=1),
     ) as proxy:
-        proxied = lake.model_copy(update={"endpoint_url": proxy.url})
-        with LakeWriter(proxied, sleep=slept.append, backoff=Backoff(base=0.01)) as writer:
+        with LakeWriter(
+            lake, s3=through(lake, proxy), query="q", sleep=slept.append, backoff=Backoff(base=0.01)
+        ) as writer:
             result = writer.write("transactions", 1, transactions(3))
         assert proxy.injected() == {"s3:PUT:SlowDown": 2, "disconnect": 1}
     assert result.retries == 3 and len(slept) == 3
-    assert read_all(lake, "").num_rows == 3
+    assert lake_table(lake, "transactions").num_rows == 4
 
 
 @pytest.mark.integration
 def test_persistent_failure_raises_sink_error(lake: Settings) -> None:
     assert lake.endpoint_url is not None
-    with fault_proxy(lake.endpoint_url, s3_error(code="InternalError", status=500)) as proxy:
-        proxied = lake.model_copy(update={"endpoint_url": proxy.url})
-        with (
-            LakeWriter(proxied, sleep=lambda s: None, max_attempts=3) as writer,
-            pytest.raises(SinkError, match="after 3 attempts"),
-        ):
-            writer.write("transactions", 1, transactions(1))
-    missing_bucket = lake.model_copy(update={"bucket": f"absent-{uuid.uuid4().hex[:8]}"})
+    with LakeWriter(lake, query="q") as writer:
+        writer.write("transactions", 0, transactions(1))
+    failing = s3_error(code="InternalError", status=500)
     with (
-        LakeWriter(missing_bucket, sleep=lambda s: None) as writer,
-        pytest.raises(SinkError, match="NoSuchBucket"),
+        fault_proxy(lake.endpoint_url, failing) as proxy,
+        LakeWriter(
+            lake, s3=through(lake, proxy), query="q", sleep=lambda s: None, max_attempts=3
+        ) as writer,
+        pytest.raises(SinkError, match="after 3 attempts"),
     ):
         writer.write("transactions", 1, transactions(1))
+    missing_bucket = lake.model_copy(update={"bucket": f"absent-{uuid.uuid4().hex[:8]}"})
+    with (
+        LakeWriter(missing_bucket, sleep=lambda s: None, max_attempts=2) as writer,
+        pytest.raises(SinkError, match="open table transactions"),
+    ):
+        writer.write("transactions", 1, transactions(1))
+
+
+@pytest.mark.integration
+def test_a_prefix_in_the_old_layout_is_not_taken_over(lake: Settings) -> None:
+    aws.client("s3", lake).put_object(
+        Bucket=lake.bucket,
+        Key="transactions/dt=2026-11-22/hour=09/batch-000000000001-0000.parquet",
+        Body=encode(conform("transactions", transactions(1), 1)),
+    )
+    with (
+        LakeWriter(lake, query="q") as writer,
+        pytest.raises(LegacyLayoutError, match="fraudstream lake upgrade"),
+    ):
+        writer.write("transactions", 2, transactions(1))
+
+
+@pytest.mark.integration
+def test_the_log_gets_a_checkpoint_every_interval(lake: Settings) -> None:
+    with LakeWriter(lake, query="q", checkpoint_interval=3) as writer:
+        for batch in range(4):
+            writer.write("labels", batch, labels_rows(batch))
+    assert any(k.endswith(".checkpoint.parquet") for k in keys(lake, "labels/_delta_log/"))
+    assert lake_table(lake, "labels").num_rows == 4
+
+
+def labels_rows(batch: int) -> pa.Table:
+    return pa.Table.from_pylist(
+        [{"transaction_id": f"t{batch}", "is_fraud": False, "label_time": START}],
+        schema=lake_tables.arrow_schema("labels"),
+    )
+
+
+def test_spark_query_id_comes_from_the_checkpoint(tmp_path: Path) -> None:
+    settings = load_settings(state_dir=tmp_path)
+    assert spark_query_id(settings) is None
+    folder = Path(settings.checkpoint_dir) / "query"
+    folder.mkdir(parents=True)
+    (folder / "metadata").write_text('{"id":"5f1c0b6e-0000-4000-8000-000000000001"}\n')
+    assert spark_query_id(settings) == "5f1c0b6e-0000-4000-8000-000000000001"
+    assert LakeWriter(settings, s3=object()).app_id == "5f1c0b6e-0000-4000-8000-000000000001"
+    (folder / "metadata").write_text("not json")
+    assert spark_query_id(settings) is None
+    assert LakeWriter(settings, s3=object()).app_id == f"fraudstream:{settings.checkpoint_dir}"

@@ -37,6 +37,9 @@ module "network" {
   azs                = var.azs
   single_nat_gateway = var.single_nat_gateway
   cluster_name       = var.name
+
+  # Roles the deploy role may create or change must carry the workload boundary (github_oidc).
+  permissions_boundary = module.github_oidc.workload_boundary_arn
 }
 
 module "kinesis" {
@@ -93,10 +96,15 @@ module "sagemaker" {
   model_repository_arn = module.ecr.repository_arns["model-server"]
   ecr_kms_key_arn      = module.ecr.kms_key_arn
   vpc_id               = module.network.vpc_id
+  vpc_cidr             = module.network.vpc_cidr
+  s3_prefix_list_id    = module.network.s3_prefix_list_id
   subnet_ids           = module.network.private_subnet_ids
   instance_type        = var.sagemaker_instance_type
   min_instances        = var.sagemaker_min_instances
   max_instances        = var.sagemaker_max_instances
+
+  # Roles the deploy role may create or change must carry the workload boundary (github_oidc).
+  permissions_boundary = module.github_oidc.workload_boundary_arn
 }
 
 module "github_oidc" {
@@ -105,6 +113,7 @@ module "github_oidc" {
   name                 = var.name
   account_id           = local.account_id
   partition            = local.partition
+  region               = var.region
   repository           = var.github_repository
   ecr_repository_arns  = values(module.ecr.repository_arns)
   state_bucket         = var.state_bucket
@@ -126,6 +135,9 @@ module "eks" {
   node_min            = var.node_min
   node_desired        = var.node_desired
   node_max            = var.node_max
+
+  # Roles the deploy role may create or change must carry the workload boundary (github_oidc).
+  permissions_boundary = module.github_oidc.workload_boundary_arn
 }
 
 module "workload_iam" {
@@ -142,12 +154,16 @@ module "workload_iam" {
   lake_bucket_arn              = module.lake.bucket_arn
   lake_kms_key_arn             = module.lake.kms_key_arn
   lake_prefixes                = local.processor_prefixes
+  lake_table_prefixes          = [for t in local.lake.tables : t.prefix]
   alerts_table_arn             = module.alerts.table_arn
   alerts_recent_index_arn      = module.alerts.recent_index_arn
   alerts_kms_key_arn           = module.alerts.kms_key_arn
   endpoint_arn                 = module.sagemaker.endpoint_arn
   endpoint_name                = module.sagemaker.endpoint_name
   sagemaker_execution_role_arn = module.sagemaker.execution_role_arn
+
+  # Roles the deploy role may create or change must carry the workload boundary (github_oidc).
+  permissions_boundary = module.github_oidc.workload_boundary_arn
 }
 
 module "alarms" {

@@ -7,6 +7,7 @@ output "kubernetes" {
     SPARK_EXECUTOR_ROLE_ARN   = module.workload_iam.role_arns["spark-executor"]
     PRODUCER_ROLE_ARN         = module.workload_iam.role_arns["producer"]
     MODEL_DEPLOY_ROLE_ARN     = module.workload_iam.role_arns["model-deploy"]
+    LAKE_COMPACT_ROLE_ARN     = module.workload_iam.role_arns["lake-compact"]
     STREAM_NAME               = var.stream_name
     STREAM_SHARDS             = tostring(var.stream_shards)
     LABELS_STREAM_NAME        = var.labels_stream_name
@@ -15,6 +16,8 @@ output "kubernetes" {
     ALERTS_TABLE              = module.alerts.table_name
     SAGEMAKER_ENDPOINT        = module.sagemaker.endpoint_name
     CHECKPOINT_LOCATION       = "s3a://${module.lake.bucket}/checkpoints/processor"
+    VPC_CIDR                  = module.network.vpc_cidr
+    SERVICE_CIDR              = module.eks.service_cidr
   }
 }
 

@@ -68,7 +68,7 @@ variable "stream_name" {
 }
 
 variable "stream_shards" {
-  description = "Shards of the transactions stream in PROVISIONED mode (1 MB/s or 1000 records/s in per shard)."
+  description = "Shards of the transactions stream in PROVISIONED mode. A shard takes 1 MiB/s and 1,000 records/s in, 11 USD/month. The producer KPL-aggregates, so bytes decide: ceil(peak events/s x 260 B / (0.75 x 1 MiB)); 4 carry 10,000 events/s (docs/deploy.md, Sizing Kinesis)."
   type        = number
   default     = 4
 
@@ -85,13 +85,18 @@ variable "labels_stream_name" {
 }
 
 variable "labels_stream_shards" {
-  description = "Shards of the labels stream."
+  description = "Shards of the labels stream: ceil(peak events/s x 220 B / (0.75 x 1 MiB)) with KPL aggregation; 1 carries ~3,500 labels/s, 3 carry 10,000."
   type        = number
   default     = 1
+
+  validation {
+    condition     = var.labels_stream_shards >= 1 && var.labels_stream_shards <= 500
+    error_message = "labels_stream_shards must be between 1 and 500."
+  }
 }
 
 variable "stream_mode" {
-  description = "PROVISIONED or ON_DEMAND."
+  description = "PROVISIONED (shards above; ~85 USD/month for 10,000 events/s) or ON_DEMAND (0.08 USD/GB in, 0.04 out, 29 USD/month per stream; ~1,500 USD/month at a steady 10,000 events/s, for unknown or spiky traffic)."
   type        = string
   default     = "PROVISIONED"
 }

@@ -1,6 +1,7 @@
 # EKS: private-by-default API, envelope-encrypted secrets, all control-plane logs, a managed
 # node group with IMDSv2 (hop limit 1, so pods cannot borrow the node's role: they use IRSA),
-# the OIDC provider IRSA needs, and access entries for admins.
+# the OIDC provider IRSA needs, access entries for admins, and the VPC CNI add-on with
+# network-policy enforcement on (without it the namespace's NetworkPolicies are ignored).
 
 locals {
   oidc_issuer = aws_eks_cluster.this.identity[0].oidc[0].issuer
@@ -49,7 +50,8 @@ resource "aws_cloudwatch_log_group" "cluster" {
 # --- Control plane -----------------------------------------------------------------------------------
 
 resource "aws_iam_role" "cluster" {
-  name = "${var.name}-eks-cluster"
+  name                 = "${var.name}-eks-cluster"
+  permissions_boundary = var.permissions_boundary
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
@@ -78,6 +80,12 @@ resource "aws_eks_cluster" "this" {
     public_access_cidrs     = length(var.public_access_cidrs) > 0 ? var.public_access_cidrs : null
   }
 
+  # EKS's default Service range (172.20.0.0/16 or 10.100.0.0/16, by the VPC's range); declared so
+  # its value is known to the network policies (output service_cidr).
+  kubernetes_network_config {
+    ip_family = "ipv4"
+  }
+
   access_config {
     authentication_mode                         = "API"
     bootstrap_cluster_creator_admin_permissions = true
@@ -91,6 +99,18 @@ resource "aws_eks_cluster" "this" {
   }
 
   depends_on = [aws_iam_role_policy_attachment.cluster, aws_cloudwatch_log_group.cluster]
+}
+
+# The VPC CNI enforces Kubernetes NetworkPolicies only with its network-policy agent turned on
+# (infrastructure/kubernetes/50-networkpolicies.yaml relies on it).
+resource "aws_eks_addon" "vpc_cni" {
+  cluster_name                = aws_eks_cluster.this.name
+  addon_name                  = "vpc-cni"
+  resolve_conflicts_on_create = "OVERWRITE"
+  resolve_conflicts_on_update = "OVERWRITE"
+  configuration_values = jsonencode({
+    enableNetworkPolicy = "true"
+  })
 }
 
 resource "aws_iam_openid_connect_provider" "this" {
@@ -120,7 +140,8 @@ resource "aws_eks_access_policy_association" "admin" {
 # --- Nodes -------------------------------------------------------------------------------------------
 
 resource "aws_iam_role" "node" {
-  name = "${var.name}-eks-node"
+  name                 = "${var.name}-eks-node"
+  permissions_boundary = var.permissions_boundary
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{

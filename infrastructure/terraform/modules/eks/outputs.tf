@@ -32,3 +32,8 @@ output "node_role_arn" {
   description = "Node IAM role."
   value       = aws_iam_role.node.arn
 }
+
+output "service_cidr" {
+  description = "The cluster's Service CIDR (kubernetes.default.svc lives in it; network policies allow it)."
+  value       = aws_eks_cluster.this.kubernetes_network_config[0].service_ipv4_cidr
+}

@@ -103,3 +103,9 @@ variable "log_retention_days" {
   type        = number
   default     = 365
 }
+
+variable "permissions_boundary" {
+  description = "Permissions boundary ARN put on this module's IAM roles (the workload boundary from modules/github_oidc); null for none."
+  type        = string
+  default     = null
+}

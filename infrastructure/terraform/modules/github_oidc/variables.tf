@@ -51,3 +51,8 @@ variable "create_oidc_provider" {
   type        = bool
   default     = true
 }
+
+variable "region" {
+  description = "Region of the EKS clusters whose IRSA OIDC providers the deploy role manages."
+  type        = string
+}

@@ -1,6 +1,8 @@
-# The Parquet lake: one bucket, SSE-KMS, versioned, private, TLS only; Glue tables with partition
-# projection (no crawler) built from fraudstream/lake_tables.json; an Athena workgroup and the
-# named queries under fraudstream/lake/queries/ (package data, so `fraudstream lake` runs them too).
+# The lake: one bucket, SSE-KMS, versioned, private, TLS only, holding four Delta tables (zstd
+# Parquet under dt=/hour=, plus each table's _delta_log). Glue tables of type DELTA point Athena
+# (engine 3) at them: files and partitions come from the log, so no crawler and no partition
+# projection. Columns from fraudstream/lake_tables.json; an Athena workgroup and the named queries
+# under fraudstream/lake/queries/ (package data, so `fraudstream lake` runs them too).
 
 locals {
   lake     = jsondecode(file(var.lake_tables_file))
@@ -37,7 +39,7 @@ resource "aws_kms_alias" "lake" {
 resource "aws_s3_bucket" "lake" {
   #checkov:skip=CKV_AWS_18:Access is audited with CloudTrail S3 data events at the account level; server access logs would need a second bucket that fails this same check.
   #checkov:skip=CKV_AWS_144:Cross-region replication doubles storage cost; versioning guards deletes, and regional DR is a documented non-goal (docs/deploy.md).
-  #checkov:skip=CKV2_AWS_62:Nothing consumes object events: Athena finds data through partition projection and the processor writes by key.
+  #checkov:skip=CKV2_AWS_62:Nothing consumes object events: Athena finds data through each table's Delta log and the processor writes by key.
   bucket        = var.bucket
   force_destroy = var.force_destroy
 }
@@ -145,7 +147,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "lake" {
   depends_on = [aws_s3_bucket_versioning.lake]
 }
 
-# --- Glue catalogue: tables with partition projection over dt/hour ---------------------------------
+# --- Glue catalogue: Delta tables, read natively by Athena --------------------------------------
 
 resource "aws_glue_catalog_database" "lake" {
   name        = local.database
@@ -160,29 +162,13 @@ resource "aws_glue_catalog_table" "lake" {
   description   = each.value.comment
   table_type    = "EXTERNAL_TABLE"
 
+  # Athena reads the schema, files and partitions from the table's _delta_log; the columns here
+  # (dt and hour included, as Delta's partition columns) keep Glue, Lake Formation and views in
+  # step with it. The processor (or `fraudstream stack up` locally) creates the log.
   parameters = {
-    EXTERNAL                      = "TRUE"
-    classification                = "parquet"
-    "parquet.compression"         = "SNAPPY"
-    "projection.enabled"          = "true"
-    "projection.dt.type"          = "date"
-    "projection.dt.format"        = "yyyy-MM-dd"
-    "projection.dt.range"         = "${var.projection_start_date},NOW"
-    "projection.dt.interval"      = "1"
-    "projection.dt.interval.unit" = "DAYS"
-    "projection.hour.type"        = "integer"
-    "projection.hour.range"       = "0,23"
-    "projection.hour.digits"      = "2"
-    "storage.location.template"   = "s3://${aws_s3_bucket.lake.bucket}/${each.value.prefix}dt=$${dt}/hour=$${hour}/"
-  }
-
-  dynamic "partition_keys" {
-    for_each = each.value.partition_keys
-    content {
-      name    = partition_keys.value.name
-      type    = partition_keys.value.type
-      comment = partition_keys.value.comment
-    }
+    EXTERNAL                     = "TRUE"
+    table_type                   = "DELTA"
+    "spark.sql.sources.provider" = "delta"
   }
 
   storage_descriptor {
@@ -192,11 +178,14 @@ resource "aws_glue_catalog_table" "lake" {
 
     ser_de_info {
       serialization_library = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-      parameters            = { "serialization.format" = "1" }
+      parameters = {
+        "serialization.format" = "1"
+        path                   = "s3://${aws_s3_bucket.lake.bucket}/${each.value.prefix}"
+      }
     }
 
     dynamic "columns" {
-      for_each = each.value.columns
+      for_each = concat(each.value.columns, each.value.partition_keys)
       content {
         name    = columns.value.name
         type    = columns.value.type
@@ -217,6 +206,10 @@ resource "aws_athena_workgroup" "lake" {
     enforce_workgroup_configuration    = true
     publish_cloudwatch_metrics_enabled = true
     bytes_scanned_cutoff_per_query     = var.athena_bytes_scanned_cutoff
+
+    engine_version {
+      selected_engine_version = "Athena engine version 3" # reads Delta tables natively
+    }
 
     result_configuration {
       output_location = "s3://${aws_s3_bucket.lake.bucket}/athena-results/"

@@ -46,17 +46,6 @@ variable "named_queries_enabled" {
   default     = true
 }
 
-variable "projection_start_date" {
-  description = "First dt (YYYY-MM-DD) partition projection enumerates; queries filtering on dt never scan before it."
-  type        = string
-  default     = "2024-01-01"
-
-  validation {
-    condition     = can(regex("^\\d{4}-\\d{2}-\\d{2}$", var.projection_start_date))
-    error_message = "projection_start_date must look like YYYY-MM-DD."
-  }
-}
-
 variable "athena_workgroup" {
   description = "Name of the Athena workgroup."
   type        = string

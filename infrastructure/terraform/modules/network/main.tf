@@ -118,6 +118,41 @@ resource "aws_vpc_endpoint" "gateway" {
   tags              = { Name = "${var.name}-${each.key}" }
 }
 
+# Interface endpoints for the other AWS APIs the pods call (Kinesis, STS for IRSA, SageMaker
+# runtime), with private DNS: those calls stay on VPC addresses, which is what lets the network
+# policies and security groups limit HTTPS egress to the VPC (docs/security.md).
+resource "aws_security_group" "endpoints" {
+  name_prefix = "${var.name}-endpoints-"
+  description = "Interface VPC endpoints: HTTPS from inside the VPC only"
+  vpc_id      = aws_vpc.this.id
+
+  ingress {
+    description = "HTTPS from the VPC"
+    from_port   = 443
+    to_port     = 443
+    protocol    = "tcp"
+    cidr_blocks = [var.cidr]
+  }
+
+  tags = { Name = "${var.name}-endpoints" }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_endpoint" "interface" {
+  for_each = toset(var.interface_endpoints)
+
+  vpc_id              = aws_vpc.this.id
+  service_name        = "com.amazonaws.${var.region}.${each.key}"
+  vpc_endpoint_type   = "Interface"
+  subnet_ids          = aws_subnet.private[*].id
+  security_group_ids  = [aws_security_group.endpoints.id]
+  private_dns_enabled = true
+  tags                = { Name = "${var.name}-${each.key}" }
+}
+
 # --- Flow logs -------------------------------------------------------------------------------------
 
 resource "aws_kms_key" "logs" {
@@ -155,7 +190,8 @@ resource "aws_cloudwatch_log_group" "flow_logs" {
 }
 
 resource "aws_iam_role" "flow_logs" {
-  name = "${var.name}-vpc-flow-logs"
+  name                 = "${var.name}-vpc-flow-logs"
+  permissions_boundary = var.permissions_boundary
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{

@@ -17,3 +17,8 @@ output "public_subnet_ids" {
   description = "Public subnets (NAT gateways, internet-facing load balancers)."
   value       = aws_subnet.public[*].id
 }
+
+output "s3_prefix_list_id" {
+  description = "Prefix list of S3 in the region (its gateway endpoint's routes); security groups allow HTTPS to it."
+  value       = aws_vpc_endpoint.gateway["s3"].prefix_list_id
+}

@@ -56,3 +56,15 @@ variable "flow_log_retention_days" {
   type        = number
   default     = 365
 }
+
+variable "permissions_boundary" {
+  description = "Permissions boundary ARN put on this module's IAM roles (the workload boundary from modules/github_oidc); null for none."
+  type        = string
+  default     = null
+}
+
+variable "interface_endpoints" {
+  description = "AWS services reached through interface VPC endpoints (each costs per AZ-hour); the pods' network policy allows HTTPS to the VPC for them."
+  type        = list(string)
+  default     = ["kinesis-streams", "sts", "sagemaker.runtime"]
+}

@@ -27,7 +27,8 @@ resource "aws_kms_key" "endpoint" {
 }
 
 resource "aws_iam_role" "execution" {
-  name = "${var.name}-sagemaker-execution"
+  name                 = "${var.name}-sagemaker-execution"
+  permissions_boundary = var.permissions_boundary
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
@@ -58,10 +59,37 @@ resource "aws_iam_role_policy" "execution" {
         Resource = ["${var.lake_bucket_arn}/data-capture/*"]
       },
       {
-        Sid      = "UseKeys"
+        # Model artefacts in and data capture out, through S3 only.
+        Sid       = "UseLakeKeyThroughS3"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+        Resource  = [var.lake_kms_key_arn]
+        Condition = { StringEquals = { "kms:ViaService" = "s3.${var.region}.amazonaws.com" } }
+      },
+      {
+        Sid       = "UseImageKeyThroughEcr"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt", "kms:DescribeKey"]
+        Resource  = [var.ecr_kms_key_arn]
+        Condition = { StringEquals = { "kms:ViaService" = "ecr.${var.region}.amazonaws.com" } }
+      },
+      {
+        # Storage volumes of the endpoint's instances, through SageMaker only.
+        Sid       = "UseEndpointKeyThroughSageMaker"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+        Resource  = [aws_kms_key.endpoint.arn]
+        Condition = { StringEquals = { "kms:ViaService" = "sagemaker.${var.region}.amazonaws.com" } }
+      },
+      {
+        Sid      = "GrantEndpointKeyToSageMakerResources"
         Effect   = "Allow"
-        Action   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant", "kms:DescribeKey"]
-        Resource = [var.lake_kms_key_arn, var.ecr_kms_key_arn, aws_kms_key.endpoint.arn]
+        Action   = ["kms:CreateGrant"]
+        Resource = [aws_kms_key.endpoint.arn]
+        Condition = {
+          StringEquals = { "kms:ViaService" = "sagemaker.${var.region}.amazonaws.com" }
+          Bool         = { "kms:GrantIsForAWSResource" = "true" }
+        }
       },
       {
         Sid      = "PullModelImage"
@@ -107,15 +135,25 @@ resource "aws_iam_role_policy" "execution" {
 resource "aws_security_group" "endpoint" {
   #checkov:skip=CKV2_AWS_5:Attached to the endpoint through aws_sagemaker_model.vpc_config, which checkov's graph does not follow.
   name_prefix = "${var.name}-sagemaker-"
-  description = "SageMaker endpoint ENIs: no inbound; outbound HTTPS inside the VPC only (S3 via the gateway endpoint)"
+  description = "SageMaker endpoint ENIs: no inbound; outbound HTTPS to S3 and the VPC's endpoints only"
   vpc_id      = var.vpc_id
 
+  # The model container has no network (network isolation); these ENIs carry the model
+  # artefact download from S3 (through the gateway endpoint) and calls to interface endpoints.
   egress {
-    description = "HTTPS to AWS APIs through VPC endpoints"
+    description     = "HTTPS to S3 through the gateway endpoint"
+    from_port       = 443
+    to_port         = 443
+    protocol        = "tcp"
+    prefix_list_ids = [var.s3_prefix_list_id]
+  }
+
+  egress {
+    description = "HTTPS to interface endpoints in the VPC"
     from_port   = 443
     to_port     = 443
     protocol    = "tcp"
-    cidr_blocks = ["0.0.0.0/0"]
+    cidr_blocks = [var.vpc_cidr]
   }
 
   lifecycle {

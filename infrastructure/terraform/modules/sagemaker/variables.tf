@@ -69,6 +69,16 @@ variable "vpc_id" {
   type        = string
 }
 
+variable "vpc_cidr" {
+  description = "CIDR of the VPC (its interface endpoints are the endpoint's only HTTPS peers besides S3)."
+  type        = string
+}
+
+variable "s3_prefix_list_id" {
+  description = "Prefix list of S3 in the region (the gateway endpoint the model artefacts come through)."
+  type        = string
+}
+
 variable "subnet_ids" {
   description = "Private subnets of the endpoint."
   type        = list(string)
@@ -112,4 +122,10 @@ variable "capture_percent" {
     condition     = var.capture_percent >= 0 && var.capture_percent <= 100
     error_message = "capture_percent must be between 0 and 100."
   }
+}
+
+variable "permissions_boundary" {
+  description = "Permissions boundary ARN put on this module's IAM roles (the workload boundary from modules/github_oidc); null for none."
+  type        = string
+  default     = null
 }

@@ -8,6 +8,8 @@
 #   producer                      put records on both streams.
 #   model-deploy                  upload a model artefact, create model + endpoint config, update
 #                                 the one endpoint, pass the SageMaker execution role.
+#   lake-compact                  list, read, write and delete under the table prefixes only
+#                                 (compaction rewrites files; vacuum deletes replaced ones).
 #   alerts-notifier               query the latest-alerts index for blocks; write only its own
 #                                 claim and cursor items (notified#*, notifier#*) in the alerts
 #                                 table, never an alert (docs/adr/0005-block-alert-webhook.md).
@@ -19,15 +21,20 @@ locals {
     producer        = "producer"
     model-deploy    = "model-deploy"
     alerts-notifier = "alerts-notifier"
+    lake-compact    = "lake-compact"
   }
   sagemaker_arn = "arn:${var.partition}:sagemaker:${var.region}:${var.account_id}"
+  # Every KMS grant names the service it may be used through: a role's key rights cannot be
+  # used directly (kms:Decrypt of a stolen ciphertext), only by that service on its behalf.
+  via = { for s in ["kinesis", "s3", "dynamodb"] : s => "${s}.${var.region}.amazonaws.com" }
 }
 
 resource "aws_iam_role" "this" {
   for_each = local.service_accounts
 
-  name        = "${var.name}-${each.key}"
-  description = "IRSA role of ${var.namespace}/${each.value}"
+  name                 = "${var.name}-${each.key}"
+  permissions_boundary = var.permissions_boundary
+  description          = "IRSA role of ${var.namespace}/${each.value}"
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
@@ -55,10 +62,11 @@ locals {
         Resource = var.stream_arns
       },
       {
-        Sid      = "DecryptStreams"
-        Effect   = "Allow"
-        Action   = ["kms:Decrypt"]
-        Resource = [var.streams_kms_key_arn]
+        Sid       = "DecryptStreamsThroughKinesis"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt"]
+        Resource  = [var.streams_kms_key_arn]
+        Condition = { StringEquals = { "kms:ViaService" = local.via["kinesis"] } }
       },
       {
         Sid       = "ListLakePrefixes"
@@ -74,10 +82,11 @@ locals {
         Resource = [for p in var.lake_prefixes : "${var.lake_bucket_arn}/${p}*"]
       },
       {
-        Sid      = "UseLakeKey"
-        Effect   = "Allow"
-        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-        Resource = [var.lake_kms_key_arn]
+        Sid       = "UseLakeKeyThroughS3"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource  = [var.lake_kms_key_arn]
+        Condition = { StringEquals = { "kms:ViaService" = local.via["s3"] } }
       },
       {
         Sid      = "WriteAlerts"
@@ -90,7 +99,7 @@ locals {
         Effect    = "Allow"
         Action    = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
         Resource  = [var.alerts_kms_key_arn]
-        Condition = { StringEquals = { "kms:ViaService" = "dynamodb.${var.region}.amazonaws.com" } }
+        Condition = { StringEquals = { "kms:ViaService" = local.via["dynamodb"] } }
       },
       {
         Sid      = "InvokeModel"
@@ -111,10 +120,11 @@ locals {
         Resource = var.stream_arns
       },
       {
-        Sid      = "EncryptRecords"
-        Effect   = "Allow"
-        Action   = ["kms:GenerateDataKey"]
-        Resource = [var.streams_kms_key_arn]
+        Sid       = "EncryptRecordsThroughKinesis"
+        Effect    = "Allow"
+        Action    = ["kms:GenerateDataKey"]
+        Resource  = [var.streams_kms_key_arn]
+        Condition = { StringEquals = { "kms:ViaService" = local.via["kinesis"] } }
       },
     ]
   }
@@ -129,10 +139,11 @@ locals {
         Resource = ["${var.lake_bucket_arn}/${var.model_prefix}*"]
       },
       {
-        Sid      = "UseLakeKey"
-        Effect   = "Allow"
-        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-        Resource = [var.lake_kms_key_arn]
+        Sid       = "UseLakeKeyThroughS3"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource  = [var.lake_kms_key_arn]
+        Condition = { StringEquals = { "kms:ViaService" = local.via["s3"] } }
       },
       {
         Sid    = "RollModelForward"
@@ -163,6 +174,32 @@ locals {
     ]
   }
 
+  lake_compact_policy = {
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "ListTablePrefixes"
+        Effect    = "Allow"
+        Action    = ["s3:ListBucket"]
+        Resource  = [var.lake_bucket_arn]
+        Condition = { StringLike = { "s3:prefix" = [for p in var.lake_table_prefixes : "${p}*"] } }
+      },
+      {
+        Sid      = "RewriteTableFiles"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+        Resource = [for p in var.lake_table_prefixes : "${var.lake_bucket_arn}/${p}*"]
+      },
+      {
+        Sid       = "UseLakeKey"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource  = [var.lake_kms_key_arn]
+        Condition = { StringEquals = { "kms:ViaService" = local.via["s3"] } }
+      },
+    ]
+  }
+
   alerts_notifier_policy = {
     Version = "2012-10-17"
     Statement = [
@@ -186,7 +223,7 @@ locals {
         Effect    = "Allow"
         Action    = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
         Resource  = [var.alerts_kms_key_arn]
-        Condition = { StringEquals = { "kms:ViaService" = "dynamodb.${var.region}.amazonaws.com" } }
+        Condition = { StringEquals = { "kms:ViaService" = local.via["dynamodb"] } }
       },
     ]
   }
@@ -197,6 +234,7 @@ locals {
     producer        = local.producer_policy
     model-deploy    = local.model_deploy_policy
     alerts-notifier = local.alerts_notifier_policy
+    lake-compact    = local.lake_compact_policy
   }
 }
 

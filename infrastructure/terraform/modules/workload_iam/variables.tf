@@ -49,6 +49,16 @@ variable "lake_prefixes" {
   }
 }
 
+variable "lake_table_prefixes" {
+  description = "Key prefixes of the lake's tables (compaction rewrites and deletes files there only), each ending in '/'."
+  type        = list(string)
+
+  validation {
+    condition     = alltrue([for p in var.lake_table_prefixes : endswith(p, "/") && p != "/"])
+    error_message = "Each prefix must end with '/' and must not be the bucket root."
+  }
+}
+
 variable "model_prefix" {
   description = "Key prefix of model artefacts (model deploy writes here, SageMaker reads)."
   type        = string
@@ -99,4 +109,10 @@ variable "partition" {
   description = "AWS partition."
   type        = string
   default     = "aws"
+}
+
+variable "permissions_boundary" {
+  description = "Permissions boundary ARN put on this module's IAM roles (the workload boundary from modules/github_oidc); null for none."
+  type        = string
+  default     = null
 }

@@ -53,6 +53,9 @@ mock_provider "aws" {
   mock_resource "aws_iam_role" {
     defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
   }
+  mock_resource "aws_iam_policy" {
+    defaults = { arn = "arn:aws:iam::123456789012:policy/mock" }
+  }
 }
 
 variables {
@@ -73,6 +76,7 @@ run "irsa_roles_trust_one_service_account_each" {
       producer        = "system:serviceaccount:fraudstream:producer"
       model-deploy    = "system:serviceaccount:fraudstream:model-deploy"
       alerts-notifier = "system:serviceaccount:fraudstream:alerts-notifier"
+      lake-compact    = "system:serviceaccount:fraudstream:lake-compact"
     }
     error_message = "Each IRSA role must trust exactly its own service account in the fraudstream namespace."
   }
@@ -94,6 +98,17 @@ run "irsa_roles_trust_one_service_account_each" {
   }
 
   assert {
+    condition = alltrue(flatten([
+      for sa, policy in output.irsa_policies : [
+        for s in policy.Statement :
+        can(regex("^(kinesis|s3|dynamodb)\\.us-east-1\\.amazonaws\\.com$", s.Condition.StringEquals["kms:ViaService"]))
+        if anytrue([for a in flatten([s.Action]) : startswith(a, "kms:")])
+      ]
+    ]))
+    error_message = "Every KMS right of an IRSA role is usable only through the service that holds the data (kms:ViaService)."
+  }
+
+  assert {
     condition = toset(flatten([for s in output.irsa_policies["producer"].Statement : s.Action])) == toset([
       "kinesis:PutRecord", "kinesis:PutRecords", "kinesis:DescribeStreamSummary", "kinesis:ListShards", "kms:GenerateDataKey",
     ])
@@ -111,6 +126,14 @@ run "irsa_roles_trust_one_service_account_each" {
       can(regex("^arn:aws:s3:::fraudstream-lake-test/(transactions|aggregates|quarantine|labels|checkpoints)/\\*$", r))
     ])
     error_message = "The processor writes only the table prefixes and its checkpoints."
+  }
+
+  assert {
+    condition = alltrue([
+      for r in flatten([for s in output.irsa_policies["lake-compact"].Statement : s.Resource if contains(flatten([s.Action]), "s3:DeleteObject")]) :
+      can(regex("^arn:aws:s3:::fraudstream-lake-test/(transactions|aggregates|quarantine|labels)/\\*$", r))
+    ])
+    error_message = "Compaction rewrites and deletes files under the table prefixes only, never checkpoints."
   }
 
   assert {

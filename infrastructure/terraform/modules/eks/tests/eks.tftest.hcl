@@ -77,6 +77,11 @@ run "private_encrypted_cluster" {
     condition     = length(aws_eks_node_group.default.remote_access) == 0
     error_message = "Nodes accept no SSH."
   }
+
+  assert {
+    condition     = aws_eks_addon.vpc_cni.addon_name == "vpc-cni" && jsondecode(aws_eks_addon.vpc_cni.configuration_values).enableNetworkPolicy == "true"
+    error_message = "The VPC CNI enforces NetworkPolicies (its network-policy agent is on); without it they are ignored."
+  }
 }
 
 run "public_endpoint_only_for_listed_cidrs" {

@@ -25,6 +25,8 @@ variables {
   model_repository_arn = "arn:aws:ecr:us-east-1:123456789012:repository/fraudstream/model-server"
   ecr_kms_key_arn      = "arn:aws:kms:us-east-1:123456789012:key/22222222-2222-2222-2222-222222222222"
   vpc_id               = "vpc-0123456789abcdef0"
+  vpc_cidr             = "10.40.0.0/16"
+  s3_prefix_list_id    = "pl-63a5400a"
   subnet_ids           = ["subnet-aaaa", "subnet-bbbb"]
 }
 
@@ -56,6 +58,37 @@ run "endpoint_shape" {
       for s in jsondecode(aws_iam_role_policy.execution.policy).Statement : s.Resource if anytrue([for a in flatten([s.Action]) : startswith(a, "s3:")])
     ])) == toset(["arn:aws:s3:::fraudstream-lake-test/models/*", "arn:aws:s3:::fraudstream-lake-test/data-capture/*"])
     error_message = "SageMaker reads models/ and writes data-capture/ only."
+  }
+
+  assert {
+    condition = alltrue([
+      for rule in aws_security_group.endpoint.egress :
+      rule.from_port == 443 && rule.to_port == 443 && !contains(coalesce(rule.cidr_blocks, []), "0.0.0.0/0") && length(coalesce(rule.ipv6_cidr_blocks, [])) == 0
+    ]) && length(aws_security_group.endpoint.ingress) == 0
+    error_message = "The endpoint's ENIs take no inbound traffic and reach only HTTPS inside the VPC, never 0.0.0.0/0."
+  }
+
+  assert {
+    condition     = toset(flatten([for rule in aws_security_group.endpoint.egress : concat(coalesce(rule.cidr_blocks, []), coalesce(rule.prefix_list_ids, []))])) == toset(["10.40.0.0/16", "pl-63a5400a"])
+    error_message = "HTTPS egress goes to the VPC's interface endpoints and to S3's prefix list only."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_role_policy.execution.policy).Statement :
+      can(regex("^(s3|ecr|sagemaker)\\.us-east-1\\.amazonaws\\.com$", s.Condition.StringEquals["kms:ViaService"]))
+      if anytrue([for a in flatten([s.Action]) : startswith(a, "kms:")])
+    ])
+    error_message = "Every KMS right of the execution role is usable only through S3, ECR or SageMaker (kms:ViaService)."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_role_policy.execution.policy).Statement :
+      try(s.Condition.Bool["kms:GrantIsForAWSResource"], "") == "true"
+      if contains(flatten([s.Action]), "kms:CreateGrant")
+    ])
+    error_message = "KMS grants go to AWS resources only."
   }
 
   assert {

@@ -1,0 +1,185 @@
+"""The lake's tables as Delta tables on S3, through the ``deltalake`` library: where each one
+lives, the options that point the library at the same endpoint and credentials as boto3,
+creating a table, and opening one at its latest version or as of a time.
+
+A table lives at ``s3://<bucket>/<prefix>`` (``transactions/`` ...): data files under
+``dt=YYYY-MM-DD/hour=HH/``, the transaction log under ``_delta_log/``. Its schema is
+:func:`fraudstream.lake_tables.arrow_schema` plus the string partition columns ``dt`` and
+``hour``. A prefix that holds Parquet objects but no log was written by the plain-object lake
+before the table format; nothing creates a table over it (compaction would delete those objects
+as unreferenced): :class:`LegacyLayoutError` says to run ``fraudstream lake upgrade``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from fraudstream import aws, lake_tables
+from fraudstream.lake.delta_log import LOG_FOLDER, PARTITION_COLUMNS
+from fraudstream.lake.errors import LakeReadError, LegacyLayoutError
+from fraudstream.settings import Settings
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
+
+CHECKPOINT_INTERVAL = 100
+"""Commits between checkpoints: a reader replays at most this many JSON commits."""
+HISTORY_HOURS = 48
+"""How far back ``--as-of`` reaches: log entries and replaced files are kept this long."""
+TABLE_PROPERTIES = {
+    "delta.checkpointInterval": str(CHECKPOINT_INTERVAL),
+    "delta.logRetentionDuration": f"interval {HISTORY_HOURS} hours",
+    "delta.deletedFileRetentionDuration": f"interval {HISTORY_HOURS} hours",
+}
+
+
+SPARK_QUERY_FOLDER = "query"
+"""The Spark checkpoint under ``settings.checkpoint_dir`` (see processor/streaming_job.py)."""
+
+
+def spark_query_id(settings: Settings) -> str | None:
+    """The id Spark gave the streaming query, from its checkpoint's ``metadata`` file (None
+    before the query first started). It survives restarts from the same checkpoint and is new
+    for a new checkpoint, whose batch ids start again at 0: the right key for the lake's
+    application transactions."""
+    location = settings.checkpoint_dir.rstrip("/") + "/" + SPARK_QUERY_FOLDER + "/metadata"
+    match = re.match(r"^s3a?://([^/]+)/(.*)$", location)
+    try:
+        if match:
+            s3 = aws.client("s3", settings)
+            text = s3.get_object(Bucket=match.group(1), Key=match.group(2))["Body"].read()
+        else:
+            text = Path(location).read_bytes()
+    except (OSError, ClientError):
+        return None
+    try:
+        found = json.loads(text).get("id")
+    except (ValueError, AttributeError):
+        return None
+    return str(found) if found else None
+
+
+def default_app_id(settings: Settings) -> str:
+    """The application id the processor's commits record: the Spark query's id, or, where no
+    Spark query ever ran on this checkpoint (tests and benchmarks driving the sink), one
+    derived from the checkpoint's location."""
+    return spark_query_id(settings) or f"fraudstream:{settings.checkpoint_dir}"
+
+
+def table_prefix(name: str) -> str:
+    """The key prefix of table ``name`` in the bucket, ending in ``/``."""
+    return lake_tables.table(name).prefix
+
+
+def table_uri(bucket: str, name: str) -> str:
+    return f"s3://{bucket}/{table_prefix(name).rstrip('/')}"
+
+
+def storage_options(settings: Settings) -> dict[str, str]:
+    """deltalake's S3 options: the endpoint, region and credentials boto3 resolves now, and
+    conditional puts, which make a commit's ``put`` fail when the version already exists."""
+    options = {
+        "AWS_REGION": settings.region,
+        "AWS_CONDITIONAL_PUT": "etag",
+        "timeout": "60s",  # per request; the library retries on its own within retry_timeout
+        "connect_timeout": "5s",
+        "retry_timeout": "60s",
+    }
+    endpoint = aws.endpoint_for("s3", settings)
+    if endpoint:
+        options["AWS_ENDPOINT_URL"] = endpoint
+        if endpoint.startswith("http://"):
+            options["AWS_ALLOW_HTTP"] = "true"
+    credentials = aws.session(settings).get_credentials()
+    if credentials is not None:  # else the library's own chain (instance role, web identity)
+        frozen = credentials.get_frozen_credentials()
+        options["AWS_ACCESS_KEY_ID"] = frozen.access_key
+        options["AWS_SECRET_ACCESS_KEY"] = frozen.secret_key
+        if frozen.token:
+            options["AWS_SESSION_TOKEN"] = frozen.token
+    return options
+
+
+def has_legacy_objects(s3: Any, bucket: str, name: str) -> bool:
+    """True when the table's prefix holds objects but no transaction log."""
+    prefix = table_prefix(name)
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=2)
+    return any(
+        not o["Key"].startswith(prefix + LOG_FOLDER + "/") for o in listing.get("Contents", [])
+    )
+
+
+def _legacy(bucket: str, name: str) -> LegacyLayoutError:
+    return LegacyLayoutError(
+        f"s3://{bucket}/{table_prefix(name)} holds Parquet objects of the old plain-object lake "
+        "but no Delta log: run `fraudstream lake upgrade` once (docs/lake.md, 'Upgrading')"
+    )
+
+
+def ensure_table(settings: Settings, name: str, *, s3: Any | None = None) -> None:
+    """Create table ``name`` (empty, partitioned by dt/hour) unless it exists; safe to race."""
+    from deltalake import DeltaTable
+
+    options = storage_options(settings)
+    uri = table_uri(settings.bucket, name)
+    if DeltaTable.is_deltatable(uri, options):
+        return
+    if has_legacy_objects(s3 or aws.client("s3", settings), settings.bucket, name):
+        raise _legacy(settings.bucket, name)
+    spec = lake_tables.table(name)
+    try:
+        DeltaTable.create(
+            uri,
+            lake_tables.arrow_schema(name, with_partitions=True),
+            mode="ignore",
+            partition_by=list(PARTITION_COLUMNS),
+            name=name,
+            description=spec.comment,
+            configuration=TABLE_PROPERTIES,
+            storage_options=options,
+        )
+    except Exception:  # another process created it first: its version 0 won the put
+        if not DeltaTable.is_deltatable(uri, options):
+            raise
+
+
+def open_uri(
+    uri: str, options: dict[str, str], *, as_of: datetime | int | None = None
+) -> DeltaTable | None:
+    """The Delta table at ``uri`` (an ``s3://`` URI or a local folder), at its latest version or
+    as of a time or version; None when there is no table there."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import DeltaError, TableNotFoundError
+
+    try:
+        table = DeltaTable(uri, storage_options=options)
+    except TableNotFoundError:
+        return None
+    except (OSError, DeltaError) as error:
+        raise LakeReadError(f"cannot open the table at {uri}: {error}") from error
+    if as_of is not None:
+        try:
+            table.load_as_version(as_of)
+        except (OSError, DeltaError, ValueError) as error:
+            raise LakeReadError(
+                f"the table at {uri} has no version as of {as_of} (history is kept "
+                f"{HISTORY_HOURS} h and starts when the table was created): {error}"
+            ) from error
+    return table
+
+
+def open_table(
+    settings: Settings, name: str, *, as_of: datetime | int | None = None
+) -> DeltaTable | None:
+    """Table ``name`` in the settings' bucket (see :func:`open_uri`); a prefix in the old
+    plain-object layout raises :class:`LegacyLayoutError` rather than reading as empty."""
+    table = open_uri(table_uri(settings.bucket, name), storage_options(settings), as_of=as_of)
+    if table is None and has_legacy_objects(aws.client("s3", settings), settings.bucket, name):
+        raise _legacy(settings.bucket, name)
+    return table
