@@ -46,8 +46,9 @@ def rules() -> None:
         "  fraudstream rules test my-rules.yaml --since 2026-12-01 --json\n"
         "  fraudstream rules test --data history.parquet --format generator\n"
         "\n"
-        "The lake is read with the SQL in docs/model.md (section Decisions), which Athena "
-        "runs unchanged over the Glue tables."
+        "The lake's Delta tables are read at their latest version (what their logs "
+        "committed) with the SQL in docs/model.md (section Decisions), which Athena runs "
+        "unchanged over the Glue tables."
     )
 )
 @click.argument(

@@ -3,8 +3,11 @@
 The lake's ``transactions`` table holds every decided transaction with its ``features`` map and
 ``score``; ``labels`` holds the ground truth that has arrived. :func:`backtest_sql` joins them
 (one label per transaction; none yet leaves ``is_fraud`` null) and picks each feature out of
-the map by name, so nothing here depends on how the lake stores its files: the statement goes
-through :func:`fraudstream.lake.query.run`, the engine behind ``fraudstream lake query``.
+the map by name. The statement goes through :func:`fraudstream.lake.query.run`, the engine
+behind ``fraudstream lake query``, over the lake's reader
+(:class:`fraudstream.lake.storage.LakeStore`): each Delta table at its latest version, so the
+rows are exactly what the table's log has committed, as Athena reads them through the Glue
+tables (a file an interrupted batch left behind, or one compaction replaced, is not read).
 :func:`rows_from_result` (pure) turns the result into :class:`LabelledRows`.
 """
 
@@ -91,7 +94,7 @@ def rows_from_result(result: ResultSet, source: str) -> LabelledRows:
 
 def read_lake(settings: Settings, since: datetime | None, until: datetime | None) -> LabelledRows:
     """Labelled transactions of the lake in ``settings.bucket`` with event time in
-    ``[since, until)`` (either end open when None)."""
+    ``[since, until)`` (either end open when None), from the tables' committed versions."""
     from fraudstream.lake import query
     from fraudstream.lake.storage import LakeStore
 

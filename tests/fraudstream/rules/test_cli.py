@@ -3,6 +3,7 @@ generator history: the tool's policy reproduces the stream's decisions exactly."
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import uuid
@@ -10,11 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
 
-from fraudstream import aws
+from fraudstream import aws, readback
 from fraudstream.cli import cli
 from fraudstream.settings import Settings
 from ml_model.artifact import load_model
@@ -172,6 +174,26 @@ def test_history_instead_of_the_lake(
     assert report["source"].startswith("generator history")
     missing = invoke(local_stack, tmp_path / "no-model", "--data", str(path))
     assert missing.exit_code == 1 and "no model at" in missing.output
+
+
+def test_only_what_the_tables_committed_is_read(lake: Settings, generator_model_dir: Path) -> None:
+    """A data file no commit names (an attempt that died before its commit) is not part of the
+    table: the tool reads the Delta tables at their latest version, as Athena does."""
+    s3 = aws.client("s3", lake)
+    committed = readback.lake_keys(lake, "transactions")[0]
+    rows = pq.read_table(
+        io.BytesIO(s3.get_object(Bucket=lake.bucket, Key=committed)["Body"].read())
+    )
+    ids = pa.array(["orphan-" + i for i in rows.column("transaction_id").to_pylist()])
+    orphan = committed.rsplit("/", 1)[0] + "/part-orphan-attempt.parquet"
+    buffer = io.BytesIO()
+    pq.write_table(rows.set_column(0, "transaction_id", ids), buffer)
+    s3.put_object(Bucket=lake.bucket, Key=orphan, Body=buffer.getvalue())
+    try:
+        report = json.loads(invoke(lake, generator_model_dir, "--json").stdout)
+        assert report["transactions"] == 3_000
+    finally:
+        s3.delete_object(Bucket=lake.bucket, Key=orphan)
 
 
 def test_help_documents_the_tool() -> None:
