@@ -221,6 +221,23 @@ def model_available(location: str | Path) -> bool:
     return True
 
 
+def read_manifest(location: str | Path) -> dict[str, Any]:
+    """A model's manifest without loading its booster (no xgboost needed): the
+    ``manifest.json`` beside the archive, else the one inside it."""
+    found = _locate(location)
+    beside = (found if found.is_dir() else found.parent) / MANIFEST_FILE
+    if beside.is_file():
+        try:
+            manifest: dict[str, Any] = json.loads(beside.read_text())
+        except json.JSONDecodeError as error:
+            raise ArtifactError(f"{beside}: not valid JSON ({error})") from error
+        return manifest
+    _, inner = _read_extracted(found) if found.is_dir() else _read_archive(found)
+    if inner is None:
+        raise ArtifactError(f"{found}: no manifest in the archive or beside it")
+    return inner
+
+
 def load_model(location: str | Path, *, nthread: int = 1) -> ModelBundle:
     """Load a model from a folder holding ``model.tar.gz`` (checked against the manifest beside
     it), from the archive itself, or from the archive extracted (SageMaker's ``/opt/ml/model``).

@@ -5,7 +5,8 @@ For the batch's rows (transactions, labels, quarantined records), as Arrow colum
 1. keep the labels not applied before (:class:`~processor.label_dedup.SeenLabels`);
 2. compute every transaction's features with the feature engine (:class:`~ml_model.features.
    FeatureEngine`, the code training replays), the new labels counting from their label time;
-3. score the batch (endpoint, in-process fallback) and decide (model thresholds + rules);
+3. score the batch (endpoint, in-process fallback) and decide (model thresholds, the review
+   budget over the recent event hours, rules);
 4. count the decisions in the sliding windows and take the windows that closed;
 5. write every transaction, new label, quarantined record and closed window to the lake,
    review/block decisions to the alerts table;
@@ -37,12 +38,14 @@ from fraudstream import lake_tables
 from fraudstream.events import EVENT_FIELD_NAMES
 from fraudstream.settings import Settings
 from ml_model.artifact import ModelBundle
-from ml_model.features import FEATURE_INDEX, FEATURE_NAMES, UNKNOWN
+from ml_model.features import FEATURE_NAMES
 from ml_model.scoring.client import ScoredBatch, ScoringClient
 from processor.crash import from_setting
 from processor.decisions import ModelReasons, RulesFile, decide, with_model_thresholds
 from processor.decisions import columns as C
+from processor.decisions.budget import review_candidates
 from processor.decisions.engine import SEVERITY
+from processor.decisions.inputs import decision_inputs
 from processor.metrics import BatchSummary, ProcessorMetrics, report, summarize
 from processor.pipeline import KIND, LABEL, QUARANTINE, TX
 from processor.sink_state import SinkState, SinkStore, log_table
@@ -96,21 +99,6 @@ def features_map(matrix: np.ndarray) -> pa.MapArray:
     keys = pa.array(np.tile(np.array(FEATURE_NAMES, dtype=object), rows), pa.string())
     values = pa.array(matrix.astype(np.float64).ravel(), pa.float64())
     return pa.MapArray.from_arrays(offsets, keys, values)
-
-
-def decision_inputs(matrix: np.ndarray, scores: np.ndarray) -> dict[str, np.ndarray]:
-    """The decision rules' columns (see :mod:`processor.decisions.columns`) from the features:
-    unknown history becomes NaN, and the 10-minute count includes the transaction itself."""
-    column = {name: matrix[:, FEATURE_INDEX[name]].astype(np.float64) for name in FEATURE_NAMES}
-    mean_30d = np.where(column["card_count_30d"] > 0, column["card_mean_30d"], np.nan)
-    speed = column["speed_from_previous_kmh"]
-    return {
-        C.SCORE: scores,
-        C.AMOUNT: column["amount"],
-        C.CARD_MEAN_AMOUNT_30D: mean_30d,
-        C.SPEED_KMH_FROM_PREV: np.where(speed == UNKNOWN, np.nan, speed),
-        C.CARD_COUNT_10M: column["card_count_10m"] + 1,
-    }
 
 
 def label_inputs(rows: pa.Table) -> pa.Table:
@@ -200,7 +188,7 @@ class BatchSink:
         mark("features")
         scored = self.parts.scorer.score(matrix)
         mark("scoring")
-        severity, reasons = self._decide(matrix, scored)
+        severity, reasons, candidates = self._decide(state, tx, matrix, scored)
         fraud = (severity >= SEVERITY[C.REVIEW]).astype(np.int64)
         closed, late = state.advance_windows(tx, fraud)
         transactions = self._transactions(tx_rows, matrix, scored, severity, reasons)
@@ -218,7 +206,8 @@ class BatchSink:
         mark("lake")
         self.parts.alerts.write(transactions)
         mark("alerts")
-        self.parts.store.save(batch_id, state, log_table(tx, fraud, fresh))
+        logged = log_table(tx, fraud, fresh, scored.scores, candidates)
+        self.parts.store.save(batch_id, state, logged)
         mark("state")
         self.state, self._state_batch = state, batch_id
         self.timings = {b[0]: b[1] - a[1] for a, b in itertools.pairwise(marks)}
@@ -239,14 +228,22 @@ class BatchSink:
             self.crash.reached("commit", batch_id)
         return summary
 
-    def _decide(self, matrix: np.ndarray, scored: ScoredBatch) -> tuple[np.ndarray, pa.ListArray]:
+    def _decide(
+        self, state: SinkState, tx: pa.Table, matrix: np.ndarray, scored: ScoredBatch
+    ) -> tuple[np.ndarray, pa.ListArray, np.ndarray]:
+        """Severity and reasons per row, and which rows the review budget counted as
+        candidates (what the state log must record to replay the budget)."""
         config = self.parts.rules.current()
         thresholds = self.model.thresholds
         if thresholds is not None:
             config = with_model_thresholds(config, thresholds.review, thresholds.block)
+        inputs = decision_inputs(matrix, scored.scores)
+        candidates = review_candidates(inputs, config)
+        event_ms = pc.cast(tx.column("event_ms"), pa.int64()).to_numpy()
+        review_at = state.scores.step(event_ms, scored.scores, candidates, config.budget)
         model = ModelReasons(scored.reason_features, scored.feature_words)
-        decided = decide(decision_inputs(matrix, scored.scores), config, model)
-        return decided.severity, decided.reasons
+        decided = decide(inputs, config, model, review_at=review_at)
+        return decided.severity, decided.reasons, candidates
 
     def _transactions(
         self,

@@ -1,14 +1,16 @@
 """What the batch sink remembers between micro-batches, and how it survives a restart.
 
 The state: the feature engine's card and merchant state (:class:`~ml_model.features.
-FeatureEngine`), the labels already applied (:class:`~processor.label_dedup.SeenLabels`) and
-the open aggregate windows (:class:`~processor.windows.Windows`). All three are columnar and
-change only through :meth:`SinkState.step`'s three calls, in the same order, whether a batch is
-processed live or replayed.
+FeatureEngine`), the labels already applied (:class:`~processor.label_dedup.SeenLabels`), the
+open aggregate windows (:class:`~processor.windows.Windows`) and the review budget's hourly
+score counts (:class:`~processor.decisions.budget.HourlyScores`). All four are columnar and
+change only through the same calls, in the same order, whether a batch is processed live or
+replayed.
 
 Saved as a snapshot now and then plus, for every batch since, a log of that batch's inputs
 (:class:`SinkStore`): the transactions' columns the engine and the windows read, their
-decisions, and the labels applied. Restoring the state before batch ``b`` loads the newest
+decisions, scores and whether the budget counted them as review candidates, and the labels
+applied. Restoring the state before batch ``b`` loads the newest
 snapshot older than ``b`` and replays the logs between it and ``b`` through the same calls; the
 engine's answer does not depend on batching, and each call is deterministic, so the replayed
 state equals the state the first run had. A log is small (a few dozen bytes a row, zstd), so a
@@ -36,13 +38,15 @@ from fraudstream.settings import Settings
 from ml_model.features import FeatureConfig, FeatureEngine
 from ml_model.features.engine import TX_COLUMNS, TX_OPTIONAL
 from ml_model.features.snapshot import from_tables, to_tables
+from processor.decisions.budget import HourlyScores
 from processor.label_dedup import SeenLabels
 from processor.state_folder import StateFolder
 from processor.windows import Windows, WindowSpec
 
 log = logging.getLogger(__name__)
 
-FORMAT = 3
+FORMAT = 4
+READABLE_FORMATS = (3, 4)  # 3: before the review budget (its hourly counts start empty)
 _OPTIONS = ipc.IpcWriteOptions(compression="zstd")
 _LOG = re.compile(r"^log-(\d{12})\.arrow$")
 _SNAP = re.compile(r"^snap-(\d{12})\.json$")
@@ -59,6 +63,8 @@ LOG_SCHEMA = pa.schema(
         pa.field("lat", pa.float64()),
         pa.field("lon", pa.float64()),
         pa.field("fraud_decision", pa.int64()),  # transactions: review or block
+        pa.field("score", pa.float64()),  # transactions: the model score
+        pa.field("review_candidate", pa.bool_()),  # transactions: counted by the budget
         pa.field("transaction_id", pa.string()),  # labels
         pa.field("label_ms", pa.int64()),
         pa.field("is_fraud", pa.bool_()),
@@ -87,10 +93,16 @@ class SinkState:
     engine: FeatureEngine
     labels: SeenLabels
     windows: Windows
+    scores: HourlyScores
 
     @classmethod
     def empty(cls, config: FeatureConfig, spec: WindowSpec) -> SinkState:
-        return cls(FeatureEngine(config, spec.delay_ms), SeenLabels(spec.delay_ms), Windows(spec))
+        return cls(
+            FeatureEngine(config, spec.delay_ms),
+            SeenLabels(spec.delay_ms),
+            Windows(spec),
+            HourlyScores(),
+        )
 
     # -- the three steps of a batch (live and replayed alike) --------------------------------
     def admit_labels(self, labels: pa.Table) -> np.ndarray:
@@ -114,12 +126,18 @@ class SinkState:
         )
 
     def replay(self, logged: pa.Table) -> None:
-        """Apply a batch's log (see :func:`log_table`) as the live batch did."""
+        """Apply a batch's log (see :func:`log_table`) as the live batch did. Logs written
+        before the review budget (no ``score`` column) leave its counts as they are."""
         kind = logged.column("kind").to_numpy()
         tx = logged.filter(pa.array(kind == 0))
         labels = logged.filter(pa.array(kind == 1)).select(list(LABEL_INPUT))
         fresh = labels.filter(pa.array(self.admit_labels(labels)))
         self.features(tx, fresh)
+        if "score" in tx.column_names:
+            event_ms = pc.cast(tx.column("event_ms"), pa.int64()).to_numpy()
+            score = pc.fill_null(tx.column("score"), np.nan).to_numpy()
+            candidate = pc.fill_null(tx.column("review_candidate"), False).to_numpy()
+            self.scores.step(event_ms, score, candidate)
         self.advance_windows(tx, tx.column("fraud_decision").to_numpy())
 
     # -- saved form ---------------------------------------------------------------------------
@@ -127,6 +145,7 @@ class SinkState:
         meta, tables = to_tables(self.engine)
         tables["labels"] = self.labels.to_arrow()
         tables["windows"] = self.windows.to_arrow()
+        tables["scores"] = self.scores.to_arrow()
         spec = self.windows.spec
         meta |= {
             "sink_format": FORMAT,
@@ -139,7 +158,7 @@ class SinkState:
 
     @classmethod
     def from_tables(cls, meta: dict[str, Any], tables: dict[str, pa.Table]) -> SinkState:
-        if meta.get("sink_format") != FORMAT:
+        if meta.get("sink_format") not in READABLE_FORMATS:
             raise ValueError(f"unknown sink state format {meta.get('sink_format')!r}")
         spec = WindowSpec(*meta["window_spec"])
         return cls(
@@ -148,11 +167,19 @@ class SinkState:
             Windows.from_arrow(
                 tables["windows"], spec, meta["window_max_event_ms"], meta["window_next_start"]
             ),
+            HourlyScores.from_arrow(tables["scores"]) if "scores" in tables else HourlyScores(),
         )
 
 
-def log_table(transactions: pa.Table, fraud: np.ndarray, fresh_labels: pa.Table) -> pa.Table:
-    """A batch's inputs as :data:`LOG_SCHEMA` rows: what :meth:`SinkState.replay` reads."""
+def log_table(
+    transactions: pa.Table,
+    fraud: np.ndarray,
+    fresh_labels: pa.Table,
+    scores: np.ndarray | None = None,
+    candidates: np.ndarray | None = None,
+) -> pa.Table:
+    """A batch's inputs as :data:`LOG_SCHEMA` rows: what :meth:`SinkState.replay` reads.
+    ``scores`` and ``candidates``: what the review budget counted (null when not given)."""
     n, m = transactions.num_rows, fresh_labels.num_rows
 
     def tx_column(name: str, kind: pa.DataType) -> pa.Array:
@@ -172,6 +199,10 @@ def log_table(transactions: pa.Table, fraud: np.ndarray, fresh_labels: pa.Table)
             parts.append(pa.array(values, pa.int8()))
         elif field.name == "fraud_decision":
             parts.append(pa.concat_arrays([pa.array(fraud, pa.int64()), pa.nulls(m, pa.int64())]))
+        elif field.name in ("score", "review_candidate"):
+            given = scores if field.name == "score" else candidates
+            values = pa.nulls(n, field.type) if given is None else pa.array(given, field.type)
+            parts.append(pa.concat_arrays([values, pa.nulls(m, field.type)]))
         elif field.name in ("merchant_id", "event_ms"):
             parts.append(
                 pa.concat_arrays(

@@ -48,7 +48,17 @@ def cli(ctx: click.Context, settings_file: str | None) -> None:
 
 
 def _register() -> None:
-    from fraudstream.cli import alerts, dashboard, demo, lake, model, process, produce, stack
+    from fraudstream.cli import (
+        alerts,
+        dashboard,
+        demo,
+        lake,
+        model,
+        process,
+        produce,
+        rules,
+        stack,
+    )
 
     commands = [
         stack.stack,
@@ -61,6 +71,7 @@ def _register() -> None:
         dashboard.dashboard,
         alerts.alerts,
         lake.lake,
+        rules.rules,
         model.train,
         model.backtest,
         model.serve_model,

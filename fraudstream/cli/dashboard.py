@@ -55,6 +55,21 @@ from fraudstream.errors import FraudstreamError
     help="How many of the newest alerts to show.",
 )
 @click.option(
+    "--policy-interval",
+    type=click.FloatRange(min=0.0),
+    default=30.0,
+    show_default=True,
+    help="Seconds between measurements of the decision policy on the lake's labelled rows "
+    "(the precision-recall panel, as `fraudstream rules test`); 0 turns the panel off.",
+)
+@click.option(
+    "--policy-hours",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=168.0,
+    show_default=True,
+    help="Hours of event time the policy panel measures, back from now.",
+)
+@click.option(
     "--duration",
     type=click.FloatRange(min=0.0, min_open=True),
     default=None,
@@ -70,15 +85,21 @@ def dashboard(
     interval: float,
     window: float,
     alerts_limit: int,
+    policy_interval: float,
+    policy_hours: float,
     duration: float | None,
 ) -> None:
     """Live throughput, end-to-end latency p50/p99, decisions, quarantine and the latest alerts
     of a running processor: served as a read-only web page (default) or drawn in this terminal.
 
     Reads the processor's Prometheus endpoint and the alerts table (FRAUDSTREAM_ALERTS_TABLE,
-    AWS_ENDPOINT_URL) through its latest-alerts index. Ctrl-C stops.
+    AWS_ENDPOINT_URL) through its latest-alerts index. The web page also shows the decision
+    policy's precision and recall on the model's precision-recall curve, the blocks against
+    their promise and each rule's precision, measured on the lake's labelled transactions
+    (FRAUDSTREAM_BUCKET, FRAUDSTREAM_RULES_PATH, FRAUDSTREAM_MODEL_DIR). Ctrl-C stops.
     """
     from fraudstream.live import Collector, DashboardServer, LiveView
+    from fraudstream.live.policy import PolicyWatch, lake_measure
     from fraudstream.live.web import is_loopback
 
     settings = obj.settings
@@ -92,11 +113,14 @@ def dashboard(
     stop = threading.Event()
     timer = threading.Timer(duration, stop.set) if duration else None
     server = None
+    watch = None
+    if not terminal and policy_interval > 0:
+        watch = PolicyWatch(lake_measure(settings, policy_hours), interval=policy_interval)
     if not terminal:
         bind = host or settings.dashboard_host
         wanted = settings.dashboard_port if port is None else port
         try:
-            server = DashboardServer(collector, bind, wanted)
+            server = DashboardServer(collector, bind, wanted, policy=watch)
         except OSError as error:
             raise FraudstreamError(
                 f"cannot serve the dashboard on {bind}:{wanted}: {error.strerror or error} "
@@ -110,6 +134,8 @@ def dashboard(
             )
     collector.poll()  # the first figures before anything is shown
     collector.start()
+    if watch is not None:
+        watch.start()
     if timer is not None:
         timer.daemon = True
         timer.start()
@@ -129,4 +155,6 @@ def dashboard(
             timer.cancel()
         if server is not None:
             server.stop()
+        if watch is not None:
+            watch.stop()
         collector.stop()

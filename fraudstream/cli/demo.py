@@ -124,6 +124,13 @@ def demo(
         "precision / recall (review + block)",
         f"{share(outcome.precision)} / {share(outcome.recall)}",
     )
+    if result.policy is not None:
+        promise = result.policy["block_promise"]
+        facts.add_row(
+            "blocks that are fraud (promised)",
+            f"{share(result.policy['policy']['block_precision'])} "
+            f"({'n/a' if promise is None else f'>= {promise:.0%}'})",
+        )
     facts.add_row(
         "lake rows / distinct / duplicates",
         f"{outcome.lake_rows:,} / {outcome.transactions:,} / {outcome.duplicates:,}",

@@ -147,6 +147,14 @@ def _train_params(options: dict[str, Any]) -> Any:
     show_default=True,
     help="Validation precision required before a score blocks automatically.",
 )
+@click.option(
+    "--block-confidence",
+    type=click.FloatRange(0.5, 1.0, max_open=True),
+    default=0.95,
+    show_default=True,
+    help="Confidence that the block precision holds: the threshold is where the Wilson lower "
+    "bound of the validation precision reaches --block-precision.",
+)
 @_model_options
 @click.pass_obj
 def train(
@@ -164,6 +172,7 @@ def train(
     out_dir: Path | None,
     alert_rate: float,
     block_precision: float,
+    block_confidence: float,
     **options: Any,
 ) -> None:
     """Train the fraud model on labelled history and write model.tar.gz + manifest.json."""
@@ -213,6 +222,7 @@ def train(
         train_end_ms=end,
         alert_rate=alert_rate,
         block_precision=block_precision,
+        block_confidence=block_confidence,
         say=report.say,
         progress=report.features,
         round_progress=report.rounds,

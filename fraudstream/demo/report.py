@@ -3,8 +3,11 @@ attach to a ticket.
 
 Plots: throughput and end-to-end latency over the run (from the live collector's history),
 the score distribution of genuine vs fraudulent transactions, and the precision-recall curve
-of the score with the run's operating point. The figures in the tables are the
-:class:`~fraudstream.demo.outcome.Outcome`, read from the lake.
+of the score with the decisions' operating point (and the model alone's), so a policy below the
+model's frontier shows at a glance. The figures in the tables are the
+:class:`~fraudstream.demo.outcome.Outcome`, read from the lake, and, when given, the decision
+policy's scorecard (``fraudstream rules test`` on the same lake: the blocks against their
+promise and each rule's precision and what it adds).
 """
 
 from __future__ import annotations
@@ -44,7 +47,12 @@ def _png(figure: Any) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def _plots(history: Sequence[HistoryPoint], scored: pd.DataFrame, outcome: Outcome) -> list[str]:
+def _plots(
+    history: Sequence[HistoryPoint],
+    scored: pd.DataFrame,
+    outcome: Outcome,
+    policy: Mapping[str, Any] | None,
+) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -82,16 +90,21 @@ def _plots(history: Sequence[HistoryPoint], scored: pd.DataFrame, outcome: Outco
     left.set_title("Score distribution")
     left.legend()
     precision, recall = pr_curve(scores, fraud)
-    right.plot(recall, precision, color="#9467bd")
+    right.plot(recall, precision, color="#9467bd", label="model score, every threshold")
+    alone = (policy or {}).get("model_alone") or {}
+    if alone.get("precision") is not None and alone.get("recall") is not None:
+        right.scatter(
+            [alone["recall"]], [alone["precision"]], color="#2ca02c", zorder=3, label="model alone"
+        )
     if outcome.precision is not None and outcome.recall is not None:
         right.scatter(
             [outcome.recall],
             [outcome.precision],
             color="#d62728",
-            zorder=3,
+            zorder=4,
             label="decisions (review + block)",
         )
-        right.legend(loc="lower left")
+    right.legend(loc="lower left")
     right.set_xlabel("recall")
     right.set_ylabel("precision")
     right.set_xlim(0, 1)
@@ -114,15 +127,100 @@ def fmt_share(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
+def _share(value: Any) -> str:
+    return fmt_share(None if value is None else float(value))
+
+
+def policy_section(policy: Mapping[str, Any] | None) -> str:
+    """The decision policy: model alone against the whole policy, the block promise, and one
+    row per rule (a JSON scorecard of ``fraudstream rules test``)."""
+    if not policy:
+        return ""
+    rows = []
+    for key in ("model_alone", "policy"):
+        part = policy[key]
+        rows.append(
+            (
+                part["name"],
+                f"{part['flagged']['rows']:,}",
+                _share(part["precision"]),
+                _share(part["recall"]),
+                f"{part['reviews']['rows']:,}",
+                f"{part['blocks']['rows']:,}",
+                _share(part["block_precision"]),
+                "-" if part["budget_use"] is None else _share(part["budget_use"]),
+            )
+        )
+    promise = policy.get("block_promise")
+    holds = policy.get("block_promise_holds")
+    verdict = (
+        "no labelled block to check"
+        if holds is None
+        else ("holds" if holds else "BROKEN: fewer blocks are fraud than promised")
+    )
+    rules = [
+        (
+            rule["name"],
+            rule["action"] if rule["enabled"] else "off",
+            f"{rule['hits']['rows']:,}",
+            _share(rule["precision"]),
+            f"{rule['added_alerts']['rows']:,}",
+            _share(rule["added_alerts"]["precision"]),
+            _share(rule["added_recall"]),
+        )
+        for rule in policy.get("rules", [])
+    ]
+    thresholds = policy["thresholds"]
+    return f"""<h2>Decision policy</h2>
+<p>Thresholds from {html.escape(str(thresholds["from"]))}: review at {thresholds["review"]:.4g},
+block at {thresholds["block"]:.4g}; review budget {_share(policy.get("review_budget"))} of
+transactions. Blocks: {_share(policy["policy"]["block_precision"])} fraud, promised at least
+{_share(promise)} on the model's validation data: {html.escape(verdict)}.</p>
+{
+        _table(
+            [
+                "",
+                "flagged",
+                "precision",
+                "recall",
+                "reviews",
+                "blocks",
+                "block precision",
+                "budget used",
+            ],
+            rows,
+        )
+    }
+{
+        _table(
+            [
+                "rule",
+                "action",
+                "hits",
+                "precision",
+                "adds alerts",
+                "their precision",
+                "adds recall",
+            ],
+            rules,
+        )
+    }
+<p>"Adds": alerts the rule raises that the model alone does not; rules that are off are
+measured as if switched on (<code>fraudstream rules test</code>).</p>
+"""
+
+
 def render(
     outcome: Outcome,
     run: Mapping[str, Any],
     history: Sequence[HistoryPoint],
     scored: pd.DataFrame,
+    policy: Mapping[str, Any] | None = None,
 ) -> str:
     """The report as one HTML document. ``run``: the run's facts shown as a table (rate,
-    duration, throughput, latency, resources)."""
-    images = _plots(history, scored, outcome)
+    duration, throughput, latency, resources); ``policy``: the scorecard JSON of the rules on
+    the run's lake, when measured."""
+    images = _plots(history, scored, outcome, policy)
     scenarios = [
         (s.scenario, s.injected, s.flagged, s.blocked, fmt_share(s.recall))
         for s in outcome.scenarios
@@ -156,6 +254,7 @@ img {{ max-width: 100%; }}
 <h2>Decisions and accounting</h2>
 {_table(["decision", "transactions"], decisions)}
 {_table(["", ""], accounting)}
+{policy_section(policy)}
 <h2>Throughput and latency</h2>
 <img alt="throughput and latency" src="data:image/png;base64,{images[0]}">
 <h2>Scores</h2>

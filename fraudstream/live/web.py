@@ -5,7 +5,8 @@ Routes (GET and HEAD only; any other method is 405):
 - ``/``: the page (``static/index.html`` with ``dashboard.js`` and ``dashboard.css``; no
   external assets, no build step);
 - ``/api/summary``: the live numbers; ``/api/alerts``: the newest alerts; ``/api/history``: the
-  chart series.
+  chart series; ``/api/policy``: the decision policy measured on the lake's labels
+  (:mod:`fraudstream.live.policy`; ``{"available": false}`` when not watched).
 
 Secure defaults: binds loopback; the page renders all data with ``textContent`` (alert reasons
 are data, never markup) under a Content-Security-Policy that allows only this origin's script,
@@ -28,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fraudstream.live.collector import Collector
+from fraudstream.live.policy import PolicyWatch
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +122,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(snapshot().alerts_json(), head)
         elif path == "/api/history":
             self._json(snapshot().history_json(), head)
+        elif path == "/api/policy":
+            watch = self.server.policy
+            unwatched = {"available": False, "error": "not watched (--policy-interval 0)"}
+            self._json(watch.snapshot() if watch is not None else unwatched, head)
         else:
             self._json({"error": "not found"}, head, HTTPStatus.NOT_FOUND)
 
@@ -141,8 +147,15 @@ class _Handler(BaseHTTPRequestHandler):
 class DashboardHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], collector: Collector, check_host: bool) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        collector: Collector,
+        check_host: bool,
+        policy: PolicyWatch | None = None,
+    ) -> None:
         self.collector = collector
+        self.policy = policy
         self.check_host = check_host
         self._assets: dict[str, bytes] = {}
         if ":" in address[0]:
@@ -156,13 +169,21 @@ class DashboardHTTPServer(ThreadingHTTPServer):
 
 
 class DashboardServer:
-    """Serves the dashboard of ``collector`` on ``host:port`` (port 0: any free port).
+    """Serves the dashboard of ``collector`` (and of ``policy``, when given) on ``host:port``
+    (port 0: any free port). ``start()`` serves on a background thread until ``stop()``."""
 
-    ``start()`` serves on a background thread until ``stop()``."""
-
-    def __init__(self, collector: Collector, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        collector: Collector,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        policy: PolicyWatch | None = None,
+    ) -> None:
         self.collector = collector
-        self._server = DashboardHTTPServer((host, port), collector, check_host=is_loopback(host))
+        self._server = DashboardHTTPServer(
+            (host, port), collector, check_host=is_loopback(host), policy=policy
+        )
         self.host = host
         self.port = int(self._server.server_address[1])
         self._thread: threading.Thread | None = None

@@ -73,6 +73,7 @@ def train_model(
     train_end_ms: int | None = None,
     alert_rate: float = 0.005,
     block_precision: float = 0.9,
+    block_confidence: float | None = 0.95,
     say: Say | None = None,
     progress: Progress | None = None,
     round_progress: RoundProgress | None = None,
@@ -98,7 +99,11 @@ def train_model(
     result = fit(matrix[rows], labels[rows], event_ms[rows], params, progress=round_progress)
     valid_labels = labels[rows][result.valid_mask]
     thresholds = choose_thresholds(
-        valid_labels, result.valid_scores, alert_rate=alert_rate, block_precision=block_precision
+        valid_labels,
+        result.valid_scores,
+        alert_rate=alert_rate,
+        block_precision=block_precision,
+        confidence=block_confidence,
     )
     sub = tx[rows][result.valid_mask]
     valid_metrics = evaluate(

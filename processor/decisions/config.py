@@ -5,6 +5,10 @@ The default file ships with the package (``processor/decisions/rules.yaml``); th
 comparisons that must all hold; when it fires it contributes its name as a reason code and
 raises the decision to at least its ``action``. Comparisons read a column and compare it with a
 constant (``value``) or with another column times a factor (``other`` and ``factor``).
+
+Beside the rules, the score policy maps the model score to a decision (with conditions a row
+must also meet for the score alone to block), and the optional ``budget`` caps how much of the
+recent traffic the score alone sends to review (:mod:`processor.decisions.budget`).
 """
 
 from __future__ import annotations
@@ -96,6 +100,11 @@ class ScorePolicy(_Strict):
     reason: Annotated[str, Field(pattern=_NAME)] = Field(
         "high_model_score", description="Reason code when the score alone reaches review."
     )
+    block_requires: tuple[Comparison, ...] = Field(
+        (),
+        description="Comparisons a row must also meet for the score alone to block it; a row "
+        "at the block score that fails one is reviewed instead.",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> ScorePolicy:
@@ -114,11 +123,40 @@ class ModelReasons(_Strict):
     )
 
 
+class BudgetPolicy(_Strict):
+    """The analysts' review budget, held whatever the traffic's fraud rate."""
+
+    review_share: float = Field(
+        gt=0.0,
+        lt=1.0,
+        description="Most transactions the score alone sends to review, as a share of the "
+        "transactions of the recent event hours (the highest scores are kept).",
+    )
+    hours: int = Field(
+        3,
+        ge=1,
+        le=24,
+        description="Event hours (the transaction's own and those before it) whose scores set "
+        "the review threshold.",
+    )
+    always_review_from: float = Field(
+        0.5,
+        gt=0.0,
+        le=1.0,
+        description="Scores at or above this (the model's probability of fraud) are reviewed "
+        "even over the budget, as are block scores the block conditions refuse: the budget "
+        "rations only the doubtful band.",
+    )
+
+
 class DecisionConfig(_Strict):
     """A whole rules file."""
 
     version: Literal[1] = Field(description="Format version of the rules file.")
     score: ScorePolicy
+    budget: BudgetPolicy | None = Field(
+        None, description="Review budget; none means the review threshold alone decides."
+    )
     model_reasons: ModelReasons = Field(default_factory=lambda: ModelReasons.model_validate({}))
     columns: dict[str, str] = Field(
         default_factory=dict, description="Rule name -> batch column, where they differ."
@@ -139,12 +177,21 @@ class DecisionConfig(_Strict):
         """The batch column behind a rule name."""
         return self.columns.get(name, name)
 
+    def unrationed_score(self) -> float:
+        """The score from which the score alone always acts (block, or review outside the
+        budget): the block threshold, or the budget's ``always_review_from`` if lower."""
+        if self.budget is None:
+            return self.score.block
+        return min(self.score.block, self.budget.always_review_from)
+
     def active_rules(self) -> tuple[Rule, ...]:
         return tuple(rule for rule in self.rules if rule.enabled)
 
     def required_columns(self) -> tuple[str, ...]:
         """Batch columns a batch must have (``model_reasons`` is optional)."""
         names = [C.SCORE]
+        for comparison in self.score.block_requires:
+            names.extend(comparison.columns())
         for rule in self.active_rules():
             for comparison in rule.all:
                 names.extend(comparison.columns())

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from processor.decisions import columns as C
-from processor.decisions.config import Comparison, DecisionConfig
+from processor.decisions.config import Comparison, DecisionConfig, Rule
 from processor.errors import MissingColumnsError
 
 SEVERITY = {outcome: level for level, outcome in enumerate(C.OUTCOMES)}
@@ -98,11 +98,53 @@ def _without_repeats(reasons: np.ndarray) -> np.ndarray:
     return out
 
 
-def decide(batch: Columns, config: DecisionConfig, model: ModelReasons | None = None) -> Decided:
+def score_severity(
+    batch: Columns, config: DecisionConfig, review_at: np.ndarray | None = None
+) -> np.ndarray:
+    """The decision the score alone gives each row (index into ``columns.OUTCOMES``).
+
+    ``score >= block`` blocks when the row also meets ``score.block_requires`` (else it is
+    reviewed); ``score >= review`` reviews, where ``review_at`` (the budget's per-row threshold,
+    :mod:`processor.decisions.budget`) may raise the review threshold, though never above
+    :meth:`DecisionConfig.unrationed_score`; no score at all gives ``score.missing``."""
+    score = _numbers(batch, config.column(C.SCORE))
+    policy = config.score
+    with np.errstate(invalid="ignore"):
+        block = score >= policy.block
+        for comparison in policy.block_requires:
+            block &= _holds(batch, config, comparison)
+        cut = policy.review if review_at is None else np.maximum(policy.review, review_at)
+        review = (score >= cut) | (score >= config.unrationed_score())
+    severity = np.where(block, SEVERITY[C.BLOCK], np.where(review, SEVERITY[C.REVIEW], 0))
+    return np.where(np.isnan(score), SEVERITY[policy.missing], severity).astype(np.int8)
+
+
+def fired(
+    batch: Columns, config: DecisionConfig, rules: Sequence[Rule] | None = None
+) -> np.ndarray:
+    """``[rows, rules]``: whether each rule (default: the active ones, in config order) fires
+    on each row."""
+    rules = config.active_rules() if rules is None else rules
+    size = len(_numbers(batch, config.column(C.SCORE)))
+    out = np.ones((size, len(rules)), dtype=bool)
+    for k, rule in enumerate(rules):
+        for comparison in rule.all:
+            out[:, k] &= _holds(batch, config, comparison)
+    return out
+
+
+def decide(
+    batch: Columns,
+    config: DecisionConfig,
+    model: ModelReasons | None = None,
+    *,
+    review_at: np.ndarray | None = None,
+) -> Decided:
     """Decision and reasons for every row of ``batch`` (a mapping of column name to values).
 
-    The decision is the most severe of the score's outcome and the actions of the rules that
-    fire. Reasons, in order: fired rules (config order), the score reason when the score alone
+    The decision is the most severe of the score's outcome (:func:`score_severity`; the review
+    budget's per-row threshold in ``review_at``) and the actions of the rules that fire.
+    Reasons, in order: fired rules (config order), the score reason when the score alone
     reached review (or the no-score reason), then up to ``model_reasons.max`` of the model's top
     features in plain words (when the decision is one of ``model_reasons.when``); each reason
     appears once.
@@ -113,19 +155,14 @@ def decide(batch: Columns, config: DecisionConfig, model: ModelReasons | None = 
     size = len(score)
     policy = config.score
     missing = np.isnan(score)
-    with np.errstate(invalid="ignore"):
-        by_score = np.where(
-            score >= policy.block, SEVERITY[C.BLOCK], np.where(score >= policy.review, 1, 0)
-        )
-    by_score = np.where(missing, SEVERITY[policy.missing], by_score)
+    by_score = score_severity(batch, config, review_at)
     severity = by_score.copy()
     rules = config.active_rules()
     vocabulary = [rule.name for rule in rules] + [policy.reason, NO_SCORE_REASON]
     slots = [np.full(size, -1, dtype=np.int32) for _ in range(len(rules) + 1)]
+    hits = fired(batch, config)
     for k, rule in enumerate(rules):
-        mask = np.ones(size, dtype=bool)
-        for comparison in rule.all:
-            mask &= _holds(batch, config, comparison)
+        mask = hits[:, k]
         slots[k][mask] = k
         severity = np.where(mask, np.maximum(severity, SEVERITY[rule.action]), severity)
     score_reason = ~missing & (by_score >= SEVERITY[C.REVIEW])

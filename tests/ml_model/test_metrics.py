@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from ml_model.training.metrics import auc_roc, average_precision, card_precision_at_k
-from ml_model.training.thresholds import NEVER, Thresholds, choose_thresholds, decide
+from ml_model.training.thresholds import (
+    NEVER,
+    Thresholds,
+    choose_thresholds,
+    decide,
+    wilson_lower,
+)
 
 
 def test_auc_counts_ties_as_half() -> None:
@@ -44,7 +50,9 @@ def test_thresholds_follow_the_rule() -> None:
     rng = np.random.default_rng(0)
     labels = np.r_[np.ones(50, bool), np.zeros(9950, bool)]
     scores = np.r_[rng.uniform(0.6, 1.0, 50), rng.uniform(0.0, 0.7, 9950)]
-    chosen = choose_thresholds(labels, scores, alert_rate=0.01, block_precision=0.9)
+    chosen = choose_thresholds(
+        labels, scores, alert_rate=0.01, block_precision=0.9, confidence=None
+    )
     blocked = scores >= chosen.block
     assert labels[blocked].mean() >= 0.9 and blocked.sum() >= 10
     # the next lower threshold would break the precision target
@@ -59,6 +67,26 @@ def test_thresholds_follow_the_rule() -> None:
         "block",
     ]
     assert Thresholds.from_dict(chosen.to_dict()) == chosen
+
+
+def test_the_block_threshold_keeps_a_margin_for_new_data() -> None:
+    """With 95 % confidence the threshold is where the precision's lower bound reaches 90 %:
+    higher than where the measured precision first does, never lower."""
+    rng = np.random.default_rng(1)
+    labels = np.r_[np.ones(300, bool), np.zeros(30_000, bool)]
+    scores = np.r_[rng.beta(6, 2, 300), rng.beta(1, 40, 30_000)]
+    exact = choose_thresholds(labels, scores, confidence=None)
+    sure = choose_thresholds(labels, scores)
+    assert sure.block > exact.block
+    blocked = scores >= sure.block
+    n, precision = blocked.sum(), labels[blocked].mean()
+    assert wilson_lower(np.array([precision]), np.array([n]), 0.95)[0] >= 0.9
+    assert precision > 0.9 and "with 95% confidence" in sure.rule
+    assert "confidence" not in exact.rule
+    # the bound of a perfect record still grows with its size
+    assert wilson_lower(np.array([1.0, 1.0]), np.array([10, 100]), 0.95).tolist()[0] < 0.9
+    with pytest.raises(ValueError, match="confidence"):
+        choose_thresholds(labels, scores, confidence=1.0)
 
 
 def test_unreachable_precision_never_blocks() -> None:

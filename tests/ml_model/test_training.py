@@ -15,6 +15,7 @@ from ml_model.artifact import (
     ModelBundle,
     features_code_hash,
     load_model,
+    read_manifest,
 )
 from ml_model.data.history import History, load_history
 from ml_model.errors import ArtifactError, DataError
@@ -66,6 +67,24 @@ def test_extracted_layout_loads_like_sagemaker(model_dir: Path, tmp_path: Path) 
         archive.extractall(tmp_path, filter="data")
     loaded = load_model(tmp_path)
     assert loaded.version == load_model(model_dir).version
+
+
+def test_the_manifest_reads_without_the_booster_in_every_layout(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    version = load_model(model_dir).version
+    assert read_manifest(model_dir)["version"] == version  # manifest.json beside the archive
+    alone = tmp_path / "archive-only"
+    alone.mkdir()
+    (alone / "model.tar.gz").write_bytes((model_dir / "model.tar.gz").read_bytes())
+    assert read_manifest(alone)["version"] == version  # the copy inside the archive
+    extracted = tmp_path / "extracted"
+    with tarfile.open(model_dir / "model.tar.gz") as archive:
+        archive.extractall(extracted, filter="data")
+    assert read_manifest(extracted)["thresholds"]["block"] > 0
+    (alone / "manifest.json").write_text("{")
+    with pytest.raises(ArtifactError, match="not valid JSON"):
+        read_manifest(alone)
 
 
 def test_tampered_archive_is_refused(model_dir: Path, tmp_path: Path) -> None:

@@ -191,14 +191,82 @@
     box.replaceChildren(root);
   }
 
+  // The decision policy: its precision/recall point on the model's precision-recall curve.
+  function renderPolicyChart(p) {
+    const box = $("policy-chart");
+    const width = Math.max(260, box.clientWidth);
+    const height = Math.max(160, box.clientHeight);
+    const pad = { left: 44, right: 12, top: 8, bottom: 28 };
+    const root = svg("svg", { viewBox: "0 0 " + width + " " + height, preserveAspectRatio: "none" });
+    const x = (r) => pad.left + r * (width - pad.left - pad.right);
+    const y = (v) => height - pad.bottom - v * (height - pad.top - pad.bottom);
+    for (let i = 0; i <= 4; i++) {
+      const v = i / 4;
+      root.appendChild(svg("line", { x1: pad.left, x2: width - pad.right, y1: y(v), y2: y(v), class: "grid" }));
+      root.appendChild(svg("text", { x: pad.left - 6, y: y(v) + 4, "text-anchor": "end" }, fmtShare(v)));
+      root.appendChild(svg("text", { x: x(v), y: height - 12, "text-anchor": "middle" }, fmtShare(v)));
+    }
+    root.appendChild(svg("text", { x: width - pad.right, y: height - 1, "text-anchor": "end" }, "recall"));
+    if (p) {
+      const curve = p.model_curve || { precision: [], recall: [] };
+      let d = "";
+      curve.recall.forEach((r, i) => {
+        d += (i ? "L" : "M") + x(r).toFixed(1) + "," + y(curve.precision[i]).toFixed(1);
+      });
+      root.appendChild(svg("path", { d: d, class: "curve" }));
+      for (const [key, cls] of [["model_alone", "model"], ["policy", "policy"]]) {
+        const point = p[key];
+        if (point && point.recall !== null && point.precision !== null) {
+          const dot = svg("circle", { cx: x(point.recall), cy: y(point.precision), r: 6, class: cls });
+          dot.appendChild(svg("title", {}, point.name + ": precision " + fmtShare(point.precision) +
+            ", recall " + fmtShare(point.recall)));
+          root.appendChild(dot);
+        }
+      }
+    }
+    box.replaceChildren(root);
+  }
+
+  function renderPolicy(w) {
+    const p = w.policy;
+    const note = w.error ? "(" + w.error + ")" : w.updated_at ? "measured " + fmtClock(w.updated_at) : "";
+    setText("policy-note", note);
+    $("policy-note").className = w.error ? "small error" : "muted small";
+    renderPolicyChart(p);
+    if (!p) return;
+    const policy = p.policy;
+    setText("policy-precision", fmtShare(policy.precision));
+    setText("policy-recall", fmtShare(policy.recall));
+    setText("policy-flagged", fmtInt(policy.flagged.rows) + " (" + fmtShare(policy.flagged_share) + ")");
+    const blocks = fmtShare(policy.block_precision) + " / " +
+      (p.block_promise === null ? "-" : "≥ " + fmtShare(p.block_promise));
+    setText("policy-blocks", blocks);
+    $("policy-blocks").className = "num" + (p.block_promise_holds === false ? " broken" : "");
+    setText("policy-budget", policy.budget_use === null ? "no budget" : fmtShare(policy.budget_use));
+    const rules = (p.rules || []).map((rule) => {
+      const tr = document.createElement("tr");
+      tr.className = rule.enabled ? "" : "off";
+      tr.appendChild(el("td", rule.name));
+      tr.appendChild(el("td", rule.enabled ? rule.action : "off"));
+      tr.appendChild(el("td", fmtInt(rule.hits.rows), "num"));
+      tr.appendChild(el("td", fmtShare(rule.precision), "num"));
+      tr.appendChild(el("td", fmtInt(rule.added_alerts.rows), "num"));
+      tr.appendChild(el("td", fmtShare(rule.added_recall), "num"));
+      return tr;
+    });
+    if (rules.length) $("rules").replaceChildren(...rules);
+  }
+
   async function refresh() {
     try {
-      const [summary, alerts, history] = await Promise.all([
+      const [summary, alerts, history, policy] = await Promise.all([
         getJson("/api/summary"), getJson("/api/alerts"), getJson("/api/history"),
+        getJson("/api/policy"),
       ]);
       renderSummary(summary);
       renderAlerts(alerts);
       renderChart(history);
+      renderPolicy(policy);
       document.body.dataset.state = summary.metrics_up ? "live" : "waiting";
     } catch (error) {
       const status = $("status");

@@ -42,3 +42,71 @@ def test_report_is_one_self_contained_page_with_the_figures(tmp_path) -> None:  
     assert "50 &lt;per s&gt;" in page  # values are escaped
     path = write(tmp_path / "out" / "report.html", page)
     assert path.read_text(encoding="utf-8") == page
+
+
+POLICY = {
+    "thresholds": {"review": 0.018, "block": 0.24, "from": "model v<1>"},
+    "review_budget": 0.015,
+    "block_promise": 0.9,
+    "block_promise_holds": False,
+    "model_alone": {
+        "name": "model alone",
+        "flagged": {"rows": 900},
+        "precision": 0.6,
+        "recall": 0.85,
+        "reviews": {"rows": 500},
+        "blocks": {"rows": 400},
+        "block_precision": 0.95,
+        "budget_use": 0.7,
+    },
+    "policy": {
+        "name": "policy",
+        "flagged": {"rows": 1000},
+        "precision": 0.55,
+        "recall": 0.88,
+        "reviews": {"rows": 560},
+        "blocks": {"rows": 440},
+        "block_precision": 0.85,
+        "budget_use": None,
+    },
+    "rules": [
+        {
+            "name": "large_first_purchase",
+            "action": "review",
+            "enabled": True,
+            "hits": {"rows": 21},
+            "precision": 0.67,
+            "added_alerts": {"rows": 6, "precision": 0.5},
+            "added_recall": 0.0057,
+        },
+        {
+            "name": "amount_over_5x_card_mean",
+            "action": "review",
+            "enabled": False,
+            "hits": {"rows": 968},
+            "precision": 0.084,
+            "added_alerts": {"rows": 815, "precision": None},
+            "added_recall": 0.0132,
+        },
+    ],
+}
+
+
+def test_the_policy_section_shows_rules_and_the_block_promise() -> None:
+    transactions = pd.DataFrame(
+        {"transaction_id": ["a", "b"], "decision": ["block", "approve"], "score": [0.9, 0.1]}
+    )
+    labels = pd.DataFrame(
+        {"transaction_id": ["a", "b"], "is_fraud": [True, False], "scenario": ["x", "genuine"]}
+    )
+    outcome = compute(transactions, labels)
+    scored = transactions.merge(labels, on="transaction_id")
+    page = render(outcome, {}, [], scored, POLICY)
+    assert "<h2>Decision policy</h2>" in page
+    assert "model v&lt;1&gt;" in page  # escaped
+    assert "BROKEN" in page and "85.0% fraud, promised at least" in page
+    assert "<td>large_first_purchase</td><td>review</td><td>21</td><td>67.0%</td>" in page
+    assert "<td>amount_over_5x_card_mean</td><td>off</td>" in page
+    assert "<td>policy</td><td>1,000</td><td>55.0%</td><td>88.0%</td>" in page
+    assert page.count("data:image/png;base64,") == 2
+    assert "Decision policy" not in render(outcome, {}, [], scored)

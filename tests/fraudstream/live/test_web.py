@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from fraudstream.live.collector import Collector
+from fraudstream.live.policy import PolicyWatch
 from fraudstream.live.web import DashboardServer, _finite, is_loopback
 from tests.fraudstream.live.simulated import RunningProcessor, record_batch
 
@@ -57,6 +58,18 @@ def test_the_api_serves_summary_alerts_and_history(dashboard: DashboardServer) -
     assert get_json(dashboard, "/api/alerts") == {"alerts": [], "updated_at": None, "error": None}
     points = get_json(dashboard, "/api/history")["points"]
     assert len(points) == 1 and points[0]["rows_per_second"] > 0
+
+
+def test_the_policy_panel_is_served_when_watched(
+    processor: RunningProcessor, dashboard: DashboardServer
+) -> None:
+    assert get_json(dashboard, "/api/policy")["available"] is False  # not watched
+    watch = PolicyWatch(lambda: {"policy": {"precision": 0.6, "recall": float("nan")}})
+    watch.poll()
+    with DashboardServer(Collector(processor.url, None), policy=watch) as server:
+        served = get_json(server, "/api/policy")
+    assert served["available"] is True and served["error"] is None
+    assert served["policy"] == {"policy": {"precision": 0.6, "recall": None}}
 
 
 def test_the_page_and_its_assets_come_from_this_server_only(dashboard: DashboardServer) -> None:

@@ -19,26 +19,17 @@ rules:
 
 def test_default_rules_load_and_name_their_columns() -> None:
     config = load_rules()
-    assert [rule.name for rule in config.rules] == [
-        "amount_over_5x_card_mean",
-        "impossible_travel",
-        "velocity_burst",
-    ]
-    assert config.required_columns() == (
-        "score",
-        "amount",
-        "card_mean_amount_30d",
-        "speed_kmh_from_prev",
-        "card_count_10m",
-    )
+    assert [rule.name for rule in config.active_rules()] == ["large_first_purchase"]
+    assert config.required_columns() == ("score", "card_count_30d", "amount")
+    assert config.budget is not None and config.budget.hours == 3
 
 
 def test_column_mapping_renames_what_rules_read() -> None:
     text = default_rules_text().replace(
-        "columns: {}", "columns: {card_mean_amount_30d: mean_30d, score: p_fraud}"
+        "columns: {}", "columns: {card_count_30d: history_30d, score: p_fraud}"
     )
     config = parse_rules(text)
-    assert config.required_columns()[:3] == ("p_fraud", "amount", "mean_30d")
+    assert config.required_columns() == ("p_fraud", "history_30d", "amount")
 
 
 @pytest.mark.parametrize(
@@ -53,6 +44,12 @@ def test_column_mapping_renames_what_rules_read() -> None:
         (("action: review", "action: approve"), r"rules\[0\].action"),
         (("action: review", "action: review\n    colour: red"), r"colour: Extra inputs"),
         (("value: 100", "value: .nan"), r"numbers must be finite"),
+        (("score: {", "budget: {review_share: 0}\nscore: {"), r"budget.review_share"),
+        (("score: {", "budget: {review_share: 0.01, hours: 0}\nscore: {"), r"budget.hours"),
+        (
+            ("block: 0.9}", "block: 0.9, block_requires: [{column: n, op: '>'}]}"),
+            r"score.block_requires\[0\]: give exactly one",
+        ),
     ],
 )
 def test_invalid_rules_are_refused_with_the_key_named(

@@ -5,11 +5,30 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from processor.decisions import ModelReasons, decide, load_rules, parse_rules
-from processor.decisions.config import default_rules_text
+from processor.decisions import ModelReasons, decide, parse_rules
+from processor.decisions.engine import fired, score_severity
 from processor.errors import MissingColumnsError
 
-CONFIG = load_rules()
+# The engine's mechanics on a fixed file (the shipped policy is tested in test_policy.py).
+RULES = """
+version: 1
+score: {from_model: true, review: 0.5, block: 0.9, missing: review, reason: high_model_score}
+columns: {}
+rules:
+  - name: amount_over_5x_card_mean
+    action: review
+    all:
+      - {column: amount, op: ">", other: card_mean_amount_30d, factor: 5}
+  - name: impossible_travel
+    action: block
+    all:
+      - {column: speed_kmh_from_prev, op: ">", value: 1000}
+  - name: velocity_burst
+    action: review
+    all:
+      - {column: card_count_10m, op: ">=", value: 6}
+"""
+CONFIG = parse_rules(RULES)
 WORDS = ["amount far above card average", "new merchant", "night time", "fourth", "unusual country"]
 
 
@@ -118,9 +137,9 @@ def test_each_reason_once_even_when_two_features_share_their_words() -> None:
 
 def test_rules_can_be_disabled_remapped_and_extended_without_code() -> None:
     text = (
-        default_rules_text()
-        .replace("columns: {}", "columns: {card_count_10m: txn_10m}")
-        .replace("action: block", "action: block\n    enabled: false")
+        RULES.replace("columns: {}", "columns: {card_count_10m: txn_10m}").replace(
+            "action: block", "action: block\n    enabled: false"
+        )
         + """
   - name: atm_night_cash
     action: block
@@ -169,5 +188,40 @@ def test_model_thresholds_replace_the_files_and_never_block_is_accepted() -> Non
     never = with_model_thresholds(CONFIG, 0.4, NEVER)
     out = run(batch(score=[0.39, 0.4, 1.0]), never)
     assert out["decision"].tolist() == ["approve", "review", "review"]
-    opted_out = parse_rules(default_rules_text().replace("from_model: true", "from_model: false"))
+    opted_out = parse_rules(RULES.replace("from_model: true", "from_model: false"))
     assert with_model_thresholds(opted_out, 0.3, 0.8).score == opted_out.score
+
+
+def test_a_block_score_blocks_only_where_block_requires_holds_and_reviews_elsewhere() -> None:
+    config = parse_rules(
+        RULES.replace(
+            "reason: high_model_score}",
+            "reason: high_model_score, block_requires: "
+            '[{column: card_count_30d, op: ">=", value: 3}]}',
+        )
+    )
+    frame = batch(score=[0.95, 0.95, 0.95, 0.6], card_count_30d=[3, 2, None, 0])
+    out = run(frame, config)
+    assert out["decision"].tolist() == ["block", "review", "review", "review"]
+    assert out["reasons"].tolist()[1] == ["high_model_score"]
+    assert config.required_columns()[:2] == ("score", "card_count_30d")
+    with pytest.raises(MissingColumnsError, match="card_count_30d"):
+        run(batch(score=[0.95]), config)
+
+
+def test_a_budget_threshold_raises_the_review_score_but_never_touches_blocks() -> None:
+    frame = batch(score=[0.55, 0.7, 0.95, None])
+    review_at = np.array([0.6, 0.6, 0.99, 0.99])
+    out = decide(frame, CONFIG, review_at=review_at)
+    assert out.decision.to_pylist() == ["approve", "review", "block", "review"]
+    assert score_severity(frame, CONFIG, review_at).tolist() == [0, 1, 2, 1]
+    # a threshold below the file's review score changes nothing
+    assert score_severity(frame, CONFIG, np.zeros(4)).tolist() == [1, 1, 2, 1]
+
+
+def test_rules_fire_as_a_matrix_including_disabled_ones_on_request() -> None:
+    config = parse_rules(RULES.replace("action: block", "action: block\n    enabled: false"))
+    frame = batch(speed_kmh_from_prev=[4_000.0, 3.0], card_count_10m=[1, 7])
+    assert fired(frame, config).tolist() == [[False, False], [False, True]]
+    every = fired(frame, config, config.rules)
+    assert every.tolist() == [[False, True, False], [False, False, True]]

@@ -1,0 +1,110 @@
+"""The shipped decision policy meets issue 17's targets on the run a new user makes.
+
+A model trained as ``fraudstream train`` trains it (generator history: 5,000 cards, 30 days,
+seed 7), then the traffic of ``fraudstream produce --clock simulated --rate 1000 --duration 30
+--fraud-rate 0.02 --label-delay 0`` (30,000 transactions over 10,000 cards, seed 7, placed
+before a fixed moment) through the stream's feature engine, the model and the decision step,
+one micro-batch as ``fraudstream process --available-now`` reads it. Measured with the same
+code as ``fraudstream rules test``. Targets: precision of review+block >= 0.5 at recall >=
+0.85, blocks >= 90 % fraud, flagged share within 1.5x the review budget plus the fraud share;
+and, on traffic with 2.5 times more fraud, the review budget still holds.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from fraudstream.cli import cli
+from fraudstream.rules.rows import LabelledRows
+from fraudstream.rules.scorecard import Scorecard, measure, model_thresholds
+from fraudstream.settings import DEV_TOKEN_KEY
+from ml_model.artifact import load_model
+from ml_model.features import build
+from processor.decisions import load_rules
+from producer.generator import TransactionGenerator
+from producer.simulated import simulated_config
+
+pytestmark = pytest.mark.slow
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("default-model")
+    result = CliRunner().invoke(cli, ["train", "--out", str(folder)])
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+def produced(fraud_rate: float, events: int = 30_000) -> pd.DataFrame:
+    """What `fraudstream produce --clock simulated` sends with its defaults (10,000 cards,
+    seed 7) and these options, labels at event time (--label-delay 0)."""
+    config = simulated_config(
+        events=events,
+        cards=10_000,
+        seed=7,
+        fraud_rate=fraud_rate,
+        token_key=DEV_TOKEN_KEY.encode(),
+        now=NOW,
+    )
+    rows = []
+    for generated in itertools.islice(TransactionGenerator(config), events):
+        event = generated.event
+        ms = int(event.event_time.timestamp() * 1000)
+        rows.append(
+            (
+                *(event.card_id, event.merchant_id, event.amount, ms, event.merchant_category),
+                *(event.channel, event.lat, event.lon, generated.is_fraud, ms),
+            )
+        )
+    columns = ["card_id", "merchant_id", "amount", "event_ms", "merchant_category"]
+    columns += ["channel", "lat", "lon", "is_fraud", "label_ms"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def decided(model_dir: Path, traffic: pd.DataFrame) -> Scorecard:
+    model = load_model(model_dir)
+    labels = traffic[["merchant_id", "event_ms", "is_fraud", "label_ms"]]
+    matrix = build(traffic, labels, model.feature_config).astype(np.float64)
+    rows = LabelledRows(
+        matrix=matrix,
+        score=model.predict(matrix),
+        is_fraud=traffic["is_fraud"].to_numpy(dtype=np.float64),
+        event_ms=traffic["event_ms"].to_numpy(),
+        batch=np.zeros(len(traffic), dtype=np.int64),  # one micro-batch (--available-now)
+        model_versions=(model.version,),
+        source="produce defaults",
+    )
+    return measure(rows, load_rules(), rules_file="shipped", model=model_thresholds(model_dir))
+
+
+def test_the_shipped_policy_meets_the_targets_on_the_new_users_run(model_dir: Path) -> None:
+    card = decided(model_dir, produced(0.02))
+    result = card.backtest
+    policy, totals = result.policy, result.totals
+    budget = totals.review_share
+    assert budget is not None and totals.fraud_share is not None
+    assert totals.rows == 30_000 and 0.015 < totals.fraud_share < 0.03
+    assert policy.flagged.precision is not None and policy.flagged.precision >= 0.5
+    assert policy.recall is not None and policy.recall >= 0.85
+    assert policy.blocks.precision is not None and policy.blocks.precision >= 0.9
+    assert card.block_promise_holds
+    assert policy.flagged_share is not None
+    assert policy.flagged_share <= 1.5 * budget + totals.fraud_share
+    # on the model's frontier: no worse than the score's own curve at that recall, give or take
+    frontier = card.curve_precision_at(policy.recall)
+    assert frontier is not None and policy.flagged.precision >= frontier - 0.03
+
+
+def test_the_review_budget_holds_when_fraud_is_more_frequent(model_dir: Path) -> None:
+    card = decided(model_dir, produced(0.05, events=15_000))
+    policy = card.backtest.policy
+    assert policy.budget_use is not None and policy.budget_use <= 1.0
+    assert policy.blocks.precision is not None and policy.blocks.precision >= 0.9
