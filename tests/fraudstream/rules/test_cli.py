@@ -126,7 +126,7 @@ def test_the_tool_reproduces_the_streams_decisions_and_counts_the_labels(
     assert report["review_budget"] == 0.015
     assert [rule["name"] for rule in report["rules"]][:2] == [
         "large_first_purchase",
-        "amount_over_5x_card_mean",
+        "velocity_burst",
     ]
     repeats = lake_counts(
         lake,
@@ -145,7 +145,7 @@ def test_text_output_a_window_and_a_rules_file(
     lines = text.stdout.splitlines()
     assert lines[1].startswith(f"lake s3://{lake.bucket}") and "3,000 transactions" in lines[1]
     assert any(line.startswith("policy ") for line in lines)
-    assert any(line.startswith("velocity_burst ") and " off " in line for line in lines)
+    assert any(line.startswith("impossible_travel ") and " off " in line for line in lines)
 
     middle = traffic[1_500].event.event_time.isoformat()
     window = json.loads(invoke(lake, generator_model_dir, "--since", middle, "--json").stdout)

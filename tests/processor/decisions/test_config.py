@@ -19,8 +19,11 @@ rules:
 
 def test_default_rules_load_and_name_their_columns() -> None:
     config = load_rules()
-    assert [rule.name for rule in config.active_rules()] == ["large_first_purchase"]
-    assert config.required_columns() == ("score", "card_count_30d", "amount")
+    assert [rule.name for rule in config.active_rules()] == [
+        "large_first_purchase",
+        "velocity_burst",
+    ]
+    assert config.required_columns() == ("score", "card_count_30d", "amount", "card_count_10m")
     assert config.budget is not None and config.budget.hours == 3
 
 
@@ -29,7 +32,7 @@ def test_column_mapping_renames_what_rules_read() -> None:
         "columns: {}", "columns: {card_count_30d: history_30d, score: p_fraud}"
     )
     config = parse_rules(text)
-    assert config.required_columns() == ("p_fraud", "history_30d", "amount")
+    assert config.required_columns() == ("p_fraud", "history_30d", "amount", "card_count_10m")
 
 
 @pytest.mark.parametrize(
