@@ -12,6 +12,7 @@ behaviour, and a two-minute demo spans days of event time (so aggregate windows 
 from __future__ import annotations
 
 import itertools
+import math
 from datetime import datetime, timedelta
 
 from producer import rhythm
@@ -86,3 +87,27 @@ def watermark_for(rate: float, cards: int, wall_seconds: float = 10.0) -> str:
     event time: what a processor reading a simulated run should use."""
     hours = max(1, int(speedup(rate, cards) * wall_seconds // 3600) + 1)
     return f"{hours} hours"
+
+
+REALISTIC_CARD_GAP_S = 86_400 / DAILY_TRANSACTIONS_PER_CARD
+"""Mean seconds between one card's transactions in the history models are trained on."""
+LIVE_MIN_CARD_GAP_S = 3_600.0
+"""Below this mean gap per card, live traffic looks like velocity fraud to a model trained on
+history: at 1,000 s 4.9 % of it was flagged (over the 3.4 % the budget allows), at 10 s 56 %;
+from an hour on it stayed within (1.9-2.5 %)."""
+
+
+def live_card_warning(rate: float, cards: int) -> str | None:
+    """Why ``--clock live`` at ``rate`` over ``cards`` cards will look like fraud, or None
+    when each card's pace is plausible (one transaction an hour or less)."""
+    gap = cards / rate
+    if gap >= LIVE_MIN_CARD_GAP_S:
+        return None
+    return (
+        f"--clock live: each of {cards:,} cards transacts every {gap:,.0f} s on average "
+        f"(real cards: about every {REALISTIC_CARD_GAP_S / 3600:.0f} h), so it looks like "
+        "velocity fraud: the shipped policy flags 56 % of traffic at 10 s per card and 5 % at "
+        "1,000 s, against 2 % of realistic traffic. For realistic traffic use --clock "
+        f"simulated (the default), or --cards {math.ceil(rate * LIVE_MIN_CARD_GAP_S):,} or "
+        "more at this rate."
+    )

@@ -65,10 +65,11 @@ def _date(value: str | None) -> datetime | None:
 )
 @click.option(
     "--clock",
-    type=click.Choice(["live", "simulated"]),
-    default="live",
+    type=click.Choice(["simulated", "live"]),
+    default="simulated",
     show_default=True,
-    help="Event times from the wall clock, or a realistic simulation sent at --rate.",
+    help="A realistic simulation sent at --rate, or event times from the wall clock (load "
+    "tests; warns when cards transact unrealistically often).",
 )
 @click.option(
     "--aggregate/--no-aggregate",
@@ -93,13 +94,17 @@ def produce(
 ) -> None:
     """Generate transactions with injected fraud and put them on Kinesis at a steady rate.
 
-    --clock live stamps events with the wall clock (each card then transacts every
-    cards/rate seconds); --clock simulated sends realistic, history-like traffic (about three
-    transactions per card per day, daily rhythm) at the same steady rate, with event times
-    ending about an hour ago. Ground truth goes to the labels stream after --label-delay
-    (wall seconds for live, event-time seconds for simulated). Ctrl-C stops after flushing.
-    Stream names, region and endpoint come from settings (FRAUDSTREAM_STREAM_NAME,
-    FRAUDSTREAM_LABELS_STREAM_NAME, AWS_ENDPOINT_URL, ...).
+    --clock simulated (the default) sends realistic, history-like traffic (about three
+    transactions per card per day, daily rhythm) at --rate, with event times ending about an
+    hour ago. Event time runs faster than the wall clock, so a second of arrival skew
+    between shards is many event minutes: the start line says how much skew the processor's
+    FRAUDSTREAM_WATERMARK covers (rows further behind are dropped as late). --clock live
+    stamps events with the wall clock, so each card transacts every cards/rate seconds: at
+    the defaults every 10 s, which the model and rules rightly take for fraud (a warning
+    says so). Ground truth goes to the labels stream after --label-delay (event-time seconds
+    for simulated, wall seconds for live). Ctrl-C stops after flushing. Stream names, region
+    and endpoint come from settings (FRAUDSTREAM_STREAM_NAME, FRAUDSTREAM_LABELS_STREAM_NAME,
+    AWS_ENDPOINT_URL, ...).
     """
     import itertools
 
@@ -108,7 +113,7 @@ def produce(
     from producer.generator import GeneratorConfig, TransactionGenerator, default_start
     from producer.progress import Progress, render_summary
     from producer.runner import run_live_blocks, run_replay
-    from producer.simulated import simulated_config
+    from producer.simulated import live_card_warning, simulated_config, speedup, watermark_for
 
     _positive("rate", rate)
     _positive("duration", duration)
@@ -121,6 +126,19 @@ def produce(
     session = open_session(settings, timedelta(seconds=label_delay), aggregate=aggregate)
     key = settings.card_token_key.get_secret_value().encode()
     console = Console(stderr=True)
+    if clock == "simulated":
+        fast = speedup(rate, cards)
+        click.echo(
+            f"simulated clock: event time runs {fast:,.0f}x the wall clock, so the "
+            f"processor's watermark ({settings.watermark}) covers "
+            f"{settings.watermark_ms / 1000 / fast:.1f} s of arrival skew between shards; "
+            f"FRAUDSTREAM_WATERMARK='{watermark_for(rate, cards)}' covers 10 s",
+            err=True,
+        )
+    else:
+        warning = live_card_warning(rate, cards)
+        if warning:
+            click.echo(f"warning: {warning}", err=True)
     with stop_on_interrupt() as should_stop:
         if clock == "simulated":
             events = round(rate * duration)

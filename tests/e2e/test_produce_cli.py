@@ -39,10 +39,14 @@ def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_produce_10k_at_1k_per_second(fresh_streams: Settings) -> None:
     result = run_cli(
-        fresh_streams, "produce", "--rate", "1000", "--duration", "10", "--label-delay", "1"
+        fresh_streams,
+        *("produce", "--clock", "live", "--rate", "1000", "--duration", "10"),
+        *("--label-delay", "1"),
     )
     assert result.returncode == 0, result.stderr
     assert "10,000" in result.stdout
+    # 10,000 cards at 1,000/s: each every 10 s, which the model takes for fraud; it says so.
+    assert "warning: --clock live: each of 10,000 cards transacts every 10 s" in result.stderr
     kinesis = aws.client("kinesis", fresh_streams)
     records = list(read_stream(kinesis, fresh_streams.stream_name))
     events = [parse_event(r.data, max_future=timedelta(minutes=5)) for r in records]
@@ -66,6 +70,9 @@ def test_produce_10k_at_1k_per_second(fresh_streams: Settings) -> None:
 def test_produce_without_aggregation_writes_one_record_per_event(fresh_streams: Settings) -> None:
     result = run_cli(fresh_streams, "produce", "--rate", "200", "--duration", "2", "--no-aggregate")
     assert result.returncode == 0, result.stderr
+    # The simulated clock by default: 200/s over 10,000 cards is 576x the wall clock.
+    assert "simulated clock: event time runs 576x" in result.stderr
+    assert "warning" not in result.stderr
     records = list(read_stream(aws.client("kinesis", fresh_streams), fresh_streams.stream_name))
     assert len(records) == 400
     assert len({(r.shard_id, r.sequence_number) for r in records}) == 400

@@ -68,3 +68,14 @@ def test_simulated_traffic_of_a_small_population_ends_before_now() -> None:
         last = max(g.event.event_time for g in events)
         assert last <= now - END_MARGIN / 2
         assert last >= now - timedelta(days=2)  # still recent: placed, not pushed far back
+
+
+def test_live_traffic_warns_when_cards_transact_unrealistically_often() -> None:
+    from producer.simulated import live_card_warning
+
+    warning = live_card_warning(1_000, 10_000)  # produce's old defaults: a card every 10 s
+    assert warning is not None
+    assert "every 10 s" in warning and "--clock simulated" in warning
+    assert "--cards 3,600,000 or more" in warning
+    assert live_card_warning(100, 360_000) is None  # one transaction an hour per card
+    assert live_card_warning(100, 359_999) is not None

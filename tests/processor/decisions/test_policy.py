@@ -7,7 +7,9 @@ before a fixed moment) through the stream's feature engine, the model and the de
 one micro-batch as ``fraudstream process --available-now`` reads it. Measured with the same
 code as ``fraudstream rules test``. Targets: precision of review+block >= 0.5 at recall >=
 0.85, blocks >= 90 % fraud, flagged share within 1.5x the review budget plus the fraud share;
-and, on traffic with 2.5 times more fraud, the review budget still holds.
+and, on traffic with 2.5 times more fraud, the review budget still holds. Also: what
+``fraudstream produce`` sends with no options at all is flagged near the budget, and a model
+trained on little data still catches most fraud.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ import pytest
 from click.testing import CliRunner
 
 from fraudstream.cli import cli
+from fraudstream.cli.produce import produce
 from fraudstream.rules.rows import LabelledRows
 from fraudstream.rules.scorecard import Scorecard, measure, model_thresholds
 from fraudstream.settings import DEV_TOKEN_KEY
 from ml_model.artifact import load_model
 from ml_model.features import build
 from processor.decisions import load_rules
-from producer.generator import TransactionGenerator
+from producer.generator import GeneratorConfig, TransactionGenerator
 from producer.simulated import simulated_config
 
 pytestmark = pytest.mark.slow
@@ -43,17 +46,27 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def produced(fraud_rate: float, events: int = 30_000, cards: int = 10_000) -> pd.DataFrame:
-    """What `fraudstream produce --clock simulated` sends with these options (seed 7), labels
-    at event time (--label-delay 0)."""
-    config = simulated_config(
-        events=events,
-        cards=cards,
-        seed=7,
-        fraud_rate=fraud_rate,
-        token_key=DEV_TOKEN_KEY.encode(),
-        now=NOW,
-    )
+def produced(
+    fraud_rate: float,
+    events: int = 30_000,
+    cards: int = 10_000,
+    *,
+    clock: str = "simulated",
+    rate: float = 1_000.0,
+    seed: int = 7,
+) -> pd.DataFrame:
+    """What `fraudstream produce` sends with these options, labels at event time
+    (--label-delay 0). The live clock's row generator: the same process as its block one."""
+    key = DEV_TOKEN_KEY.encode()
+    if clock == "simulated":
+        config = simulated_config(
+            events=events, cards=cards, seed=seed, fraud_rate=fraud_rate, token_key=key, now=NOW
+        )
+    else:
+        config = GeneratorConfig(
+            start=NOW, seed=seed, cards=cards, rate=rate, fraud_rate=fraud_rate,
+            arrivals="uniform", token_key=key,
+        )  # fmt: skip
     rows = []
     for generated in itertools.islice(TransactionGenerator(config), events):
         event = generated.event
@@ -108,6 +121,27 @@ def test_the_review_budget_holds_when_fraud_is_more_frequent(model_dir: Path) ->
     policy = card.backtest.policy
     assert policy.budget_use is not None and policy.budget_use <= 1.0
     assert policy.blocks.precision is not None and policy.blocks.precision >= 0.9
+
+
+def test_produce_with_its_defaults_is_flagged_near_the_budget(model_dir: Path) -> None:
+    """`fraudstream produce` with no options, decided by the shipped policy: about the
+    budget plus the fraud, not most of the traffic (the live clock's defaults: 56 %)."""
+    defaults = {option.name: option.default for option in produce.params}
+    traffic = produced(
+        defaults["fraud_rate"],
+        events=round(defaults["rate"] * defaults["duration"]),
+        cards=defaults["cards"],
+        clock=defaults["clock"],
+        rate=defaults["rate"],
+        seed=defaults["seed"],
+    )
+    card = decided(model_dir, traffic)
+    policy, totals = card.backtest.policy, card.backtest.totals
+    assert totals.review_share is not None and totals.fraud_share is not None
+    assert policy.flagged_share is not None
+    assert policy.flagged_share <= 1.5 * totals.review_share + totals.fraud_share
+    assert policy.flagged.precision is not None and policy.flagged.precision >= 0.5
+    assert policy.recall is not None and policy.recall >= 0.85
 
 
 @pytest.fixture(scope="module")
