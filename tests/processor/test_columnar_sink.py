@@ -13,30 +13,23 @@ import itertools
 import sys
 import threading
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import pytest
 
-from fraudstream import aws
 from fraudstream.settings import Settings
 from ml_model.artifact import load_model
-from ml_model.scoring.client import ScoringClient
-from processor.batch_sink import BatchSink, SinkParts
-from processor.decisions import RulesFile
-from processor.sink_state import SinkStore
-from processor.sinks.alerts import AlertWriter
-from processor.sinks.lake import LakeWriter
 from producer.generator import GeneratedTransaction, GeneratorConfig, TransactionGenerator
 from tests.processor.batch_rows import RowFactory
+from tests.processor.test_batch_sink import NOW, make_sink
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = tuple(str(ROOT / package) + "/" for package in ("processor", "ml_model", "fraudstream"))
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 class CallCounter:
@@ -64,20 +57,6 @@ class CallCounter:
         return sum(self.calls.values())
 
 
-def make_sink(settings: Settings, model_dir: Path) -> BatchSink:
-    model = load_model(model_dir)
-    runtime = aws.client("sagemaker-runtime", settings, max_attempts=1)
-    parts = SinkParts(
-        lake=LakeWriter(settings),
-        alerts=AlertWriter(settings),
-        store=SinkStore(str(settings.state_dir / "sink-state"), settings),
-        # The emulator's SageMaker answers placeholders: every batch is scored in process.
-        scorer=ScoringClient(runtime, "absent", fallback=model, retries=0),
-        rules=RulesFile(None),
-    )
-    return BatchSink(settings, model, parts, clock=lambda: NOW)
-
-
 def test_python_calls_do_not_grow_with_the_batch(
     fresh_sinks: Settings, generator_model_dir: Path
 ) -> None:
@@ -95,7 +74,7 @@ def test_python_calls_do_not_grow_with_the_batch(
         itertools.islice(TransactionGenerator(config), 7_000)
     )
     rows = RowFactory()
-    sink = make_sink(fresh_sinks, generator_model_dir)
+    sink = make_sink(fresh_sinks, load_model(generator_model_dir))
     counter = CallCounter()
     sizes = {"warm-up": 2_000, "small": 1_000, "large": 4_000}
     calls: dict[str, int] = {}
