@@ -160,15 +160,23 @@ class ModelBundle:
             return np.zeros(0)
         return np.asarray(self.booster.inplace_predict(rows), dtype=np.float64)
 
-    def contributions(self, matrix: np.ndarray) -> np.ndarray:
-        """Per-row, per-feature contributions to the log-odds (last column: bias)."""
+    def contributions(self, matrix: np.ndarray, *, exact: bool = False) -> np.ndarray:
+        """Per-row, per-feature contributions to the log-odds (last column: bias).
+
+        By default the path attribution of each tree (Saabas; XGBoost's ``approx_contribs``),
+        ~60x cheaper than exact TreeSHAP (~5 against ~330 µs a row) and, like it, summing to
+        the log-odds; its top feature matches TreeSHAP's on most rows (tests/ml_model). Reason
+        codes need that ranking, not Shapley values' fairness guarantees; ``exact=True`` gives
+        TreeSHAP."""
         import xgboost as xgb
 
         rows = np.ascontiguousarray(matrix, dtype=np.float32)
         # nthread=1: the default threads cost ~4 ms of CPU per DMatrix for a few dozen rows
         dmatrix = xgb.DMatrix(rows, feature_names=self.feature_names, nthread=1)
         with self._lock:  # DMatrix-based predict: keep one at a time per booster
-            return np.asarray(self.booster.predict(dmatrix, pred_contribs=True))
+            return np.asarray(
+                self.booster.predict(dmatrix, pred_contribs=True, approx_contribs=not exact)
+            )
 
 
 def _read_archive(path: Path) -> tuple[bytes, dict[str, Any] | None]:

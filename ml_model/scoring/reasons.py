@@ -1,7 +1,8 @@
 """Reason codes: the features that pushed a transaction's score up the most.
 
 XGBoost's ``pred_contribs`` splits each prediction's log-odds into one contribution per feature
-plus a bias (TreeSHAP); the largest positive contributions are the reasons. They are returned
+plus a bias (each tree's path attribution, :meth:`ModelBundle.contributions`); the largest
+positive contributions are the reasons. They are returned
 as feature numbers, a matrix for the whole batch; the manifest's plain-word descriptions name
 them (:func:`feature_words`).
 """

@@ -60,6 +60,21 @@ def test_loaded_model_scores_like_the_trained_booster(
     # contributions add up to the log-odds of the score
     logit = np.log(scores[:5] / (1 - scores[:5]))
     assert np.allclose(contributions.sum(axis=1), logit, atol=1e-4)
+    assert np.allclose(bundle.contributions(matrix[:5], exact=True).sum(axis=1), logit, atol=1e-4)
+
+
+def test_reason_ranking_follows_treeshap_on_the_rows_that_get_reasons(
+    bundle: ModelBundle, history_frame: object
+) -> None:
+    # Reasons come from the cheap path attribution; on the rows that reach review (the only
+    # rows given reasons) its top feature must be TreeSHAP's on the large majority.
+    matrix = build(history_frame, history_frame, CONFIG)  # type: ignore[arg-type]
+    scores = bundle.predict(matrix)
+    flagged = matrix[scores >= np.quantile(scores, 0.9)]
+    cheap = bundle.contributions(flagged)[:, :-1].argmax(axis=1)
+    exact = bundle.contributions(flagged, exact=True)[:, :-1].argmax(axis=1)
+    assert len(flagged) >= 20
+    assert (cheap == exact).mean() >= 0.8
 
 
 def test_extracted_layout_loads_like_sagemaker(model_dir: Path, tmp_path: Path) -> None:
