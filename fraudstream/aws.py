@@ -44,12 +44,16 @@ def client(
     connect_timeout: float = 5.0,
     read_timeout: float = 30.0,
     max_pool_connections: int = 16,
+    validate: bool = True,
 ) -> Any:
     """A boto3 client for ``service`` configured from ``settings``.
 
     ``max_attempts`` is the total number of attempts botocore makes per call, the first
     included (standard retry mode). Callers that retry themselves, such as the Kinesis writer
     retrying only failed records, pass 1: exactly one attempt, no hidden retries.
+    ``validate=False`` skips botocore's client-side check of the parameters against the API
+    model, for callers whose requests are built by code, not typed by people (the service
+    still validates): for 25 alert items it is ~40 % of a BatchWriteItem call's CPU.
     """
     if max_attempts < 1:
         raise ValueError("max_attempts counts the first attempt, so it must be at least 1")
@@ -58,6 +62,7 @@ def client(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         max_pool_connections=max_pool_connections,
+        parameter_validation=validate,
     )
     sess = boto_session or session(settings)
     return sess.client(service, endpoint_url=endpoint_for(service, settings), config=config)

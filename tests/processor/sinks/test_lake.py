@@ -141,6 +141,14 @@ def test_encode_is_zstd_parquet_with_the_schema() -> None:
     parquet = pq.ParquetFile(io.BytesIO(data))
     assert parquet.schema_arrow == lake_tables.arrow_schema("transactions")
     assert parquet.metadata.row_group(0).column(0).compression == "ZSTD"
+    assert pq.read_table(io.BytesIO(data)).equals(rows)
+    # readers prune on the top-level columns' min/max; the features map carries none
+    group = parquet.metadata.row_group(0)
+    columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    assert columns["event_time"].is_stats_set and columns["card_id"].is_stats_set
+    assert not columns["features.key_value.value"].is_stats_set
+    assert "RLE_DICTIONARY" in columns["card_id"].encodings
+    assert "RLE_DICTIONARY" not in columns["transaction_id"].encodings
 
 
 # --- against the emulator -------------------------------------------------------------
