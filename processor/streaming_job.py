@@ -11,11 +11,10 @@ image has hadoop-aws.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -37,6 +36,7 @@ from processor.metrics import (
     serve_from_settings,
     timing_line,
 )
+from processor.progress import ProgressPoller
 from processor.sink_state import SinkStore
 from processor.sinks.alerts import AlertWriter
 from processor.sinks.lake import LakeWriter
@@ -57,11 +57,18 @@ class JobHandle:
     sink: BatchSink
     metrics: ProcessorMetrics
     server: MetricsServer | None
+    poller: ProgressPoller | None = None
     stopped: threading.Event = field(default_factory=threading.Event)
 
     def stop(self) -> None:
         self.stopped.set()
         self.query.stop()
+        self.finish()
+
+    def finish(self) -> None:
+        """After the query ended: its last progress reports handled, the poller gone."""
+        if self.poller is not None:
+            self.poller.stop()
         if self.server is not None:
             self.server.stop()
 
@@ -87,39 +94,24 @@ def make_parts(settings: Settings, model: ModelBundle, metrics: ProcessorMetrics
     )
 
 
-def _listener(metrics: ProcessorMetrics) -> Any:
-    from pyspark.sql.streaming import StreamingQueryListener
+def progress_handler(metrics: ProcessorMetrics) -> Callable[[Mapping[str, Any]], None]:
+    """Late events, duplicates, timings and Kinesis figures from each batch's progress."""
 
-    class ProgressListener(StreamingQueryListener):
-        """Late events, duplicates and Kinesis figures from each batch's progress report."""
+    def handle(report: Mapping[str, Any]) -> None:
+        metrics.record_progress(report)
+        timing.info(timing_line(report))
+        behind: dict[str, float] = {}
+        records = 0
+        for stream, batch in from_progress(report).items():
+            records += batch.records
+            behind |= {
+                f"{stream}/{shard}": m.millis_behind_latest
+                for shard, m in batch.shards.items()
+                if m.millis_behind_latest is not None
+            }
+        metrics.record_source(records=records, millis_behind=behind)
 
-        def onQueryStarted(self, event: Any) -> None:
-            log.info("query started: id=%s run=%s", event.id, event.runId)
-
-        def onQueryProgress(self, event: Any) -> None:
-            progress = event.progress
-            report = json.loads(progress.json)
-            metrics.record_progress(report)
-            timing.info(timing_line(report))
-            behind: dict[str, float] = {}
-            records = 0
-            for stream, batch in from_progress(progress).items():
-                records += batch.records
-                behind |= {
-                    f"{stream}/{shard}": m.millis_behind_latest
-                    for shard, m in batch.shards.items()
-                    if m.millis_behind_latest is not None
-                }
-            metrics.record_source(records=records, millis_behind=behind)
-
-        def onQueryIdle(self, event: Any) -> None:
-            """Nothing to do while the streams are idle."""
-
-        def onQueryTerminated(self, event: Any) -> None:
-            if event.exception:
-                log.error("query failed: %s", event.exception)
-
-    return ProgressListener()
+    return handle
 
 
 def start(
@@ -140,7 +132,6 @@ def start(
     server = serve_from_settings(metrics, settings)
     parts = make_parts(settings, model, metrics)
     sink = BatchSink(settings, model, parts, on_batch=FreezeAfterStartUp(on_batch))
-    spark.streams.addListener(_listener(metrics))
     stream = pipeline.build(spark, settings)
     writer = (
         stream.writeStream.queryName("fraudstream")
@@ -152,13 +143,15 @@ def start(
     elif settings.trigger_seconds > 0:
         writer = writer.trigger(processingTime=f"{settings.trigger_seconds} seconds")
     query = writer.start()
+    poller = ProgressPoller(query, progress_handler(metrics)).start()
     log.info(
-        "processor running: model %s, checkpoint %s, metrics %s",
+        "processor running (query %s): model %s, checkpoint %s, metrics %s",
+        query.id,
         model.version,
         settings.checkpoint_dir,
         server.url if server else "off",
     )
-    return JobHandle(query, sink, metrics, server)
+    return JobHandle(query, sink, metrics, server, poller)
 
 
 def progress_line(summary: BatchSummary, metrics: ProcessorMetrics, total: int) -> str:
@@ -212,6 +205,7 @@ def run(
         if on_started is not None:
             on_started(handle)
         handle.query.awaitTermination()
+        handle.finish()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
