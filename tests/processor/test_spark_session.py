@@ -1,0 +1,35 @@
+"""The processor's Spark configuration."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pyspark
+
+from fraudstream.settings import load_settings
+from processor.spark_session import LOCAL_CHECKPOINT_MANAGER, is_local_path, session_config
+
+MANAGER_KEY = "spark.sql.streaming.checkpointFileManagerClass"
+
+
+def test_local_checkpoints_get_the_filesystem_manager_and_object_stores_keep_spark_s(
+    tmp_path: Path,
+) -> None:
+    assert is_local_path("/var/lib/fraudstream") and is_local_path("file:///tmp/x")
+    assert not is_local_path("s3a://bucket/checkpoints")
+    local = session_config(load_settings(state_dir=tmp_path))
+    assert local[MANAGER_KEY] == LOCAL_CHECKPOINT_MANAGER
+    remote = session_config(load_settings(checkpoint_location="s3a://lake/checkpoints"))
+    assert MANAGER_KEY not in remote
+
+
+def test_the_manager_class_ships_with_the_installed_spark() -> None:
+    # Spark resolves the class only when a query starts; a release that moved it would fail
+    # every local query, so look for it in the jars now.
+    jars = Path(pyspark.__file__).parent / "jars"
+    entry = LOCAL_CHECKPOINT_MANAGER.replace(".", "/") + ".class"
+    found = [
+        jar.name for jar in jars.glob("spark-sql_*.jar") if entry in zipfile.ZipFile(jar).namelist()
+    ]
+    assert found, f"{LOCAL_CHECKPOINT_MANAGER} is in no spark-sql jar under {jars}"
