@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from benchmarks import procstat, results
 from benchmarks.harness import CARDS, bench_stack, cli, environment, fresh, model_server, train
 from benchmarks.soak_report import BatchRecord, Sample, targets, windows
@@ -35,6 +37,18 @@ from fraudstream.settings import Settings
 from fraudstream.stack import lifecycle
 from processor.metrics import BatchSummary
 from producer.simulated import watermark_for
+
+
+def with_latencies(batches: list[BatchRecord], logged: np.ndarray) -> list[BatchRecord]:
+    """``batches`` (whose latencies are placeholders of the right length) with their
+    latencies cut from ``logged``, the concatenation of every batch's, in order."""
+    bounds = np.cumsum([0, *(len(b.latencies) for b in batches)])
+    if bounds[-1] != len(logged):
+        raise ValueError(f"{len(logged)} latencies logged for {bounds[-1]} transactions")
+    return [
+        BatchRecord(b.at, b.rows, logged[start:end].astype(np.float64), b.engine_bytes)
+        for b, start, end in zip(batches, bounds[:-1], bounds[1:], strict=True)
+    ]
 
 
 def folder_size(path: Path) -> tuple[int, int]:
@@ -124,19 +138,26 @@ def run(
     """Start the processor, send ``rate``/s for ``seconds``, record; return what was recorded."""
     from processor.streaming_job import start
 
+    # Each batch's latencies go to a file, not a list: this process is the processor's driver,
+    # and an hour of per-transaction latencies (3.6 M) kept here would be driver growth the
+    # product does not have. The records are rebuilt from the file when the run ends.
     batches: list[BatchRecord] = []
     lock = threading.Lock()
     clock = {"began": time.monotonic()}
     holder: dict[str, Any] = {}
+    log_path = Path(tempfile.mkstemp(prefix="soak-latencies-", suffix=".f32")[1])
+    latency_log = log_path.open("wb")
 
     def collect(summary: BatchSummary) -> None:
         handle = holder.get("handle")
         state = handle.sink.state if handle is not None else None
         engine = sum(state.engine.nbytes().values()) if state is not None else 0
+        latencies = np.asarray(summary.latencies, dtype=np.float32)
         record = BatchRecord(
-            time.monotonic() - clock["began"], summary.rows, summary.latencies, engine
+            time.monotonic() - clock["began"], summary.rows, np.empty(len(latencies)), engine
         )
         with lock:
+            latency_log.write(latencies.tobytes())
             batches.append(record)
 
     holder["handle"] = handle = start(settings, on_batch=collect)
@@ -167,7 +188,9 @@ def run(
     sampler.stop()
     handle.stop()
     with lock:
-        recorded = list(batches)
+        latency_log.close()
+        recorded = with_latencies(batches, np.fromfile(log_path, dtype=np.float32))
+    log_path.unlink()
     processed = sum(b.rows for b in recorded)
     summary = {
         "produced": expected,

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from benchmarks import procstat
 from benchmarks.soak import folder_size
@@ -89,3 +90,24 @@ def test_folder_size_counts_files_recursively(tmp_path: Path) -> None:
     (tmp_path / "y").write_bytes(b"123")
     assert folder_size(tmp_path) == (8, 2)
     assert folder_size(tmp_path / "absent") == (0, 0)
+
+
+def test_latencies_logged_to_a_file_come_back_to_their_batches() -> None:
+    from benchmarks.soak import with_latencies
+
+    placeholders = [BatchRecord(1.0, 2, np.empty(2), 10), BatchRecord(2.0, 0, np.empty(0), 11)]
+    placeholders.append(BatchRecord(3.0, 3, np.empty(3), 12))
+    logged = np.array([0.5, 0.6, 1.0, 1.5, 2.0], dtype=np.float32)
+    rebuilt = with_latencies(placeholders, logged)
+    assert [b.latencies.tolist() for b in rebuilt] == [
+        [0.5, 0.6000000238418579],
+        [],
+        [1.0, 1.5, 2.0],
+    ]
+    assert [(b.at, b.rows, b.engine_bytes) for b in rebuilt] == [
+        (1.0, 2, 10),
+        (2.0, 0, 11),
+        (3.0, 3, 12),
+    ]
+    with pytest.raises(ValueError, match="4 latencies logged for 5"):
+        with_latencies(placeholders, logged[:4])
