@@ -201,6 +201,12 @@ class Settings(BaseSettings):
     metrics_host: str = Field(
         "127.0.0.1", description="Address the processor's Prometheus endpoint binds."
     )
+    monitor_window_rows: int = Field(
+        5000,
+        ge=100,
+        description="Transactions per window of model monitoring (score and feature drift, "
+        "alert rate); a window closes at the first micro-batch that reaches it.",
+    )
     sink_max_attempts: int = Field(
         10,
         ge=1,

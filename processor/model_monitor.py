@@ -27,6 +27,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -35,6 +36,12 @@ import pyarrow.compute as pc
 from ml_model.monitoring import Baseline, bin_counts, psi
 from ml_model.monitoring.baseline import SCORE
 from ml_model.training.metrics import average_precision
+
+if TYPE_CHECKING:
+    from fraudstream.settings import Settings
+    from ml_model.artifact import ModelBundle
+    from processor.decisions.config import DecisionConfig
+    from processor.metrics import ProcessorMetrics
 
 DEFAULT_WINDOW_ROWS = 5_000
 DEFAULT_LABEL_WINDOW_ROWS = 20_000
@@ -123,6 +130,7 @@ class ModelMonitor:
         self._pending_count = 0
         self._labelled = np.zeros((0, 3))  # score, flagged, is_fraud
         self._unmatched = 0
+        self._last_batch = -1
 
     def _reset_window(self) -> None:
         self._rows = 0
@@ -140,7 +148,13 @@ class ModelMonitor:
         labels: pa.Table,
     ) -> WindowReport | None:
         """Count one batch: its decided transactions (ids, feature matrix, scores, review and
-        block masks) and its first-time labels (``transaction_id``, ``is_fraud``)."""
+        block masks) and its first-time labels (``transaction_id``, ``is_fraud``).
+
+        A batch id not above the last one seen (a failed batch run again) is not counted twice.
+        """
+        if batch_id <= self._last_batch:
+            return None
+        self._last_batch = batch_id
         self._count_traffic(matrix, scores, reviewed, blocked)
         self._remember(transaction_ids, scores, reviewed | blocked)
         self._join_labels(labels)
@@ -200,8 +214,9 @@ class ModelMonitor:
         self._labelled = np.vstack([self._labelled, joined])[-self.label_window_rows :]
 
     def _report(self, batch_id: int) -> WindowReport:
-        scores, flagged, fraud = (self._labelled[:, i] for i in range(3))
-        flagged, fraud = flagged.astype(bool), fraud.astype(bool)
+        scores = self._labelled[:, 0]
+        flagged = self._labelled[:, 1].astype(bool)
+        fraud = self._labelled[:, 2].astype(bool)
         hits = int(np.count_nonzero(flagged & fraud))
         frauds = int(np.count_nonzero(fraud))
         alerts = int(np.count_nonzero(flagged))
@@ -220,3 +235,50 @@ class ModelMonitor:
             unmatched_labels=unmatched,
             baseline=self.baseline,
         )
+
+
+def _known(value: float | None) -> float:
+    return -1.0 if value is None else value
+
+
+def export_start(metrics: ProcessorMetrics, monitor: ModelMonitor) -> None:
+    """Set the gauges a fresh processor knows before its first window: the budget and the
+    baseline; -1 for the label-delayed figures (unknown, not zero)."""
+    metrics.metric("fraudstream_model_review_budget").set(_known(monitor.review_budget))
+    baseline = monitor.baseline
+    for measure, value in (
+        ("alert_rate", baseline.alert_rate),
+        ("precision", baseline.precision),
+        ("recall", baseline.recall),
+    ):
+        metrics.metric("fraudstream_model_baseline").labels(measure=measure).set(_known(value))
+    for name in ("precision", "recall", "average_precision"):
+        metrics.metric(f"fraudstream_model_{name}").set(-1)
+
+
+def export(metrics: ProcessorMetrics, report: WindowReport) -> None:
+    """Set the monitoring metrics of :mod:`fraudstream.metric_names` from a closed window."""
+    for column, value in report.psi.items():
+        metrics.metric("fraudstream_model_psi").labels(column=column).set(value)
+    for decision, rate in report.alert_rate.items():
+        metrics.metric("fraudstream_model_alert_rate").labels(decision=decision).set(rate)
+    metrics.metric("fraudstream_model_precision").set(_known(report.precision))
+    metrics.metric("fraudstream_model_recall").set(_known(report.recall))
+    metrics.metric("fraudstream_model_average_precision").set(_known(report.average_precision))
+    metrics.metric("fraudstream_model_labelled_decisions").set(report.labelled)
+    metrics.metric("fraudstream_model_unmatched_labels_total").inc(report.unmatched_labels)
+
+
+def monitor_for(
+    model: ModelBundle, rules: DecisionConfig, settings: Settings
+) -> ModelMonitor | None:
+    """The monitor of ``model`` (None when its manifest predates baselines: retrain it)."""
+    baseline = Baseline.from_manifest(model.manifest)
+    if baseline is None:
+        return None
+    return ModelMonitor(
+        baseline,
+        model.feature_names,
+        review_budget=rules.budget.review_share if rules.budget is not None else None,
+        window_rows=settings.monitor_window_rows,
+    )

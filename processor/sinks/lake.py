@@ -57,6 +57,7 @@ PARTITION_TIME = {
     "aggregates": "window_start",
     "quarantine": "arrival_time",
     "labels": "label_time",
+    "model_monitoring": "computed_at",
 }
 """The column each table is partitioned by (dt/hour in UTC)."""
 NULL_PARTITION = ("1970-01-01", "00")

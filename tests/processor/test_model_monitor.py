@@ -139,3 +139,43 @@ def test_a_baseline_the_model_cannot_compute_is_refused() -> None:
         ModelMonitor(BASE, ["amount"])
     with pytest.raises(ValueError, match="positive"):
         ModelMonitor(BASE, NAMES, window_rows=0)
+
+
+def test_a_batch_run_again_is_not_counted_twice() -> None:
+    monitor = ModelMonitor(BASE, NAMES, window_rows=1_500)
+    assert feed(monitor, 4, 0, 1_000) is None
+    assert feed(monitor, 4, 0, 1_000) is None  # the same batch again: ignored
+    report = feed(monitor, 5, 1_000, 500)
+    assert report is not None and report.rows == 1_500
+
+
+def test_the_exporter_sets_the_catalogued_metrics() -> None:
+    from processor.metrics import ProcessorMetrics
+    from processor.model_monitor import export, export_start
+
+    metrics = ProcessorMetrics()
+    monitor = ModelMonitor(BASE, NAMES, review_budget=0.015, window_rows=10)
+    export_start(metrics, monitor)
+    value = metrics.registry.get_sample_value
+    assert value("fraudstream_model_recall") == -1  # unknown, not zero
+    assert value("fraudstream_model_review_budget") == 0.015
+    assert value("fraudstream_model_baseline", {"measure": "alert_rate"}) == 0.02
+    assert value("fraudstream_model_baseline", {"measure": "recall"}) == -1
+    feed(monitor, 0, 0, 100)
+    monitor.observe(
+        1,
+        ids(200, 0),
+        np.zeros((0, 3)),
+        np.zeros(0),
+        *[np.zeros(0, bool)] * 2,
+        labels(0, np.ones(100, bool)),
+    )
+    report = feed(monitor, 2, 100, 20)
+    assert report is not None
+    export(metrics, report)
+    assert value("fraudstream_model_psi", {"column": "score"}) == report.psi["score"]
+    assert (
+        value("fraudstream_model_alert_rate", {"decision": "review"}) == report.alert_rate["review"]
+    )
+    assert value("fraudstream_model_recall") == report.recall
+    assert value("fraudstream_model_labelled_decisions") == 100
