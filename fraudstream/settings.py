@@ -207,6 +207,11 @@ class Settings(BaseSettings):
         description="Transactions per window of model monitoring (score and feature drift, "
         "alert rate); a window closes at the first micro-batch that reaches it.",
     )
+    model_metrics_namespace: str = Field(
+        "",
+        description="CloudWatch namespace the processor publishes model-monitoring figures to "
+        "at each closed window (the Terraform alarms watch Fraudstream/Model); empty = off.",
+    )
     sink_max_attempts: int = Field(
         10,
         ge=1,

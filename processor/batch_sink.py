@@ -51,6 +51,7 @@ from processor.model_monitor import WindowReport, export, export_start, monitor_
 from processor.pipeline import KIND, LABEL, QUARANTINE, TX
 from processor.sink_state import SinkState, SinkStore, log_table
 from processor.sinks.alerts import AlertWriter
+from processor.sinks.cloudwatch import ModelMetricsPublisher
 from processor.sinks.lake import LakeWriter
 from processor.windows import WindowSpec
 
@@ -79,6 +80,7 @@ class SinkParts:
     scorer: ScoringClient
     rules: RulesFile
     metrics: ProcessorMetrics | None = None
+    model_metrics: ModelMetricsPublisher | None = None  # CloudWatch, for the AWS alarms
 
 
 def _rows(table: pa.Table, kind: str) -> pa.Table:
@@ -234,6 +236,8 @@ class BatchSink:
         report(summary, self.parts.metrics)
         if window is not None and self.parts.metrics is not None:
             export(self.parts.metrics, window)
+        if window is not None and self.parts.model_metrics is not None:
+            self.parts.model_metrics.publish(window, self.clock())
         self.last = summary
         if self.on_batch is not None:
             self.on_batch(summary)

@@ -39,6 +39,7 @@ from processor.metrics import (
 )
 from processor.sink_state import SinkStore
 from processor.sinks.alerts import AlertWriter
+from processor.sinks.cloudwatch import ModelMetricsPublisher
 from processor.sinks.lake import LakeWriter
 
 log = logging.getLogger("processor")
@@ -84,6 +85,7 @@ def make_parts(settings: Settings, model: ModelBundle, metrics: ProcessorMetrics
         scorer=ScoringClient.from_settings(settings, fallback=model),
         rules=RulesFile(settings.rules_path),
         metrics=metrics,
+        model_metrics=ModelMetricsPublisher.from_settings(settings),
     )
 
 
