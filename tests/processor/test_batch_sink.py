@@ -89,7 +89,8 @@ def test_batches_land_once_everywhere_and_replay_identically(
     labelled = first[:400] + first[:50]  # 50 labels delivered twice
     batch1 = rows.batch(second, labels=labelled, label_time=second[0].event.event_time)
 
-    sink = make_sink(fresh_sinks, model)
+    monitored = fresh_sinks.model_copy(update={"monitor_window_rows": 1_000})
+    sink = make_sink(monitored, model)
     summary0 = sink.process(batch0, 0)
     summary1 = sink.process(batch1, 1)
     assert summary0.rows == 1_500 and summary1.rows == 1_500
@@ -138,6 +139,18 @@ def test_batches_land_once_everywhere_and_replay_identically(
     )
     built = build(frame, labels, model.feature_config)
     assert np.array_equal(lake_matrix(transactions), built.astype(np.float64))
+
+    # Each batch closed a monitoring window; batch 1's labels joined batch 0's decisions.
+    monitoring = lake(fresh_sinks, "model_monitoring/").to_pandas()
+    assert set(monitoring["batch_id"]) == {0, 1}
+    by = monitoring.set_index(["batch_id", "measure", "subject"])["value"]
+    assert 0 <= by[(0, "psi", "score")] < 10
+    assert by[(0, "labelled", "")] == 0 and by[(1, "labelled", "")] == 400
+    frauds = sum(g.is_fraud for g in first[:400])
+    assert by[(1, "frauds", "")] == frauds > 0
+    decided = transactions.to_pandas().set_index("transaction_id")["decision"]
+    caught = sum(g.is_fraud and decided[g.event.transaction_id] != "approve" for g in first[:400])
+    assert by[(1, "recall", "")] == pytest.approx(caught / frauds)
 
     # A restart re-runs batch 1 from batch 0's log: same objects, scores and alerts.
     keys_before = object_keys(fresh_sinks)
