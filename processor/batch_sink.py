@@ -258,6 +258,8 @@ class BatchSink:
         window's report, if this batch closed one."""
         if self.monitor is None:
             return None
+        budget = self.parts.rules.current().budget  # the rules file may have changed
+        self.monitor.review_budget = budget.review_share if budget is not None else None
         return self.monitor.observe(
             batch_id,
             ids,

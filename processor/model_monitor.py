@@ -258,6 +258,7 @@ def export_start(metrics: ProcessorMetrics, monitor: ModelMonitor) -> None:
 
 def export(metrics: ProcessorMetrics, report: WindowReport) -> None:
     """Set the monitoring metrics of :mod:`fraudstream.metric_names` from a closed window."""
+    metrics.metric("fraudstream_model_review_budget").set(_known(report.review_budget))
     for column, value in report.psi.items():
         metrics.metric("fraudstream_model_psi").labels(column=column).set(value)
     for decision, rate in report.alert_rate.items():
