@@ -2,6 +2,9 @@
 signal adds at the same alert budget.
 
     python -m ml_model.training.novelty --scenario account_takeover --out result.json
+    python -m ml_model.training.novelty --handbook transactions_2018-04_2018-07.parquet \
+        --scenario compromised_card --train-start 2018-05-08 --test-start 2018-07-11 \
+        --test-end 2018-07-25
 
 Generator history (all scenarios) is replayed through the feature engine; the supervised model
 and the anomaly detector are fitted on the rows before the test start *except the left-out
@@ -88,12 +91,18 @@ def leave_one_out(
     test_start_ms: int,
     *,
     params: TrainParams,
+    train_start_ms: int | None = None,
+    test_end_ms: int | None = None,
     budget_share: float = 0.015,
     anomaly_shares: Sequence[float] = (0.0015, 0.003, 0.005),
 ) -> dict[str, Any]:
-    """Fit without ``scenario`` before ``test_start_ms``; evaluate from it on."""
-    train = (data.event_ms < test_start_ms) & (data.scenario != scenario)
-    test = data.event_ms >= test_start_ms
+    """Fit without ``scenario`` on ``[train_start_ms, test_start_ms)``; evaluate on
+    ``[test_start_ms, test_end_ms)`` (open ends: all of the data)."""
+    first = data.event_ms.min() if train_start_ms is None else train_start_ms
+    last = data.event_ms.max() + 1 if test_end_ms is None else test_end_ms
+    train = (data.event_ms >= first) & (data.event_ms < test_start_ms)
+    train &= data.scenario != scenario
+    test = (data.event_ms >= test_start_ms) & (data.event_ms < last)
     result = fit(data.matrix[train], data.is_fraud[train], data.event_ms[train], params)
     detector = AnomalyDetector.fit(data.matrix[train])
     scores = np.asarray(result.booster.inplace_predict(data.matrix[test]), dtype=np.float64)
@@ -142,6 +151,26 @@ def generator_split(cards: int, days: float, seed: int, fraud_rate: float) -> Sp
     )
 
 
+def handbook_split(path: Path) -> Split:
+    """The handbook's transactions (labels 7 days late, as its protocol has them)."""
+    from ml_model.data.history import load_history
+
+    history = load_history(path, "handbook", label_delay_ms=7 * DAY_MS)
+    tx = history.transactions
+    return Split(
+        matrix=build(tx, history.labels(), FeatureConfig(label_delay_ms=7 * DAY_MS)),
+        is_fraud=tx["is_fraud"].to_numpy(dtype=bool),
+        scenario=tx["scenario"].to_numpy(dtype=str),
+        event_ms=tx["event_ms"].to_numpy(),
+    )
+
+
+def _day_ms(text: str | None) -> int | None:
+    if text is None:
+        return None
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", action="append", required=True, help="left out (repeat)")
@@ -151,22 +180,41 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--fraud-rate", type=float, default=0.02)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--budget", type=float, default=0.015, help="alerts, share of rows")
+    parser.add_argument("--handbook", type=Path, help="the handbook's Parquet instead")
+    parser.add_argument("--train-start", help="YYYY-MM-DD (handbook; default: its start)")
+    parser.add_argument("--test-start", help="YYYY-MM-DD (handbook)")
+    parser.add_argument("--test-end", help="YYYY-MM-DD, exclusive (handbook; default: its end)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    data = generator_split(args.cards, args.days + args.test_days, args.seed, args.fraud_rate)
-    start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=args.days)
+    if args.handbook is not None:
+        if args.test_start is None:
+            parser.error("--handbook needs --test-start")
+        data = handbook_split(args.handbook)
+        test_start = _day_ms(args.test_start)
+    else:
+        data = generator_split(args.cards, args.days + args.test_days, args.seed, args.fraud_rate)
+        start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=args.days)
+        test_start = int(start.timestamp() * 1000) // DAY_MS * DAY_MS
     params = TrainParams(nthread=1, max_rounds=400, early_stopping_rounds=40)
     results = [
         leave_one_out(
             data,
             scenario,
-            int(start.timestamp() * 1000) // DAY_MS * DAY_MS,
+            int(test_start or 0),
             params=params,
             budget_share=args.budget,
+            train_start_ms=_day_ms(args.train_start),
+            test_end_ms=_day_ms(args.test_end),
         )
         for scenario in args.scenario
     ]
-    text = json.dumps({"args": vars(args) | {"out": str(args.out)}, "results": results}, indent=2)
+    text = json.dumps(
+        {
+            "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+            "results": results,
+        },
+        indent=2,
+    )
     if args.out:
         args.out.write_text(text + "\n")
     print(text)

@@ -88,3 +88,21 @@ def test_the_experiment_runs_on_generator_history(tmp_path: Path) -> None:
     assert result["scenario"] == "card_testing" and result["test_rows"] > 0
     same_budget = {row["alerts"] for row in result["with_anomaly"].values()}
     assert same_budget == {result["model_only"]["alerts"]} == {result["budget"]}
+
+
+def test_the_experiment_reads_the_handbook(handbook_path: Path, tmp_path: Path) -> None:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from ml_model.training import novelty
+
+    table = pq.read_table(handbook_path)
+    days = table.filter(pc.less(table["TX_TIME_DAYS"], 12))  # the first 12 days
+    pq.write_table(days, tmp_path / "handbook.parquet")
+    out = tmp_path / "novelty.json"
+    data = str(tmp_path / "handbook.parquet")
+    window = ["--test-start", "2018-04-10", "--budget", "0.02", "--out", str(out)]
+    novelty.main(["--handbook", data, "--scenario", "compromised_card", *window])
+    (result,) = json.loads(out.read_text())["results"]
+    assert result["scenario"] == "compromised_card"
+    assert 0 < result["test_rows"] < days.num_rows and result["train_frauds"] > 0
