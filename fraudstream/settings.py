@@ -207,6 +207,12 @@ class Settings(BaseSettings):
         description="Transactions per window of model monitoring (score and feature drift, "
         "alert rate); a window closes at the first micro-batch that reaches it.",
     )
+    challenger_model_dir: Path | None = Field(
+        None,
+        description="A second model (folder as FRAUDSTREAM_MODEL_DIR) that scores every "
+        "transaction in the processor without deciding: its scores go to the lake's "
+        "shadow_scores table for `fraudstream model compare`; unset = none.",
+    )
     model_metrics_namespace: str = Field(
         "",
         description="CloudWatch namespace the processor publishes model-monitoring figures to "

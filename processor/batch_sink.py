@@ -49,6 +49,7 @@ from processor.decisions.inputs import decision_inputs
 from processor.metrics import BatchSummary, ProcessorMetrics, report, summarize
 from processor.model_monitor import WindowReport, export, export_start, monitor_for
 from processor.pipeline import KIND, LABEL, QUARANTINE, TX
+from processor.shadow import ShadowScorer
 from processor.sink_state import SinkState, SinkStore, log_table
 from processor.sinks.alerts import AlertWriter
 from processor.sinks.cloudwatch import ModelMetricsPublisher
@@ -81,6 +82,7 @@ class SinkParts:
     rules: RulesFile
     metrics: ProcessorMetrics | None = None
     model_metrics: ModelMetricsPublisher | None = None  # CloudWatch, for the AWS alarms
+    shadow: ShadowScorer | None = None  # a challenger scoring beside the champion
 
 
 def _rows(table: pa.Table, kind: str) -> pa.Table:
@@ -205,6 +207,7 @@ class BatchSink:
         window = self._monitor(
             batch_id, tx_rows["transaction_id"], matrix, scored.scores, severity, fresh
         )
+        shadow = self.parts.shadow.rows(transactions, matrix) if self.parts.shadow else None
         mark("decisions")
         quarantine = _rows(table, QUARANTINE)
         tables = {
@@ -215,6 +218,8 @@ class BatchSink:
         }
         if window is not None:
             tables["model_monitoring"] = window.lake_rows(self.model.version, self.clock())
+        if shadow is not None:
+            tables["shadow_scores"] = shadow
         self.parts.lake.write_tables(batch_id, tables)
         mark("lake")
         self.parts.alerts.write(transactions)

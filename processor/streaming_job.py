@@ -37,6 +37,7 @@ from processor.metrics import (
     serve_from_settings,
     timing_line,
 )
+from processor.shadow import ShadowScorer
 from processor.sink_state import SinkStore
 from processor.sinks.alerts import AlertWriter
 from processor.sinks.cloudwatch import ModelMetricsPublisher
@@ -86,6 +87,7 @@ def make_parts(settings: Settings, model: ModelBundle, metrics: ProcessorMetrics
         rules=RulesFile(settings.rules_path),
         metrics=metrics,
         model_metrics=ModelMetricsPublisher.from_settings(settings),
+        shadow=ShadowScorer.from_settings(settings, model),
     )
 
 

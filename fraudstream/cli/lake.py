@@ -34,6 +34,7 @@ _TABLES = (  # lake_tables.json order
     "quarantine",
     "labels",
     "model_monitoring",
+    "shadow_scores",
 )
 
 _format_option = click.option(

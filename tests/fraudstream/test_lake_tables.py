@@ -19,6 +19,7 @@ def test_every_table_has_dt_hour_partitions_and_valid_types() -> None:
         "quarantine",
         "labels",
         "model_monitoring",
+        "shadow_scores",
     }
     for name in lake_tables.table_names():
         spec = lake_tables.table(name)
