@@ -4,6 +4,8 @@ crash after any step recovered exactly, and the lake's features are the training
 from __future__ import annotations
 
 import itertools
+import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from click.testing import CliRunner
 
 from fraudstream import aws
+from fraudstream.cli import cli
 from fraudstream.readback import lake_table
 from fraudstream.settings import Settings
 from ml_model.artifact import ModelBundle, load_model
@@ -23,6 +27,7 @@ from ml_model.scoring.client import ScoringClient
 from processor.batch_sink import BatchSink, SinkParts
 from processor.crash import STEPS, CrashPoint
 from processor.decisions import RulesFile
+from processor.shadow import ShadowScorer
 from processor.sink_state import SinkStore, encode
 from processor.sinks.alerts import AlertWriter
 from processor.sinks.lake import LakeWriter
@@ -90,7 +95,9 @@ def test_batches_land_once_everywhere_and_replay_identically(
     batch1 = rows.batch(second, labels=labelled, label_time=second[0].event.event_time)
 
     monitored = fresh_sinks.model_copy(update={"monitor_window_rows": 1_000})
+    challenger = replace(model, manifest={**model.manifest, "version": "challenger"})
     sink = make_sink(monitored, model)
+    sink.parts.shadow = ShadowScorer(challenger, model)
     summary0 = sink.process(batch0, 0)
     summary1 = sink.process(batch1, 1)
     assert summary0.rows == 1_500 and summary1.rows == 1_500
@@ -151,6 +158,27 @@ def test_batches_land_once_everywhere_and_replay_identically(
     decided = transactions.to_pandas().set_index("transaction_id")["decision"]
     caught = sum(g.is_fraud and decided[g.event.transaction_id] != "approve" for g in first[:400])
     assert by[(1, "recall", "")] == pytest.approx(caught / frauds)
+
+    # The shadow challenger scored every transaction; `model compare` reads it with the labels.
+    shadow = lake(fresh_sinks, "shadow_scores/")
+    assert shadow.num_rows == 3_000 and set(shadow["challenger_version"].to_pylist()) == {
+        "challenger"
+    }
+    compared = CliRunner().invoke(
+        cli,
+        ["model", "compare", "--json", "--challenger-dir", str(generator_model_dir)],
+        env={
+            "AWS_ENDPOINT_URL": fresh_sinks.endpoint_url or "",
+            "FRAUDSTREAM_BUCKET": fresh_sinks.bucket,
+            "FRAUDSTREAM_MODEL_DIR": str(generator_model_dir),
+        },
+    )
+    assert compared.exit_code == 0, compared.output
+    figures = json.loads(compared.stdout)
+    assert (figures["rows"], figures["frauds"]) == (400, frauds)
+    assert figures["challenger"] == figures["champion"]  # the same booster under another name
+    assert figures["champion_policy"]["recall"] == pytest.approx(caught / frauds)
+    assert figures["challenger_better"] is False
 
     # A restart re-runs batch 1 from batch 0's log: same objects, scores and alerts.
     keys_before = object_keys(fresh_sinks)
