@@ -158,10 +158,37 @@ def _train_params(options: dict[str, Any]) -> Any:
     help="Confidence that the block precision holds: the threshold is where the Wilson lower "
     "bound of the validation precision reaches --block-precision.",
 )
+@click.option(
+    "--from-lake",
+    is_flag=True,
+    help="Train on the lake's labelled transactions ([--since, --until)) and register the "
+    "model as challenger only if it beats the champion (FRAUDSTREAM_MODEL_DIR) on the last "
+    "--eval-days; the champion's feature configuration is used.",
+)
+@click.option("--since", type=_Moment(), help="With --from-lake: first event time.")
+@click.option("--until", type=_Moment(), help="With --from-lake: event time to stop before.")
+@click.option(
+    "--eval-days",
+    type=float,
+    default=7.0,
+    show_default=True,
+    help="With --from-lake: the held-out latest labelled days both models are compared on.",
+)
+@click.option(
+    "--challenger-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --from-lake: where a better model is registered "
+    "[default: FRAUDSTREAM_CHALLENGER_MODEL_DIR, else artifacts/challenger].",
+)
 @_model_options
 @click.pass_obj
 def train(
     obj: CliContext,
+    from_lake: bool,
+    since: datetime | None,
+    until: datetime | None,
+    eval_days: float,
+    challenger_dir: Path | None,
     data: Path | None,
     fmt: str,
     cards: int,
@@ -178,13 +205,27 @@ def train(
     block_confidence: float,
     **options: Any,
 ) -> None:
-    """Train the fraud model on labelled history and write model.tar.gz + manifest.json."""
+    """Train the fraud model on labelled history and write model.tar.gz + manifest.json.
+
+    With --from-lake, train on the lake's labelled transactions and register the result as
+    challenger only when it beats the champion on the latest labelled days."""
     from ml_model.data.history import load_history, median_label_delay_ms, parse_day
     from ml_model.features import FeatureConfig
     from ml_model.training.pipeline import train_model
 
     settings = obj.settings
     report = _Reporter()
+    if from_lake:
+        _retrain_from_lake(
+            obj,
+            report,
+            since,
+            until,
+            eval_days,
+            challenger_dir or settings.challenger_model_dir or Path("artifacts/challenger"),
+            _train_params(options),
+        )
+        return
     delay_ms = parse_duration_ms(label_delay) if label_delay else None
     if data is None:
         from producer.history import generate_history
@@ -231,6 +272,52 @@ def train(
         round_progress=report.rounds,
     )
     _print_training(outcome)
+
+
+def _retrain_from_lake(
+    obj: CliContext,
+    report: Any,
+    since: datetime | None,
+    until: datetime | None,
+    eval_days: float,
+    challenger_dir: Path,
+    params: Any,
+) -> None:
+    """``train --from-lake``: the lake's labelled history, the champion's features, a
+    challenger registered only when better on the held-out latest days."""
+    from fraudstream.lake_history import read_lake_history
+    from ml_model.errors import DataError
+    from ml_model.training.retrain import retrain
+
+    settings = obj.settings
+    try:
+        history = read_lake_history(settings, since, until)
+        report.say(f"{len(history):,} labelled transactions from the lake ({history.source})")
+        outcome = retrain(
+            history,
+            champion_dir=settings.model_dir,
+            challenger_dir=challenger_dir,
+            params=params,
+            eval_days=eval_days,
+            say=report.say,
+        )
+    except DataError as error:
+        raise click.ClickException(str(error)) from error
+    start, end = outcome.eval_window
+    click.echo(f"held-out days {start} .. {end}")
+    for name, figures in outcome.figures.items():
+        click.echo(
+            f"  {name:10}  AUC {figures['auc_roc']:.4f}  AP {figures['average_precision']:.4f}"
+            f"  CP@100 {figures['card_precision_at_100']:.4f}  ({int(figures['frauds'])} frauds"
+            f" in {int(figures['rows']):,})"
+        )
+    if outcome.registered:
+        click.echo(f"registered {outcome.challenger_version} as challenger in {challenger_dir}")
+    else:
+        click.echo(
+            f"{outcome.challenger_version} is not better than the champion "
+            f"{outcome.champion_version} on average precision: not registered"
+        )
 
 
 def _print_training(outcome: Any) -> None:

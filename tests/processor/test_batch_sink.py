@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 from fraudstream import aws
 from fraudstream.cli import cli
+from fraudstream.lake_history import read_lake_history
 from fraudstream.readback import lake_table
 from fraudstream.settings import Settings
 from ml_model.artifact import ModelBundle, load_model
@@ -179,6 +180,16 @@ def test_batches_land_once_everywhere_and_replay_identically(
     assert figures["challenger"] == figures["champion"]  # the same booster under another name
     assert figures["champion_policy"]["recall"] == pytest.approx(caught / frauds)
     assert figures["challenger_better"] is False
+
+    # `train --from-lake` reads the fully labelled stretch: what precedes the first unlabelled.
+    labelled_ids = {g.event.transaction_id for g in first[:400]}
+    cut = min(g.event.event_time for g in traffic if g.event.transaction_id not in labelled_ids)
+    expected = {g.event.transaction_id for g in first[:400] if g.event.event_time < cut}
+    history = read_lake_history(fresh_sinks, None, None)
+    assert expected and set(history.transactions["transaction_id"]) == expected
+    assert history.transactions["is_fraud"].sum() == sum(
+        g.is_fraud for g in first[:400] if g.event.transaction_id in expected
+    )
 
     # A restart re-runs batch 1 from batch 0's log: same objects, scores and alerts.
     keys_before = object_keys(fresh_sinks)
