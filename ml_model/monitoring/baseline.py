@@ -20,6 +20,10 @@ SCORE = "score"
 """The name the score's bins and PSI go by, beside the feature names."""
 DEFAULT_BINS = 10
 DEFAULT_TOP = 8
+CALENDAR = frozenset({"hour_of_day", "is_night", "is_weekend"})
+"""Features whose distribution in a window depends on when the window is, not on drift: a
+window shorter than a day sees a few hours, so their PSI against a baseline of whole days is
+always large. They are never monitored."""
 
 
 @dataclass(frozen=True)
@@ -95,10 +99,11 @@ class Baseline:
 
 def top_features(gain: dict[str, float], names: list[str], top: int = DEFAULT_TOP) -> list[str]:
     """The ``top`` features by total gain (XGBoost ``get_score(importance_type="total_gain")``,
-    which names features by name or as ``f<i>``), in the model's column order on ties."""
+    which names features by name or as ``f<i>``), in the model's column order on ties;
+    :data:`CALENDAR` features left out."""
     by_name = {(names[int(k[1:])] if k not in names else k): v for k, v in gain.items()}
     ranked = sorted(names, key=lambda n: (-by_name.get(n, 0.0), names.index(n)))
-    return [n for n in ranked if by_name.get(n, 0.0) > 0][:top]
+    return [n for n in ranked if by_name.get(n, 0.0) > 0 and n not in CALENDAR][:top]
 
 
 def build_baseline(

@@ -44,6 +44,8 @@ def test_top_features_rank_by_gain_and_accept_positional_names() -> None:
     names = ["a", "b", "c", "d"]
     assert top_features({"c": 5.0, "f0": 9.0, "b": 5.0}, names, top=3) == ["a", "b", "c"]
     assert top_features({"d": 1.0}, names) == ["d"]
+    # time-of-day features are never monitored: a window shorter than a day sees a few hours
+    assert top_features({"hour_of_day": 9.0, "a": 1.0}, ["hour_of_day", "a"]) == ["a"]
 
 
 def test_bins_refuse_a_malformed_baseline() -> None:
