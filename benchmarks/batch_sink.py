@@ -7,13 +7,16 @@ history, and simulated traffic of the regime the pipeline benchmark produces (20
 through :meth:`processor.batch_sink.BatchSink.process` exactly as in the job (labels,
 features, scoring, decisions and windows, lake, alerts, state), scored in-process (the
 fallback path: the endpoint's HTTP time is measured by ``benchmarks.model_serving``) or by the
-model server with ``--endpoint``.
+model server with ``--endpoint``. ``--shadow`` adds a challenger scoring every transaction in
+shadow (a second copy of the model; ``processor.shadow``): its results go to
+``batch_sink_shadow.json``, to compare with ``batch_sink.json`` of the same commit.
 
 Reported per stage and in all, over the batches after the first ``--warmup`` ones: wall and
 CPU microseconds per transaction (CPU of this process: the emulator serving the writes is not
 counted), the batch time's p50 and p95.
 
-Run: ``python -m benchmarks.batch_sink [--batches 40] [--batch-rows 1500] [--endpoint]``.
+Run: ``python -m benchmarks.batch_sink [--batches 40] [--batch-rows 1500] [--endpoint]
+[--shadow]``.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from ml_model.scoring.client import ScoringClient
 from processor.batch_sink import BatchSink, SinkParts
 from processor.decisions import RulesFile
 from processor.event_source import ROW_SCHEMA
+from processor.shadow import ShadowScorer
 from processor.sink_state import SinkStore
 from processor.sinks.alerts import AlertWriter
 from processor.sinks.lake import LakeWriter
@@ -116,7 +120,9 @@ def batches(count: int, rows: int) -> list[pa.Table]:
     return out
 
 
-def make_sink(settings: Settings, model_dir: Path, endpoint_url: str | None) -> BatchSink:
+def make_sink(
+    settings: Settings, model_dir: Path, endpoint_url: str | None, shadow: bool = False
+) -> BatchSink:
     model = load_model(model_dir)
     if endpoint_url:
         scorer = ScoringClient.from_settings(
@@ -136,6 +142,10 @@ def make_sink(settings: Settings, model_dir: Path, endpoint_url: str | None) -> 
         scorer=scorer,
         rules=RulesFile(None),
     )
+    if shadow:
+        challenger = load_model(model_dir)
+        challenger.manifest["version"] = "shadow"
+        parts.shadow = ShadowScorer(challenger, model)
     return BatchSink(settings, model, parts)
 
 
@@ -149,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-rows", type=int, default=1500)
     parser.add_argument("--warmup", type=int, default=5, help="batches left out of the figures")
     parser.add_argument("--endpoint", action="store_true", help="score through the model server")
+    parser.add_argument("--shadow", action="store_true", help="add a shadow challenger")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="bench-sink-"))
     print(f"generating {args.batches} batches of {args.batch_rows:,} transactions ...", flush=True)
@@ -182,9 +193,9 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.endpoint:
             with model_server(run) as url:
-                process_all(make_sink(run, model_dir, url))
+                process_all(make_sink(run, model_dir, url, args.shadow))
         else:
-            process_all(make_sink(run, model_dir, None))
+            process_all(make_sink(run, model_dir, None, args.shadow))
     n = sum(rows)
     per_tx = {s: round(sum(v) / n * 1e6, 1) for s, v in stages.items()}
     cpu_per_tx = {s: round(sum(v) / n * 1e6, 1) for s, v in stages_cpu.items()}
@@ -204,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(result, flush=True)
     name = "batch_sink_endpoint" if args.endpoint else "batch_sink"
+    name += "_shadow" if args.shadow else ""
     print(f"wrote {write(name, result)}")
     return 0
 

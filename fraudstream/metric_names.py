@@ -59,6 +59,56 @@ PROCESSOR_METRICS: tuple[Metric, ...] = (
         "gauge",
         "Id of the last committed micro-batch (-1 before the first).",
     ),
+    Metric(
+        "fraudstream_model_psi",
+        "gauge",
+        "Population stability index of the last monitoring window against the training "
+        "baseline, for the score and the model's top features (column).",
+        ("column",),
+    ),
+    Metric(
+        "fraudstream_model_alert_rate",
+        "gauge",
+        "Share of the last monitoring window's transactions reviewed or blocked (decision).",
+        ("decision",),
+    ),
+    Metric(
+        "fraudstream_model_review_budget",
+        "gauge",
+        "The rules file's review budget, as a share of transactions (-1: no budget).",
+    ),
+    Metric(
+        "fraudstream_model_precision",
+        "gauge",
+        "Share of fraud among the recent labelled review/block decisions (-1: none yet).",
+    ),
+    Metric(
+        "fraudstream_model_recall",
+        "gauge",
+        "Share of the recent labelled frauds the decisions reviewed or blocked (-1: none yet).",
+    ),
+    Metric(
+        "fraudstream_model_average_precision",
+        "gauge",
+        "Average precision of the score over the recent labelled transactions (-1: none yet).",
+    ),
+    Metric(
+        "fraudstream_model_labelled_decisions",
+        "gauge",
+        "Recent decisions whose labels have arrived (what precision and recall are over).",
+    ),
+    Metric(
+        "fraudstream_model_unmatched_labels_total",
+        "counter",
+        "Labels whose transaction was no longer in the monitor's buffer (not measured).",
+    ),
+    Metric(
+        "fraudstream_model_baseline",
+        "gauge",
+        "The model's validation figures the live ones compare with (measure: alert_rate, "
+        "precision, recall; -1 when the manifest has none).",
+        ("measure",),
+    ),
 )
 
 

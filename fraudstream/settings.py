@@ -201,6 +201,23 @@ class Settings(BaseSettings):
     metrics_host: str = Field(
         "127.0.0.1", description="Address the processor's Prometheus endpoint binds."
     )
+    monitor_window_rows: int = Field(
+        5000,
+        ge=100,
+        description="Transactions per window of model monitoring (score and feature drift, "
+        "alert rate); a window closes at the first micro-batch that reaches it.",
+    )
+    challenger_model_dir: Path | None = Field(
+        None,
+        description="A second model (folder as FRAUDSTREAM_MODEL_DIR) that scores every "
+        "transaction in the processor without deciding: its scores go to the lake's "
+        "shadow_scores table for `fraudstream model compare`; unset = none.",
+    )
+    model_metrics_namespace: str = Field(
+        "",
+        description="CloudWatch namespace the processor publishes model-monitoring figures to "
+        "at each closed window (the Terraform alarms watch Fraudstream/Model); empty = off.",
+    )
     sink_max_attempts: int = Field(
         10,
         ge=1,

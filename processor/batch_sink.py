@@ -47,9 +47,12 @@ from processor.decisions.budget import review_candidates
 from processor.decisions.engine import SEVERITY
 from processor.decisions.inputs import decision_inputs
 from processor.metrics import BatchSummary, ProcessorMetrics, report, summarize
+from processor.model_monitor import WindowReport, export, export_start, monitor_for
 from processor.pipeline import KIND, LABEL, QUARANTINE, TX
+from processor.shadow import ShadowScorer
 from processor.sink_state import SinkState, SinkStore, log_table
 from processor.sinks.alerts import AlertWriter
+from processor.sinks.cloudwatch import ModelMetricsPublisher
 from processor.sinks.lake import LakeWriter
 from processor.windows import WindowSpec
 
@@ -78,6 +81,8 @@ class SinkParts:
     scorer: ScoringClient
     rules: RulesFile
     metrics: ProcessorMetrics | None = None
+    model_metrics: ModelMetricsPublisher | None = None  # CloudWatch, for the AWS alarms
+    shadow: ShadowScorer | None = None  # a challenger scoring beside the champion
 
 
 def _rows(table: pa.Table, kind: str) -> pa.Table:
@@ -155,6 +160,13 @@ class BatchSink:
         self.cpu_timings: dict[str, float] = {}  # this process's CPU seconds (all threads)
         self.on_batch = on_batch
         self.crash = from_setting(settings.crash_at)  # test only; None in production
+        self.monitor = monitor_for(model, parts.rules.current(), settings)
+        if self.monitor is None:
+            log.warning(
+                "model %s has no monitoring baseline; retrain it to monitor drift", model.version
+            )
+        elif parts.metrics is not None:
+            export_start(parts.metrics, self.monitor)
 
     def __call__(self, frame: Any, batch_id: int) -> None:
         self.process(frame.toArrow(), batch_id)
@@ -192,17 +204,23 @@ class BatchSink:
         fraud = (severity >= SEVERITY[C.REVIEW]).astype(np.int64)
         closed, late = state.advance_windows(tx, fraud)
         transactions = self._transactions(tx_rows, matrix, scored, severity, reasons)
+        window = self._monitor(
+            batch_id, tx_rows["transaction_id"], matrix, scored.scores, severity, fresh
+        )
+        shadow = self.parts.shadow.rows(transactions, matrix) if self.parts.shadow else None
         mark("decisions")
         quarantine = _rows(table, QUARANTINE)
-        self.parts.lake.write_tables(
-            batch_id,
-            {
-                "transactions": transactions,
-                "labels": lake_labels(label_rows),
-                "quarantine": quarantine,
-                "aggregates": closed,
-            },
-        )
+        tables = {
+            "transactions": transactions,
+            "labels": lake_labels(label_rows),
+            "quarantine": quarantine,
+            "aggregates": closed,
+        }
+        if window is not None:
+            tables["model_monitoring"] = window.lake_rows(self.model.version, self.clock())
+        if shadow is not None:
+            tables["shadow_scores"] = shadow
+        self.parts.lake.write_tables(batch_id, tables)
         mark("lake")
         self.parts.alerts.write(transactions)
         mark("alerts")
@@ -221,12 +239,41 @@ class BatchSink:
             late_events=late,
         )
         report(summary, self.parts.metrics)
+        if window is not None and self.parts.metrics is not None:
+            export(self.parts.metrics, window)
+        if window is not None and self.parts.model_metrics is not None:
+            self.parts.model_metrics.publish(window, self.clock())
         self.last = summary
         if self.on_batch is not None:
             self.on_batch(summary)
         if self.crash is not None:  # the last moment before Spark's commit log
             self.crash.reached("commit", batch_id)
         return summary
+
+    def _monitor(
+        self,
+        batch_id: int,
+        ids: pa.ChunkedArray,
+        matrix: np.ndarray,
+        scores: np.ndarray,
+        severity: np.ndarray,
+        labels: pa.Table,
+    ) -> WindowReport | None:
+        """Feed the model monitor (drift, alert rate, label-delayed quality); the closed
+        window's report, if this batch closed one."""
+        if self.monitor is None:
+            return None
+        budget = self.parts.rules.current().budget  # the rules file may have changed
+        self.monitor.review_budget = budget.review_share if budget is not None else None
+        return self.monitor.observe(
+            batch_id,
+            ids,
+            matrix,
+            scores,
+            severity == SEVERITY[C.REVIEW],
+            severity == SEVERITY[C.BLOCK],
+            labels.select(["transaction_id", "is_fraud"]),
+        )
 
     def _decide(
         self, state: SinkState, tx: pa.Table, matrix: np.ndarray, scored: ScoredBatch

@@ -37,8 +37,10 @@ from processor.metrics import (
     timing_line,
 )
 from processor.progress import ProgressPoller
+from processor.shadow import ShadowScorer
 from processor.sink_state import SinkStore
 from processor.sinks.alerts import AlertWriter
+from processor.sinks.cloudwatch import ModelMetricsPublisher
 from processor.sinks.lake import LakeWriter
 
 log = logging.getLogger("processor")
@@ -91,6 +93,8 @@ def make_parts(settings: Settings, model: ModelBundle, metrics: ProcessorMetrics
         scorer=ScoringClient.from_settings(settings, fallback=model),
         rules=RulesFile(settings.rules_path),
         metrics=metrics,
+        model_metrics=ModelMetricsPublisher.from_settings(settings),
+        shadow=ShadowScorer.from_settings(settings, model),
     )
 
 

@@ -28,7 +28,14 @@ _WHERE = (
     "(AWS_ENDPOINT_URL_S3 wins; unset means AWS)."
 )
 
-_TABLES = ("transactions", "aggregates", "quarantine", "labels")  # lake_tables.json order
+_TABLES = (  # lake_tables.json order
+    "transactions",
+    "aggregates",
+    "quarantine",
+    "labels",
+    "model_monitoring",
+    "shadow_scores",
+)
 
 _format_option = click.option(
     "--format",

@@ -1,4 +1,5 @@
-"""``fraudstream train | backtest | serve-model | model deploy``: the fraud model's commands.
+"""``fraudstream train | backtest | serve-model | model deploy|compare|promote``: the fraud
+model's commands.
 
 xgboost, flask and the feature code are imported inside the commands so ``fraudstream --help``
 stays fast. Options without a value fall back to settings (``FRAUDSTREAM_*`` variables), as each
@@ -10,12 +11,14 @@ from __future__ import annotations
 import re
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from fraudstream.cli.context import CliContext
+from fraudstream.cli.rules import _Moment
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
 _UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -155,10 +158,37 @@ def _train_params(options: dict[str, Any]) -> Any:
     help="Confidence that the block precision holds: the threshold is where the Wilson lower "
     "bound of the validation precision reaches --block-precision.",
 )
+@click.option(
+    "--from-lake",
+    is_flag=True,
+    help="Train on the lake's labelled transactions ([--since, --until)) and register the "
+    "model as challenger only if it beats the champion (FRAUDSTREAM_MODEL_DIR) on the last "
+    "--eval-days; the champion's feature configuration is used.",
+)
+@click.option("--since", type=_Moment(), help="With --from-lake: first event time.")
+@click.option("--until", type=_Moment(), help="With --from-lake: event time to stop before.")
+@click.option(
+    "--eval-days",
+    type=float,
+    default=7.0,
+    show_default=True,
+    help="With --from-lake: the held-out latest labelled days both models are compared on.",
+)
+@click.option(
+    "--challenger-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --from-lake: where a better model is registered "
+    "[default: FRAUDSTREAM_CHALLENGER_MODEL_DIR, else artifacts/challenger].",
+)
 @_model_options
 @click.pass_obj
 def train(
     obj: CliContext,
+    from_lake: bool,
+    since: datetime | None,
+    until: datetime | None,
+    eval_days: float,
+    challenger_dir: Path | None,
     data: Path | None,
     fmt: str,
     cards: int,
@@ -175,13 +205,27 @@ def train(
     block_confidence: float,
     **options: Any,
 ) -> None:
-    """Train the fraud model on labelled history and write model.tar.gz + manifest.json."""
+    """Train the fraud model on labelled history and write model.tar.gz + manifest.json.
+
+    With --from-lake, train on the lake's labelled transactions and register the result as
+    challenger only when it beats the champion on the latest labelled days."""
     from ml_model.data.history import load_history, median_label_delay_ms, parse_day
     from ml_model.features import FeatureConfig
     from ml_model.training.pipeline import train_model
 
     settings = obj.settings
     report = _Reporter()
+    if from_lake:
+        _retrain_from_lake(
+            obj,
+            report,
+            since,
+            until,
+            eval_days,
+            challenger_dir or settings.challenger_model_dir or Path("artifacts/challenger"),
+            _train_params(options),
+        )
+        return
     delay_ms = parse_duration_ms(label_delay) if label_delay else None
     if data is None:
         from producer.history import generate_history
@@ -228,6 +272,52 @@ def train(
         round_progress=report.rounds,
     )
     _print_training(outcome)
+
+
+def _retrain_from_lake(
+    obj: CliContext,
+    report: Any,
+    since: datetime | None,
+    until: datetime | None,
+    eval_days: float,
+    challenger_dir: Path,
+    params: Any,
+) -> None:
+    """``train --from-lake``: the lake's labelled history, the champion's features, a
+    challenger registered only when better on the held-out latest days."""
+    from fraudstream.lake_history import read_lake_history
+    from ml_model.errors import DataError
+    from ml_model.training.retrain import retrain
+
+    settings = obj.settings
+    try:
+        history = read_lake_history(settings, since, until)
+        report.say(f"{len(history):,} labelled transactions from the lake ({history.source})")
+        outcome = retrain(
+            history,
+            champion_dir=settings.model_dir,
+            challenger_dir=challenger_dir,
+            params=params,
+            eval_days=eval_days,
+            say=report.say,
+        )
+    except DataError as error:
+        raise click.ClickException(str(error)) from error
+    start, end = outcome.eval_window
+    click.echo(f"held-out days {start} .. {end}")
+    for name, figures in outcome.figures.items():
+        click.echo(
+            f"  {name:10}  AUC {figures['auc_roc']:.4f}  AP {figures['average_precision']:.4f}"
+            f"  CP@100 {figures['card_precision_at_100']:.4f}  ({int(figures['frauds'])} frauds"
+            f" in {int(figures['rows']):,})"
+        )
+    if outcome.registered:
+        click.echo(f"registered {outcome.challenger_version} as challenger in {challenger_dir}")
+    else:
+        click.echo(
+            f"{outcome.challenger_version} is not better than the champion "
+            f"{outcome.champion_version} on average precision: not registered"
+        )
 
 
 def _print_training(outcome: Any) -> None:
@@ -447,7 +537,7 @@ def serve_model(
 
 @click.group()
 def model() -> None:
-    """Ship the trained model: deploy it to a SageMaker endpoint."""
+    """Ship the trained model: deploy it, compare a shadow challenger, promote it."""
 
 
 @model.command()
@@ -507,4 +597,94 @@ def deploy(
     click.echo(
         f"endpoint {result.endpoint_name} {result.action}: model {result.model_name} "
         f"(version {result.version}) from {result.model_data_url}"
+    )
+
+
+def _review_threshold(folder: Path | None) -> tuple[float | None, str | None]:
+    """(review threshold, version) from a model folder's manifest; (None, None) without one."""
+    from ml_model.artifact import model_available, read_manifest
+
+    if folder is None or not model_available(folder):
+        return None, None
+    manifest = read_manifest(folder)
+    thresholds = manifest.get("thresholds") or {}
+    review = thresholds.get("review")
+    return (float(review) if review is not None else None), str(manifest.get("version"))
+
+
+@model.command()
+@click.option("--since", type=_Moment(), help="First event time to include (UTC by default).")
+@click.option("--until", type=_Moment(), help="Event time to stop before.")
+@click.option(
+    "--challenger-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The challenger's folder, for its review threshold "
+    "[default: FRAUDSTREAM_CHALLENGER_MODEL_DIR].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.pass_obj
+def compare(
+    obj: CliContext,
+    since: datetime | None,
+    until: datetime | None,
+    challenger_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Champion against shadow challenger on the lake's labelled transactions.
+
+    Reads the lake's shadow_scores (written while FRAUDSTREAM_CHALLENGER_MODEL_DIR is set)
+    joined with the labels that have arrived, and prints for both models AUC ROC, average
+    precision, card precision@100 and precision/recall at each one's own review threshold
+    (from its manifest), plus the champion's actual decisions."""
+    import json
+
+    from fraudstream.shadow_source import read_shadow
+    from ml_model.training.compare import compare_models, format_comparison
+
+    settings = obj.settings
+    frame = read_shadow(settings, since, until)
+    if frame.empty:
+        raise click.ClickException(
+            "no labelled shadow scores in the lake: run the processor with "
+            "FRAUDSTREAM_CHALLENGER_MODEL_DIR set and let labels arrive"
+        )
+    champion_review, _ = _review_threshold(settings.model_dir)
+    challenger_review, _ = _review_threshold(challenger_dir or settings.challenger_model_dir)
+    result = compare_models(
+        frame, champion_review=champion_review, challenger_review=challenger_review
+    )
+    versions = (
+        ",".join(sorted(frame["champion_version"].astype(str).unique())),
+        ",".join(sorted(frame["challenger_version"].astype(str).unique())),
+    )
+    if as_json:
+        click.echo(json.dumps(result | {"versions": list(versions)}, indent=2))
+    else:
+        click.echo(format_comparison(result, versions))
+
+
+@model.command()
+@click.argument("challenger_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--model-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The champion's folder [default: FRAUDSTREAM_MODEL_DIR].",
+)
+@click.pass_obj
+def promote(obj: CliContext, challenger_dir: Path, model_dir: Path | None) -> None:
+    """Make the challenger in CHALLENGER_DIR the champion (the old one kept in
+    <model dir>.previous). Processes load it when they next start; on AWS, `fraudstream model
+    deploy` then switches the endpoint without downtime."""
+    from ml_model.errors import ArtifactError
+    from ml_model.promote import promote as run_promote
+
+    folder = model_dir or obj.settings.model_dir
+    try:
+        old, new = run_promote(folder, challenger_dir)
+    except ArtifactError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(
+        f"champion is now {new} in {folder} (was {old or 'none'}; kept in "
+        f"{folder.name}.previous). Restart serve-model and the processor to load it; on AWS run "
+        "`fraudstream model deploy` (UpdateEndpoint, no downtime)."
     )

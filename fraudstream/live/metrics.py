@@ -23,6 +23,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from fraudstream.live.model_health import model_health
 from fraudstream.metric_names import PROCESSOR_METRICS
 
 ROWS = "fraudstream_rows_total"
@@ -243,6 +244,7 @@ class Summary:
     backlog_records: int | None = None  # estimated records waiting on the streams
     catch_up_seconds: float | None = None  # estimated time to reach the tip; None: not gaining
     restarts: int = 0  # processor restarts seen (counter resets)
+    model: dict[str, Any] | None = None  # the last monitoring window (model_health.ModelHealth)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -383,6 +385,7 @@ class LiveMetrics:
             backlog_records=None if backlog is None else round(backlog),
             catch_up_seconds=eta,
             restarts=self._restarts,
+            model=health.to_json() if (health := model_health(gauges)) else None,
         )
 
     def history(self) -> list[HistoryPoint]:

@@ -23,6 +23,7 @@ from ml_model.data.history import History, format_ms
 from ml_model.errors import DataError
 from ml_model.features import FEATURE_NAMES, FeatureConfig, build
 from ml_model.features.builder import Progress
+from ml_model.monitoring import build_baseline, top_features
 from ml_model.training.fit import FitResult, RoundProgress, TrainParams, fit
 from ml_model.training.metrics import auc_roc, average_precision, card_precision_at_k
 from ml_model.training.thresholds import Thresholds, choose_thresholds
@@ -126,6 +127,15 @@ def train_model(
         "block_precision": precision(blocked),
         "review_or_block_recall": float(flagged[valid_labels].mean()),
     }
+    baseline = build_baseline(
+        result.valid_scores,
+        matrix[rows][result.valid_mask],
+        list(FEATURE_NAMES),
+        top_features(result.booster.get_score(importance_type="total_gain"), list(FEATURE_NAMES)),
+        alert_rate=float(flagged.mean()),
+        recall=valid_metrics["review_or_block_recall"],
+        precision=precision(flagged),
+    )
     raw = booster_bytes(result.booster)
     now = datetime.now(UTC)
     version = new_version(raw, now)
@@ -158,6 +168,7 @@ def train_model(
             "valid_aucpr": result.valid_aucpr,
             "xgboost_version": xgb.__version__,
         },
+        "monitoring": baseline.to_dict(),
         "code_version": code_version(),
         "content_types": ["text/csv", "application/json"],
     }

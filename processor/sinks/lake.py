@@ -58,6 +58,8 @@ PARTITION_TIME = {
     "aggregates": "window_start",
     "quarantine": "arrival_time",
     "labels": "label_time",
+    "model_monitoring": "computed_at",
+    "shadow_scores": "event_time",
 }
 """The column each table is partitioned by (dt/hour in UTC)."""
 NULL_PARTITION = ("1970-01-01", "00")

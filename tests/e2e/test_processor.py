@@ -14,6 +14,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fraudstream import aws
@@ -167,6 +168,17 @@ def test_fraud_is_caught_and_every_transaction_lands_once(
     assert "4111 1111" not in raw["raw_card_number"]  # masked before it reached the lake
     assert lake_table(pipeline, "labels").num_rows == 10_000
     assert lake_table(pipeline, "aggregates").num_rows > 0
+
+    # Model monitoring: windows of >= 5,000 transactions closed with the score's PSI, and the
+    # labels that arrived joined their decisions (the recall the dashboard shows).
+    monitoring = lake_table(pipeline, "model_monitoring").to_pandas()
+    by = monitoring.set_index(["batch_id", "measure", "subject"])["value"]
+    windows = sorted(monitoring["batch_id"].unique())
+    assert windows and monitoring.groupby("batch_id")["window_rows"].first().sum() <= 10_000
+    assert all(np.isfinite(by[(b, "psi", "score")]) for b in windows)
+    last = windows[-1]
+    assert by[(last, "labelled", "")] > 0 and by[(last, "frauds", "")] > 0
+    assert 0.5 <= by[(last, "recall", "")] <= 1.0
 
 
 def run_then_kill(env: dict[str, str], settings: Settings, at_least: int) -> None:

@@ -13,7 +13,14 @@ def test_transactions_table_starts_with_the_event_contract() -> None:
 
 
 def test_every_table_has_dt_hour_partitions_and_valid_types() -> None:
-    assert set(lake_tables.table_names()) == {"transactions", "aggregates", "quarantine", "labels"}
+    assert set(lake_tables.table_names()) == {
+        "transactions",
+        "aggregates",
+        "quarantine",
+        "labels",
+        "model_monitoring",
+        "shadow_scores",
+    }
     for name in lake_tables.table_names():
         spec = lake_tables.table(name)
         assert [p.name for p in spec.partition_keys] == ["dt", "hour"]

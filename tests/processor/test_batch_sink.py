@@ -4,6 +4,8 @@ crash after any step recovered exactly, and the lake's features are the training
 from __future__ import annotations
 
 import itertools
+import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from click.testing import CliRunner
 
 from fraudstream import aws
+from fraudstream.cli import cli
+from fraudstream.lake_history import read_lake_history
 from fraudstream.readback import lake_table
 from fraudstream.settings import Settings
 from ml_model.artifact import ModelBundle, load_model
@@ -23,6 +28,7 @@ from ml_model.scoring.client import ScoringClient
 from processor.batch_sink import BatchSink, SinkParts
 from processor.crash import STEPS, CrashPoint
 from processor.decisions import RulesFile
+from processor.shadow import ShadowScorer
 from processor.sink_state import SinkStore, encode
 from processor.sinks.alerts import AlertWriter
 from processor.sinks.lake import LakeWriter
@@ -89,7 +95,10 @@ def test_batches_land_once_everywhere_and_replay_identically(
     labelled = first[:400] + first[:50]  # 50 labels delivered twice
     batch1 = rows.batch(second, labels=labelled, label_time=second[0].event.event_time)
 
-    sink = make_sink(fresh_sinks, model)
+    monitored = fresh_sinks.model_copy(update={"monitor_window_rows": 1_000})
+    challenger = replace(model, manifest={**model.manifest, "version": "challenger"})
+    sink = make_sink(monitored, model)
+    sink.parts.shadow = ShadowScorer(challenger, model)
     summary0 = sink.process(batch0, 0)
     summary1 = sink.process(batch1, 1)
     assert summary0.rows == 1_500 and summary1.rows == 1_500
@@ -138,6 +147,49 @@ def test_batches_land_once_everywhere_and_replay_identically(
     )
     built = build(frame, labels, model.feature_config)
     assert np.array_equal(lake_matrix(transactions), built.astype(np.float64))
+
+    # Each batch closed a monitoring window; batch 1's labels joined batch 0's decisions.
+    monitoring = lake(fresh_sinks, "model_monitoring/").to_pandas()
+    assert set(monitoring["batch_id"]) == {0, 1}
+    by = monitoring.set_index(["batch_id", "measure", "subject"])["value"]
+    assert 0 <= by[(0, "psi", "score")] < 10
+    assert by[(0, "labelled", "")] == 0 and by[(1, "labelled", "")] == 400
+    frauds = sum(g.is_fraud for g in first[:400])
+    assert by[(1, "frauds", "")] == frauds > 0
+    decided = transactions.to_pandas().set_index("transaction_id")["decision"]
+    caught = sum(g.is_fraud and decided[g.event.transaction_id] != "approve" for g in first[:400])
+    assert by[(1, "recall", "")] == pytest.approx(caught / frauds)
+
+    # The shadow challenger scored every transaction; `model compare` reads it with the labels.
+    shadow = lake(fresh_sinks, "shadow_scores/")
+    assert shadow.num_rows == 3_000 and set(shadow["challenger_version"].to_pylist()) == {
+        "challenger"
+    }
+    compared = CliRunner().invoke(
+        cli,
+        ["model", "compare", "--json", "--challenger-dir", str(generator_model_dir)],
+        env={
+            "AWS_ENDPOINT_URL": fresh_sinks.endpoint_url or "",
+            "FRAUDSTREAM_BUCKET": fresh_sinks.bucket,
+            "FRAUDSTREAM_MODEL_DIR": str(generator_model_dir),
+        },
+    )
+    assert compared.exit_code == 0, compared.output
+    figures = json.loads(compared.stdout)
+    assert (figures["rows"], figures["frauds"]) == (400, frauds)
+    assert figures["challenger"] == figures["champion"]  # the same booster under another name
+    assert figures["champion_policy"]["recall"] == pytest.approx(caught / frauds)
+    assert figures["challenger_better"] is False
+
+    # `train --from-lake` reads the fully labelled stretch: what precedes the first unlabelled.
+    labelled_ids = {g.event.transaction_id for g in first[:400]}
+    cut = min(g.event.event_time for g in traffic if g.event.transaction_id not in labelled_ids)
+    expected = {g.event.transaction_id for g in first[:400] if g.event.event_time < cut}
+    history = read_lake_history(fresh_sinks, None, None)
+    assert expected and set(history.transactions["transaction_id"]) == expected
+    assert history.transactions["is_fraud"].sum() == sum(
+        g.is_fraud for g in first[:400] if g.event.transaction_id in expected
+    )
 
     # A restart re-runs batch 1 from batch 0's log: same objects, scores and alerts.
     keys_before = object_keys(fresh_sinks)

@@ -80,6 +80,7 @@
       : fmtInt(s.backlog_records) + (s.catch_up_seconds === null ? ", not gaining"
         : ", caught up in ~" + fmtMs(s.catch_up_seconds)));
     setText("updated", fmtClock(s.updated_at));
+    renderModel(s.model);
 
     const body = $("decisions");
     const totals = s.decisions_total || {};
@@ -101,6 +102,28 @@
       return tr;
     });
     body.replaceChildren(...rows);
+  }
+
+  function fmtPsi(v) {
+    return v === null || v === undefined ? "-" : v.toFixed(3);
+  }
+  function withValidation(v, promised) {
+    return fmtShare(v) + (promised === undefined ? "" : " (" + fmtShare(promised) + ")");
+  }
+
+  function renderModel(m) {
+    if (!m) return;
+    setText("model-score-psi", fmtPsi(m.score_psi));
+    const worst = Object.entries(m.feature_psi || {}).sort((a, b) => b[1] - a[1])[0];
+    setText("model-feature-psi", worst ? worst[0] + " " + fmtPsi(worst[1]) : "-");
+    setText("model-reviews", fmtShare(m.review_rate) + " / " + fmtShare(m.review_budget));
+    setText("model-blocks", fmtShare(m.block_rate));
+    setText("model-precision", withValidation(m.precision, m.validation.precision));
+    setText("model-recall", withValidation(m.recall, m.validation.recall));
+    setText("model-ap", m.average_precision === null ? "-" : m.average_precision.toFixed(3));
+    setText("model-labelled", fmtInt(m.labelled));
+    setText("model-warnings", m.warnings.length ? m.warnings.join(" · ") : "no drift, budget held");
+    $("model-warnings").className = m.warnings.length ? "sub error" : "sub";
   }
 
   function renderAlerts(a) {

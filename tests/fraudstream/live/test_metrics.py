@@ -206,3 +206,46 @@ def test_backlog_and_time_to_catch_up_come_from_the_processors_gauges() -> None:
     live.observe(parse(text(metrics)), at=1.0, wall=WALL + 1)
     summary = live.summary()
     assert (summary.backlog_records, summary.catch_up_seconds) == (None, None)
+
+
+def test_the_model_health_comes_from_the_monitoring_gauges() -> None:
+    import numpy as np
+
+    from ml_model.monitoring import Baseline, Bins
+    from processor.model_monitor import ModelMonitor, WindowReport, export, export_start
+
+    metrics = ProcessorMetrics()
+    record_batch(metrics, 1, 100)
+    assert LiveMetrics().summary().model is None
+    live = LiveMetrics()
+    live.observe(parse(text(metrics)), 1.0, WALL)
+    assert live.summary().model is None  # no window closed yet
+    bins = Bins(np.array([0.5]), np.array([0.5, 0.5, 0.0]))
+    baseline = Baseline(bins, {"amount": bins}, 100, alert_rate=0.02, recall=0.9, precision=0.6)
+    export_start(metrics, ModelMonitor(baseline, ["amount"], review_budget=0.015))
+    report = WindowReport(
+        batch_id=2,
+        rows=5_000,
+        psi={"score": 0.4, "amount": 0.05},
+        alert_rate={"review": 0.03, "block": 0.004},
+        review_budget=0.015,
+        labelled=3_000,
+        frauds=30,
+        precision=0.5,
+        recall=0.6,
+        average_precision=0.55,
+        unmatched_labels=0,
+        baseline=baseline,
+    )
+    export(metrics, report)
+    live.observe(parse(text(metrics)), 2.0, WALL + 1)
+    model = live.summary().model
+    assert model is not None
+    assert model["score_psi"] == 0.4 and model["feature_psi"] == {"amount": 0.05}
+    assert (model["review_rate"], model["review_budget"]) == (0.03, 0.015)
+    assert model["recall"] == 0.6 and model["validation"]["recall"] == 0.9
+    assert model["warnings"] == [
+        "score drifted from training (PSI 0.40)",
+        "reviews at 3.0%, over 1.5 x the 1.5% budget",
+        "recall 60% against 90% on validation",
+    ]

@@ -161,6 +161,7 @@ module "workload_iam" {
   endpoint_arn                 = module.sagemaker.endpoint_arn
   endpoint_name                = module.sagemaker.endpoint_name
   sagemaker_execution_role_arn = module.sagemaker.execution_role_arn
+  model_metrics_namespace      = var.model_metrics_namespace
 
   # Roles the deploy role may create or change must carry the workload boundary (github_oidc).
   permissions_boundary = module.github_oidc.workload_boundary_arn
@@ -179,4 +180,6 @@ module "alarms" {
   variant_name    = module.sagemaker.variant_name
   alerts_table    = module.alerts.table_name
   alarm_emails    = var.alarm_emails
+
+  model_metrics_namespace = var.model_metrics_namespace
 }

@@ -15,6 +15,7 @@ output "kubernetes" {
     BUCKET                    = module.lake.bucket
     ALERTS_TABLE              = module.alerts.table_name
     SAGEMAKER_ENDPOINT        = module.sagemaker.endpoint_name
+    MODEL_METRICS_NAMESPACE   = var.model_metrics_namespace
     CHECKPOINT_LOCATION       = "s3a://${module.lake.bucket}/checkpoints/processor"
     VPC_CIDR                  = module.network.vpc_cidr
     SERVICE_CIDR              = module.eks.service_cidr

@@ -233,3 +233,9 @@ variable "iterator_age_alarm_ms" {
   type        = number
   default     = 60000
 }
+
+variable "model_metrics_namespace" {
+  description = "CloudWatch namespace of the processor's model-monitoring metrics (FRAUDSTREAM_MODEL_METRICS_NAMESPACE), watched by the model alarms."
+  type        = string
+  default     = "Fraudstream/Model"
+}

@@ -1,6 +1,7 @@
 # CloudWatch alarms on the platform's failure signals, published to an encrypted SNS topic:
 # the processor falling behind (iterator age), throttling on the streams and the alerts table,
-# and endpoint errors (the processor then scores with its local fallback copy).
+# endpoint errors (the processor then scores with its local fallback copy), and the model's
+# health: score and feature drift, reviews over budget, recall falling as labels arrive.
 
 resource "aws_kms_key" "alarms" {
   description             = "${var.name}: alarm topic"
@@ -127,6 +128,69 @@ resource "aws_cloudwatch_metric_alarm" "endpoint_latency" {
   evaluation_periods  = 2
   threshold           = 200000 # microseconds
   comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+}
+
+# Model health: the processor puts each monitoring window's figures into
+# var.model_metrics_namespace (FRAUDSTREAM_MODEL_METRICS_NAMESPACE; processor/sinks/cloudwatch.py).
+# Missing data is not breaching: no window closes while no traffic flows, and the stalled
+# processor already pages through the iterator-age alarm.
+locals {
+  model_alarms = {
+    score-drift = {
+      metric      = "ScorePSI"
+      statistic   = "Maximum"
+      period      = 60
+      periods     = 2
+      threshold   = var.score_psi_threshold
+      comparison  = "GreaterThanThreshold"
+      description = "The score's distribution moved from the model's training baseline (PSI above ${var.score_psi_threshold}): check the traffic and the features' PSI; retrain if it persists."
+    }
+    feature-drift = {
+      metric      = "MaxFeaturePSI"
+      statistic   = "Minimum"
+      period      = 900
+      periods     = 1
+      threshold   = var.score_psi_threshold
+      comparison  = "GreaterThanThreshold"
+      description = "A top model feature drifted from the training baseline (PSI above ${var.score_psi_threshold} for 15 minutes)."
+    }
+    reviews-over-budget = {
+      metric      = "ReviewRateToBudget"
+      statistic   = "Average"
+      period      = 900
+      periods     = 1
+      threshold   = 1.5
+      comparison  = "GreaterThanThreshold"
+      description = "Reviews run above 1.5 times the review budget: the analysts' queue grows."
+    }
+    recall-falling = {
+      metric      = "RecallToValidation"
+      statistic   = "Average"
+      period      = 1800
+      periods     = 1
+      threshold   = var.recall_ratio_threshold
+      comparison  = "LessThanThreshold"
+      description = "On the frauds labelled so far, the decisions' recall is under ${var.recall_ratio_threshold * 100}% of the model's validation recall: a new pattern or drift; retrain or add a rule."
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "model" {
+  for_each = local.model_alarms
+
+  alarm_name          = "${var.name}-model-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = var.model_metrics_namespace
+  metric_name         = each.value.metric
+  statistic           = each.value.statistic
+  period              = each.value.period
+  evaluation_periods  = each.value.periods
+  datapoints_to_alarm = each.value.periods
+  threshold           = each.value.threshold
+  comparison_operator = each.value.comparison
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.actions
   ok_actions          = local.actions

@@ -9,5 +9,6 @@ output "alarm_names" {
     [aws_cloudwatch_metric_alarm.iterator_age.alarm_name, aws_cloudwatch_metric_alarm.alerts_throttling.alarm_name, aws_cloudwatch_metric_alarm.endpoint_latency.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.stream_throttling : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.endpoint_errors : a.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.model : a.alarm_name],
   )
 }

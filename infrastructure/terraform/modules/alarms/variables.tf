@@ -66,3 +66,21 @@ variable "alarm_emails" {
     error_message = "alarm_emails must be e-mail addresses."
   }
 }
+
+variable "model_metrics_namespace" {
+  description = "CloudWatch namespace the processor publishes model-monitoring figures to (FRAUDSTREAM_MODEL_METRICS_NAMESPACE)."
+  type        = string
+  default     = "Fraudstream/Model"
+}
+
+variable "score_psi_threshold" {
+  description = "Population stability index of the score (and of a top feature) above which the drift alarms fire."
+  type        = number
+  default     = 0.25
+}
+
+variable "recall_ratio_threshold" {
+  description = "Recall on labelled frauds, as a share of the model's validation recall, below which the recall alarm fires."
+  type        = number
+  default     = 0.8
+}

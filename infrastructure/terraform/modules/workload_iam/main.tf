@@ -1,7 +1,8 @@
 # IAM roles for service accounts (IRSA). Each role trusts exactly one Kubernetes service
 # account, and grants only what that workload calls:
 #   spark-driver, spark-executor  read both streams; read/write the table and checkpoint
-#                                 prefixes; write alerts; invoke the endpoint. Both run the job's
+#                                 prefixes; write alerts; invoke the endpoint; put model metrics
+#                                 into one CloudWatch namespace. Both run the job's
 #                                 code (sources plan on the driver, read on executors; state
 #                                 stores write checkpoints from executors), so they share one
 #                                 policy; only the driver gets Kubernetes RBAC (to make executors).
@@ -106,6 +107,15 @@ locals {
         Effect   = "Allow"
         Action   = ["sagemaker:InvokeEndpoint"]
         Resource = [var.endpoint_arn]
+      },
+      {
+        # PutMetricData has no resource-level permissions; the condition limits it to the
+        # one namespace the model alarms watch.
+        Sid       = "PublishModelMetrics"
+        Effect    = "Allow"
+        Action    = ["cloudwatch:PutMetricData"]
+        Resource  = ["*"]
+        Condition = { StringEquals = { "cloudwatch:namespace" = var.model_metrics_namespace } }
       },
     ]
   }

@@ -116,3 +116,9 @@ variable "permissions_boundary" {
   type        = string
   default     = null
 }
+
+variable "model_metrics_namespace" {
+  description = "The one CloudWatch namespace the processor may put model-monitoring metrics into."
+  type        = string
+  default     = "Fraudstream/Model"
+}

@@ -92,9 +92,16 @@ run "irsa_roles_trust_one_service_account_each" {
 
   assert {
     condition = alltrue(flatten([
-      for sa, policy in output.irsa_policies : [for s in policy.Statement : !contains(flatten([s.Resource]), "*")]
+      for sa, policy in output.irsa_policies : [
+        for s in policy.Statement :
+        !contains(flatten([s.Resource]), "*") || (
+          # PutMetricData has no resource ARNs: allowed on "*" only when held to one namespace.
+          toset(flatten([s.Action])) == toset(["cloudwatch:PutMetricData"]) &&
+          can(s.Condition.StringEquals["cloudwatch:namespace"])
+        )
+      ]
     ]))
-    error_message = "IRSA policies must name their resources: no '*'."
+    error_message = "IRSA policies must name their resources: no '*' (except cloudwatch:PutMetricData held to one namespace)."
   }
 
   assert {
@@ -123,7 +130,7 @@ run "irsa_roles_trust_one_service_account_each" {
   assert {
     condition = alltrue([
       for r in flatten([for s in output.irsa_policies["spark-driver"].Statement : s.Resource if contains(flatten([s.Action]), "s3:PutObject")]) :
-      can(regex("^arn:aws:s3:::fraudstream-lake-test/(transactions|aggregates|quarantine|labels|checkpoints)/\\*$", r))
+      can(regex("^arn:aws:s3:::fraudstream-lake-test/(transactions|aggregates|quarantine|labels|model_monitoring|shadow_scores|checkpoints)/\\*$", r))
     ])
     error_message = "The processor writes only the table prefixes and its checkpoints."
   }
@@ -131,7 +138,7 @@ run "irsa_roles_trust_one_service_account_each" {
   assert {
     condition = alltrue([
       for r in flatten([for s in output.irsa_policies["lake-compact"].Statement : s.Resource if contains(flatten([s.Action]), "s3:DeleteObject")]) :
-      can(regex("^arn:aws:s3:::fraudstream-lake-test/(transactions|aggregates|quarantine|labels)/\\*$", r))
+      can(regex("^arn:aws:s3:::fraudstream-lake-test/(transactions|aggregates|quarantine|labels|model_monitoring|shadow_scores)/\\*$", r))
     ])
     error_message = "Compaction rewrites and deletes files under the table prefixes only, never checkpoints."
   }

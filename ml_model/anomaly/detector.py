@@ -1,0 +1,91 @@
+"""An IsolationForest over the model's features: how unusual a transaction is, labels unseen.
+
+The supervised model ranks fraud it has been shown; a pattern absent from its training labels
+scores like genuine traffic unless it happens to share their signs. An isolation forest needs
+no labels: it scores how few random splits isolate a row from the training population, so a
+transaction unlike what cards and merchants usually do stands out whatever its label. It is a
+*separate, reason-coded signal*: a share of the alert budget goes to the most anomalous rows
+the model did not flag (:func:`combined_alerts`), each with the reason "anomalous", so the
+budget, and the analysts' queue, hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+def _rows(matrix: np.ndarray) -> np.ndarray:
+    """float32 rows with NaN as the features' own "unknown" value (-1)."""
+    return np.nan_to_num(np.asarray(matrix, dtype=np.float32), nan=-1.0)
+
+
+@dataclass(frozen=True)
+class AnomalyDetector:
+    """A fitted forest and the score at which a row counts as anomalous."""
+
+    forest: Any  # sklearn.ensemble.IsolationForest
+    threshold: float
+
+    @classmethod
+    def fit(
+        cls,
+        matrix: np.ndarray,
+        *,
+        share: float = 0.003,
+        trees: int = 200,
+        max_samples: int = 512,
+        seed: int = 7,
+    ) -> AnomalyDetector:
+        """Fit on training rows (labels unused); ``share`` of them score at or above the
+        threshold."""
+        from sklearn.ensemble import IsolationForest
+
+        if not 0 < share < 1:
+            raise ValueError("share must be between 0 and 1")
+        rows = _rows(matrix)
+        if len(rows) < 2:
+            raise ValueError("an anomaly detector needs at least two training rows")
+        forest = IsolationForest(
+            n_estimators=trees,
+            max_samples=min(max_samples, len(rows)),
+            random_state=seed,
+            n_jobs=1,
+        ).fit(rows)
+        scores = -forest.score_samples(rows)
+        return cls(forest, float(np.quantile(scores, 1 - share)))
+
+    def score(self, matrix: np.ndarray) -> np.ndarray:
+        """Anomaly per row: higher is more unusual (the forest's negated ``score_samples``)."""
+        if len(matrix) == 0:
+            return np.zeros(0)
+        return np.asarray(-self.forest.score_samples(_rows(matrix)), dtype=np.float64)
+
+    def anomalous(self, matrix: np.ndarray) -> np.ndarray:
+        return self.score(matrix) >= self.threshold
+
+
+def top_share(values: np.ndarray, count: int, allowed: np.ndarray | None = None) -> np.ndarray:
+    """Mask of the ``count`` highest ``values`` (among ``allowed`` rows), ties by position."""
+    mask = np.zeros(len(values), dtype=bool)
+    candidates = np.flatnonzero(allowed) if allowed is not None else np.arange(len(values))
+    if count <= 0 or candidates.size == 0:
+        return mask
+    order = candidates[np.argsort(-values[candidates], kind="stable")]
+    mask[order[:count]] = True
+    return mask
+
+
+def combined_alerts(
+    model_scores: np.ndarray, anomaly_scores: np.ndarray, budget: int, anomaly_budget: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(alerted by the model, alerted by the anomaly signal) within one alert budget: the model
+    takes its ``budget - anomaly_budget`` highest scores, the anomaly signal the
+    ``anomaly_budget`` most anomalous rows the model left."""
+    if not 0 <= anomaly_budget <= budget:
+        raise ValueError("the anomaly budget is a part of the alert budget")
+    by_model = top_share(np.asarray(model_scores), budget - anomaly_budget)
+    by_anomaly = top_share(np.asarray(anomaly_scores), anomaly_budget, ~by_model)
+    return by_model, by_anomaly
