@@ -153,7 +153,8 @@ def start(
         writer = writer.trigger(processingTime=f"{settings.trigger_seconds} seconds")
     query = writer.start()
     log.info(
-        "processor running: model %s, checkpoint %s, metrics %s",
+        "processor running: cell %s, model %s, checkpoint %s, metrics %s",
+        settings.cell,
         model.version,
         settings.checkpoint_dir,
         server.url if server else "off",
