@@ -217,7 +217,7 @@ class Planner:
         self._background: ThreadPoolExecutor | None = None  # runs the prefetch round
         self._prefetch: Future[FillStats] | None = None
         self._closing = threading.Event()
-        self._straddling: frozenset[str] | None = None
+        self._straddling: dict[str, tuple[int, int]] | None = None
 
     # --- offsets --------------------------------------------------------------------------
 
@@ -304,9 +304,9 @@ class Planner:
                 del self.batches[: index + 1]
                 return
 
-    def straddling(self) -> frozenset[str]:
-        """The shards whose records must be filtered by key for this reader's cell (see
-        :mod:`processor.kinesis.cells`); lists the shards if this process has not yet."""
+    def straddling(self) -> dict[str, tuple[int, int]]:
+        """The shards whose records must be filtered by key for this reader's cell, with their
+        hash ranges (:mod:`processor.kinesis.cells`); lists the shards if not done yet."""
         if self._straddling is None:
             self._list_shards()
         assert self._straddling is not None

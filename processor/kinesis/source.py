@@ -54,7 +54,8 @@ class KinesisPartition(InputPartition):
 
     Either ``payload`` holds the records the driver already fetched (Arrow IPC bytes, only
     the cell's), or the executor re-reads the shard after ``after_seq`` (or from ``start``)
-    through ``end_seq`` and keeps the records of cell ``keep`` (all when ``None``).
+    through ``end_seq`` and keeps the records cell ``keep`` keeps of a shard of hash range
+    ``hashes`` (all when ``keep`` is ``None``; :func:`~processor.kinesis.cells.keep_owned`).
     """
 
     shard_id: str
@@ -63,6 +64,7 @@ class KinesisPartition(InputPartition):
     start: dict[str, Any] = field(default_factory=dict)
     payload: bytes | None = field(default=None, repr=False)
     keep: str | None = None
+    hashes: tuple[int, int] | None = None
 
 
 class KinesisStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
@@ -125,7 +127,7 @@ class KinesisStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
 
         def batch(sid: str, records: list[Record]) -> pa.RecordBatch:
             out = rows.to_record_batch(records, sid, stream, data_type)
-            return keep_owned(out, cell) if sid in filtered else out
+            return keep_owned(out, cell, filtered[sid]) if sid in filtered else out
 
         return [
             KinesisPartition(
@@ -154,6 +156,7 @@ class KinesisStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
                     after_seq=before.seq,
                     start=last.start.to_json(),
                     keep=self.options.hash_range if sid in filtered else None,
+                    hashes=filtered.get(sid),
                 )
             )
         return partitions
@@ -187,7 +190,7 @@ class KinesisStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
                 records, partition.shard_id, self.options.stream_name, self.options.data_type
             )
             if partition.keep is not None:
-                batch = keep_owned(batch, HashRange.parse(partition.keep))
+                batch = keep_owned(batch, HashRange.parse(partition.keep), partition.hashes)
             yield batch
 
 
