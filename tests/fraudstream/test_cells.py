@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from fraudstream.cells import HASH_SPACE, HashRange, cells, hash_of
 from fraudstream.kpl import hash_key
@@ -78,3 +80,21 @@ def test_shards_meeting_and_inside_a_cell() -> None:
 
 def test_hashes_are_remembered_but_equal_kinesis_s() -> None:
     assert hash_of("tok_1") == hash_key("tok_1") == hash_of("tok_1")
+
+
+def test_the_setting_gives_each_cell_its_own_checkpoint_and_source_option(tmp_path: Path) -> None:
+    from fraudstream.settings import Settings
+    from processor.kinesis.options import options_from_settings
+
+    whole = Settings(state_dir=tmp_path, checkpoint_location="s3a://b/checkpoints/processor/")
+    assert whole.cell == HashRange(0, 1)
+    assert whole.checkpoint_dir == "s3a://b/checkpoints/processor/"
+    assert "hashRange" not in options_from_settings(whole)
+    half = whole.model_copy(update={"hash_range": "1/2"})
+    assert half.checkpoint_dir == "s3a://b/checkpoints/processor/cells/1-of-2"
+    assert options_from_settings(half)["hashRange"] == "1/2"
+    local = Settings(state_dir=tmp_path, hash_range=" 0 / 4 ")
+    assert local.hash_range == "0/4"
+    assert local.checkpoint_dir == str(tmp_path / "checkpoints" / "processor" / "cells" / "0-of-4")
+    with pytest.raises(ValidationError, match="cell index 4 is not below the count 4"):
+        Settings(hash_range="4/4")
