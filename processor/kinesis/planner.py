@@ -307,6 +307,8 @@ class Planner:
     def straddling(self) -> dict[str, tuple[int, int]]:
         """The shards whose records must be filtered by key for this reader's cell, with their
         hash ranges (:mod:`processor.kinesis.cells`); lists the shards if not done yet."""
+        if self.options.cell.whole:
+            return {}
         if self._straddling is None:
             self._list_shards()
         assert self._straddling is not None
