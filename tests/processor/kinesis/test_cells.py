@@ -155,7 +155,7 @@ def drain(made: KinesisStreamReader) -> list[Batch]:
     batches: list[Batch] = []
     start = made.initialOffset()
     for _ in range(200):
-        end = made.latestOffset(start, ReadMaxRows(40))
+        end = made.latestOffset(start, ReadMaxRows(100))
         if end == start:
             return batches
         parts = made.partitions(start, end)
@@ -221,9 +221,11 @@ def test_two_cells_read_every_record_once_between_them_through_a_reshard(
     # A restarted cell has no records in memory: it re-reads ranges, filtering the shard that
     # straddles the cut on the executors, and gets the same records.
     restarted = reader(double, "1/2")
+    filtered = set()
     for start, end, rows in batches["1/2"]:
         parts = restarted.partitions(start, end)
         assert all(isinstance(p, KinesisPartition) and p.payload is None for p in parts)
-        assert {p.shard_id for p in parts if p.keep} <= {ids[6]}
+        filtered |= {p.shard_id for p in parts if p.keep}  # type: ignore[attr-defined]
         again = [r for p in parts for b in restarted.read(p) for r in b.to_pylist()]
         assert sorted(r["data"] for r in again) == sorted(r["data"] for r in rows)
+    assert filtered == {ids[6]}
