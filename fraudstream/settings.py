@@ -18,6 +18,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fraudstream.addresses import is_local_endpoint, webhook_url_problem
+from fraudstream.cells import HashRange
 from fraudstream.errors import SettingsError
 
 ENV_PREFIX = "FRAUDSTREAM_"
@@ -147,7 +148,17 @@ class Settings(BaseSettings):
     # --- Processor -------------------------------------------------------------------------
     checkpoint_location: str | None = Field(
         None,
-        description="Spark checkpoint folder (local path or s3a://); default under state_dir.",
+        description=(
+            "Spark checkpoint folder (local path or s3a://); default under state_dir. A cell "
+            "of several checkpoints to cells/<index>-of-<count> inside it."
+        ),
+    )
+    hash_range: str = Field(
+        "0/1",
+        description=(
+            "This processor's cell, <index>/<count>: it reads the Kinesis shards of that share "
+            "of the hash-key space and keeps its cards (0/2 = the first half); 0/1 = all."
+        ),
     )
     trigger_seconds: float = Field(
         0.0,
@@ -363,10 +374,25 @@ class Settings(BaseSettings):
         """URL of the embedded emulator this machine would start."""
         return f"http://{self.stack_host}:{self.stack_port}"
 
+    @field_validator("hash_range")
+    @classmethod
+    def _hash_range(cls, value: str) -> str:
+        return str(HashRange.parse(value))
+
+    @property
+    def cell(self) -> HashRange:
+        """The processor's cell (:attr:`hash_range` parsed)."""
+        return HashRange.parse(self.hash_range)
+
     @property
     def checkpoint_dir(self) -> str:
-        """Where Spark checkpoints go: the explicit setting, else under ``state_dir``."""
-        return self.checkpoint_location or str(self.state_dir / "checkpoints" / "processor")
+        """Where this processor checkpoints: the explicit setting, else under ``state_dir``;
+        a cell of several in its own ``cells/<index>-of-<count>`` folder there, so cells
+        configured alike (one ConfigMap) never share a checkpoint, and a new cell count
+        starts new checkpoints instead of misreading old ones."""
+        base = self.checkpoint_location or str(self.state_dir / "checkpoints" / "processor")
+        cell = self.cell
+        return base if cell.whole else f"{base.rstrip('/')}/cells/{cell.label}"
 
     @property
     def is_local(self) -> bool:

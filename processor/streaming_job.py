@@ -25,6 +25,7 @@ from fraudstream.settings import Settings, load_settings
 from ml_model.artifact import ModelBundle, load_model
 from ml_model.errors import ArtifactError
 from ml_model.scoring.client import ScoringClient
+from processor import cell_checkpoint
 from processor.batch_sink import BatchSink, SinkParts
 from processor.decisions import RulesFile
 from processor.heap import FreezeAfterStartUp
@@ -131,6 +132,7 @@ def start(
     from processor.spark_session import build_session
 
     model = load_job_model(settings)
+    cell_checkpoint.check(settings)
     spark = build_session(settings)
     metrics = ProcessorMetrics()
     server = serve_from_settings(metrics, settings)
@@ -149,8 +151,9 @@ def start(
     query = writer.start()
     poller = ProgressPoller(query, progress_handler(metrics)).start()
     log.info(
-        "processor running (query %s): model %s, checkpoint %s, metrics %s",
+        "processor running (query %s): cell %s, model %s, checkpoint %s, metrics %s",
         query.id,
+        settings.cell,
         model.version,
         settings.checkpoint_dir,
         server.url if server else "off",

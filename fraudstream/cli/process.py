@@ -24,6 +24,8 @@ def process(obj: CliContext, available_now: bool) -> None:
     from FRAUDSTREAM_MODEL_DIR, checkpoints to FRAUDSTREAM_CHECKPOINT_LOCATION (default under
     FRAUDSTREAM_STATE_DIR); AWS_ENDPOINT_URL points it at the local stack. A backlog is read in
     micro-batches of at most FRAUDSTREAM_MAX_RECORDS_PER_TRIGGER records per stream.
+    FRAUDSTREAM_HASH_RANGE=i/n runs cell i of n: the shards and cards of that share of the
+    streams' hash-key space (docs/deploy.md, "Cells").
     """
     from processor.streaming_job import run
 

@@ -28,6 +28,7 @@ from typing import Any, Literal
 from processor.kinesis.errors import KinesisSourceError
 
 OFFSET_VERSION = 1
+HASH_MAX = 2**128 - 1  # the last Kinesis hash key
 
 
 def seq_int(sequence_number: str) -> int:
@@ -138,6 +139,8 @@ class ShardInfo:
     shard_id: str
     parents: tuple[str, ...] = ()  # ParentShardId, then AdjacentParentShardId (merges)
     closed: bool = False  # has an EndingSequenceNumber
+    first_hash: int = 0  # HashKeyRange, both ends inclusive
+    last_hash: int = HASH_MAX
 
     @classmethod
     def from_api(cls, shard: Mapping[str, Any]) -> ShardInfo:
@@ -145,7 +148,14 @@ class ShardInfo:
             str(shard[key]) for key in ("ParentShardId", "AdjacentParentShardId") if shard.get(key)
         )
         ending = shard.get("SequenceNumberRange", {}).get("EndingSequenceNumber")
-        return cls(shard_id=str(shard["ShardId"]), parents=parents, closed=ending is not None)
+        hashes = shard.get("HashKeyRange", {})
+        return cls(
+            shard_id=str(shard["ShardId"]),
+            parents=parents,
+            closed=ending is not None,
+            first_hash=int(hashes.get("StartingHashKey", 0)),
+            last_hash=int(hashes.get("EndingHashKey", HASH_MAX)),
+        )
 
 
 @dataclass(frozen=True)

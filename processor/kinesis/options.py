@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
+from fraudstream.cells import HashRange
 from processor.kinesis.errors import InvalidOptionError
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ OPTION_DOCS: dict[str, str] = {
     "shardSyncIntervalMs": "How often shards and the stream's identity are re-listed (10000).",
     "fetchThreads": "Shards fetched concurrently on the driver (default 8).",
     "prefetch": "true (default): fetch the next batch while Spark processes this one.",
+    "hashRange": "This reader's cell, <index>/<count> (default 0/1, every shard): the shards "
+    "meeting that share of the hash-key space, their records of keys hashing into it.",
 }
 _KNOWN = {name.lower(): name for name in OPTION_DOCS}
 # Keys Spark itself may add to a streaming source's options.
@@ -69,6 +72,12 @@ class SourceOptions:
     shard_sync_interval_ms: int = 10_000
     fetch_threads: int = 8
     prefetch: bool = True
+    hash_range: str = "0/1"
+
+    @property
+    def cell(self) -> HashRange:
+        """The cell this reader serves (:mod:`processor.kinesis.cells`)."""
+        return HashRange.parse(self.hash_range)
 
 
 def _int(name: str, raw: str, low: int, high: int | None = None) -> int:
@@ -174,6 +183,11 @@ def parse_options(options: Mapping[str, str]) -> SourceOptions:
         raw = get(name)
         return default if raw is None else _int(name, raw, low, high)
 
+    try:
+        cell = HashRange.parse(get("hashRange") or "0/1")
+    except ValueError as error:
+        raise InvalidOptionError(f"option hashRange {error}") from None
+
     return SourceOptions(
         stream_name=stream_name,
         region=region,
@@ -189,15 +203,16 @@ def parse_options(options: Mapping[str, str]) -> SourceOptions:
         shard_sync_interval_ms=tuning("shardSyncIntervalMs", 10_000, 0, 3_600_000),
         fetch_threads=tuning("fetchThreads", 8, 1, 64),
         prefetch=_bool("prefetch", get("prefetch") or "true"),
+        hash_range=str(cell),
     )
 
 
 def options_from_settings(settings: Settings, **extra: str) -> dict[str, str]:
     """Reader options for the transactions stream as ``settings`` describe it.
 
-    Stream, region, endpoint (honouring ``AWS_ENDPOINT_URL_KINESIS`` like every other client)
-    and admission control come from settings; ``extra`` adds or overrides options, e.g.
-    ``startingPosition="TRIM_HORIZON"``. The result is validated like any option map.
+    Stream, region, endpoint (honouring ``AWS_ENDPOINT_URL_KINESIS`` like every other client),
+    admission control and the processor's cell come from settings; ``extra`` adds or overrides
+    options, e.g. ``startingPosition="TRIM_HORIZON"``. The result is validated like any option map.
     """
     from fraudstream.aws import endpoint_for
 
@@ -210,6 +225,8 @@ def options_from_settings(settings: Settings, **extra: str) -> dict[str, str]:
     if settings.max_bytes_per_trigger is not None:
         options["maxBytesPerTrigger"] = str(settings.max_bytes_per_trigger)
     options["idleTimeBetweenReadsMs"] = str(settings.kinesis_poll_ms)
+    if not settings.cell.whole:
+        options["hashRange"] = str(settings.cell)
     options.update(extra)
     parse_options(options)
     return options

@@ -33,10 +33,12 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from processor.kinesis.cells import cell_listing, straddling
 from processor.kinesis.consumer import KinesisShards
 from processor.kinesis.errors import DataLossError, StreamRecreatedError
 from processor.kinesis.metrics import BatchMetrics, ShardMetrics
 from processor.kinesis.offsets import (
+    ShardInfo,
     ShardPosition,
     SourceOffset,
     StartSpec,
@@ -215,6 +217,7 @@ class Planner:
         self._background: ThreadPoolExecutor | None = None  # runs the prefetch round
         self._prefetch: Future[FillStats] | None = None
         self._closing = threading.Event()
+        self._straddling: dict[str, tuple[int, int]] | None = None
 
     # --- offsets --------------------------------------------------------------------------
 
@@ -230,7 +233,7 @@ class Planner:
             # LATEST is pinned as "arrived at or after now", so a replay of the first batch
             # reads the same records a LATEST iterator would have given.
             start = StartSpec("AT_TIMESTAMP", self.wall_ms())
-        change = plan_lineage({}, self.shards.list_shards())
+        change = plan_lineage({}, self._list_shards())
         self._synced_at = self.clock()
         return SourceOffset(identity, start, change.shards)
 
@@ -301,6 +304,16 @@ class Planner:
                 del self.batches[: index + 1]
                 return
 
+    def straddling(self) -> dict[str, tuple[int, int]]:
+        """The shards whose records must be filtered by key for this reader's cell, with their
+        hash ranges (:mod:`processor.kinesis.cells`); lists the shards if not done yet."""
+        if self.options.cell.whole:
+            return {}
+        if self._straddling is None:
+            self._list_shards()
+        assert self._straddling is not None
+        return self._straddling
+
     def check_stream(self, offset: SourceOffset) -> None:
         """Fail if ``offset`` was taken on another stream than the one now under that name."""
         self._check_identity(offset.stream)
@@ -351,6 +364,13 @@ class Planner:
         self._identity = current
         return current
 
+    def _list_shards(self) -> list[ShardInfo]:
+        """The shards this reader's cell reads, remembering which straddle its range."""
+        cell = self.options.cell
+        listed = self.shards.list_shards()
+        self._straddling = straddling(listed, cell)
+        return listed if cell.whole else cell_listing(listed, cell)
+
     def _sync(self, start: SourceOffset) -> tuple[dict[str, ShardPosition], tuple[str, ...]]:
         """Re-list shards when due: on the first call, after a shard closed, and periodically."""
         closed = frozenset(s for s, p in start.shards.items() if p.closed)
@@ -364,7 +384,7 @@ class Planner:
         if not due:
             return dict(start.shards), ()
         self._check_identity(start.stream)
-        change = plan_lineage(start.shards, self.shards.list_shards())
+        change = plan_lineage(start.shards, self._list_shards())
         self._synced_at = self.clock()
         self._synced_closed = closed
         if change.added or change.dropped:

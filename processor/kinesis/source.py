@@ -33,7 +33,9 @@ from pyspark.sql.streaming.datasource import (
     SupportsTriggerAvailableNow,
 )
 
+from fraudstream.cells import HashRange
 from processor.kinesis import records as rows
+from processor.kinesis.cells import keep_owned
 from processor.kinesis.consumer import KinesisShards, make_client
 from processor.kinesis.offsets import ShardPosition, SourceOffset, StartSpec, seq_int
 from processor.kinesis.options import SourceOptions, parse_options
@@ -50,8 +52,10 @@ if TYPE_CHECKING:
 class KinesisPartition(InputPartition):
     """One shard's share of a micro-batch.
 
-    Either ``payload`` holds the records the driver already fetched (Arrow IPC bytes), or the
-    executor re-reads the shard after ``after_seq`` (or from ``start``) through ``end_seq``.
+    Either ``payload`` holds the records the driver already fetched (Arrow IPC bytes, only
+    the cell's), or the executor re-reads the shard after ``after_seq`` (or from ``start``)
+    through ``end_seq`` and keeps the records cell ``keep`` keeps of a shard of hash range
+    ``hashes`` (all when ``keep`` is ``None``; :func:`~processor.kinesis.cells.keep_owned`).
     """
 
     shard_id: str
@@ -59,6 +63,8 @@ class KinesisPartition(InputPartition):
     after_seq: str | None = None
     start: dict[str, Any] = field(default_factory=dict)
     payload: bytes | None = field(default=None, repr=False)
+    keep: str | None = None
+    hashes: tuple[int, int] | None = None
 
 
 class KinesisStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
@@ -117,11 +123,17 @@ class KinesisStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     def _handoff_partitions(self, planned: dict[str, list[Record]]) -> list[KinesisPartition]:
         """One partition per shard carrying the records the driver fetched for the batch."""
         stream, data_type = self.options.stream_name, self.options.data_type
+        cell, filtered = self.options.cell, self.planner.straddling()
+
+        def batch(sid: str, records: list[Record]) -> pa.RecordBatch:
+            out = rows.to_record_batch(records, sid, stream, data_type)
+            return keep_owned(out, cell, filtered[sid]) if sid in filtered else out
+
         return [
             KinesisPartition(
                 shard_id=sid,
                 end_seq=records[-1]["SequenceNumber"],
-                payload=rows.encode(rows.to_record_batch(records, sid, stream, data_type)),
+                payload=rows.encode(batch(sid, records)),
             )
             for sid, records in sorted(planned.items())
         ]
@@ -129,6 +141,7 @@ class KinesisStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     def _range_partitions(self, first: SourceOffset, last: SourceOffset) -> list[KinesisPartition]:
         """One partition per shard that advanced, for executors to re-read from Kinesis."""
         self.planner.check_stream(last)
+        filtered = self.planner.straddling()
         partitions = []
         for sid, position in sorted(last.shards.items()):
             before = first.shards.get(sid, ShardPosition())
@@ -142,6 +155,8 @@ class KinesisStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
                     end_seq=position.seq,
                     after_seq=before.seq,
                     start=last.start.to_json(),
+                    keep=self.options.hash_range if sid in filtered else None,
+                    hashes=filtered.get(sid),
                 )
             )
         return partitions
@@ -171,9 +186,12 @@ class KinesisStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             limit_per_call=self.options.max_records_per_fetch,
             fail_on_data_loss=self.options.fail_on_data_loss,
         ):
-            yield rows.to_record_batch(
+            batch = rows.to_record_batch(
                 records, partition.shard_id, self.options.stream_name, self.options.data_type
             )
+            if partition.keep is not None:
+                batch = keep_owned(batch, HashRange.parse(partition.keep), partition.hashes)
+            yield batch
 
 
 class KinesisDataSource(DataSource):

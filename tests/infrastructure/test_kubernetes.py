@@ -43,6 +43,7 @@ def sample_values() -> dict[str, str]:
             "AWS_REGION": "us-east-1",
             "STREAM_SHARDS": "4",
             "LABELS_STREAM_SHARDS": "1",
+            "PROCESSOR_CELLS": "2",
             "PRODUCER_IMAGE_REPOSITORY": f"{ECR}/fraudstream/producer",
             "VPC_CIDR": "10.40.0.0/16",
             "SERVICE_CIDR": "172.20.0.0/16",
@@ -225,6 +226,36 @@ def test_spark_submit_script_matches_the_manifests() -> None:
     )
     assert dry.returncode == 0, output_of(dry)
     assert "k8s://https://example.eks.amazonaws.com" in dry.stdout
+    assert "FRAUDSTREAM_HASH_RANGE=0/1" in dry.stdout
+    assert "driver.pod.name=fraudstream-processor-driver" in dry.stdout
+
+
+def test_spark_submit_runs_one_application_per_cell(rendered: Path) -> None:
+    """CELLS=n submits n applications, cell i owning hash range i/n with a driver of its own;
+    the rendered ConfigMap carries the count Terraform set."""
+    processor = next(
+        d for d in documents(rendered) if d["metadata"]["name"] == "fraudstream-processor"
+    )
+    assert processor["kind"] == "ConfigMap" and processor["data"] == {"cells": "2"}
+    env = {
+        "DRY_RUN": "1",
+        "IMAGE": f"{ECR}/fraudstream/processor:abc",
+        "AWS_REGION": "us-east-1",
+        "K8S_API": "https://example.eks.amazonaws.com",
+        "PATH": f"{REPO / 'tests' / 'infrastructure' / 'bin'}:/usr/bin:/bin",
+    }
+    dry = run(["bash", str(KUBERNETES / "spark-submit.sh"), "submit"], env={**env, "CELLS": "3"})
+    assert dry.returncode == 0, output_of(dry)
+    commands = [line for line in dry.stdout.splitlines() if line.startswith("spark-submit")]
+    assert len(commands) == 3
+    for index, command in enumerate(commands):
+        assert f"FRAUDSTREAM_HASH_RANGE={index}/3" in command
+        assert f"driver.pod.name=fraudstream-processor-{index}-of-3-driver" in command
+        assert f"spark.executorEnv.FRAUDSTREAM_HASH_RANGE={index}/3" in command
+    refused = run(
+        ["bash", str(KUBERNETES / "spark-submit.sh"), "submit"], env={**env, "CELLS": "0"}
+    )
+    assert refused.returncode != 0 and "CELLS must be 1-256" in refused.stderr
 
 
 def container_environment(rendered: Path, template: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ output "kubernetes" {
     STREAM_SHARDS             = tostring(var.stream_shards)
     LABELS_STREAM_NAME        = var.labels_stream_name
     LABELS_STREAM_SHARDS      = tostring(var.labels_stream_shards)
+    PROCESSOR_CELLS           = tostring(var.processor_cells)
     BUCKET                    = module.lake.bucket
     ALERTS_TABLE              = module.alerts.table_name
     SAGEMAKER_ENDPOINT        = module.sagemaker.endpoint_name

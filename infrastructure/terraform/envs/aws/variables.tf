@@ -78,6 +78,17 @@ variable "stream_shards" {
   }
 }
 
+variable "processor_cells" {
+  description = "Spark applications the processor runs as, each owning an equal share of the streams' hash-key space (FRAUDSTREAM_HASH_RANGE=i/n): about 5,000 events/s per cell at half a driver's ceiling, so ceil(peak events/s / 5,000). Keep stream_shards a multiple of it. Changing it starts new checkpoints with empty state (docs/deploy.md, Cells)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.processor_cells >= 1 && var.processor_cells <= 256 && floor(var.processor_cells) == var.processor_cells
+    error_message = "processor_cells must be a whole number between 1 and 256."
+  }
+}
+
 variable "labels_stream_name" {
   description = "Labels stream (FRAUDSTREAM_LABELS_STREAM_NAME)."
   type        = string
