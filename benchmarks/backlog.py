@@ -17,7 +17,8 @@ after each collection from its GC log), per batch the resident sets and the sink
 JVM's live objects by class early and late in the run (``jcmd GC.class_histogram``), and CPU
 per transaction by process.
 
-Run: ``python -m benchmarks.backlog [--events 150000,1500000]``.
+Run: ``python -m benchmarks.backlog [--events 150000,1500000]`` (the default: issue 21's two
+backlogs, about 20 minutes on the 2-core box).
 """
 
 from __future__ import annotations
@@ -53,21 +54,18 @@ PHASES = ("latestOffset", "queryPlanning", "addBatch", "walCommit", "commitOffse
 _GC_LINE = re.compile(r"Pause .*? (\d+)M->(\d+)M\((\d+)M\)")
 
 
-def proc_kb(pid: int | None, key: str) -> float:
-    """A ``/proc/<pid>/status`` figure in MiB (``VmHWM``: peak resident set; ``VmRSS``)."""
+def proc_mb(pid: int | None, key: str) -> int | None:
+    """A ``/proc/<pid>/status`` figure in MiB (``VmHWM``: peak resident set; ``VmRSS``), or
+    None when there is no such process."""
     if pid is None:
-        return float("nan")
+        return None
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
+                return round(int(line.split()[1]) / 1024)
     except OSError:
         pass
-    return float("nan")
-
-
-def rss_mb(pid: int) -> float:
-    return proc_kb(pid, "VmHWM")
+    return None
 
 
 def reset_peak(pid: int | None) -> None:
@@ -95,9 +93,10 @@ def jvm_pid() -> int | None:
     return None
 
 
-def heap_after_gc(log: Path) -> list[int]:
+def heap_after_gc(folder: Path, pid: int | None) -> list[int]:
     """The JVM heap in use after each collection (MiB), from its ``-Xlog:gc`` file."""
-    if not log.exists():
+    log = folder / f"gc-{pid}.log"
+    if pid is None or not log.exists():
         return []
     return [int(m.group(2)) for m in map(_GC_LINE.search, log.read_text().splitlines()) if m]
 
@@ -106,8 +105,13 @@ def class_histogram(pid: int | None, top: int = 12) -> dict[str, Any]:
     """Live objects by class (``jcmd GC.class_histogram`` runs a full collection first)."""
     if pid is None:
         return {}
+    env = {k: v for k, v in os.environ.items() if k != "JDK_JAVA_OPTIONS"}  # jcmd logs no GC
     out = subprocess.run(
-        ["jcmd", str(pid), "GC.class_histogram"], capture_output=True, text=True, check=False
+        ["jcmd", str(pid), "GC.class_histogram"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
     ).stdout
     rows = []
     total = 0
@@ -151,8 +155,9 @@ def fill(settings: Settings, events: int) -> None:
         raise RuntimeError("the producer failed")
 
 
-def run_backlog(settings: Settings, events: int, gc_log: Path) -> dict[str, Any]:
-    """Process the backlog on ``settings``' streams in this process; its results."""
+def run_backlog(base: Settings, settings: Settings, events: int, gc_logs: Path) -> dict[str, Any]:
+    """Process the backlog on ``settings``' streams in this process; its results (``base``:
+    the stack's settings, where the emulator's process is recorded)."""
     from processor.streaming_job import start
 
     expected = max(1, round(events / (settings.max_records_per_trigger or events)))
@@ -170,8 +175,8 @@ def run_backlog(settings: Settings, events: int, gc_log: Path) -> dict[str, Any]
             sample: dict[str, Any] = {
                 "batch": summary.batch_id,
                 "rows": summary.rows,
-                "driver_rss_mb": round(proc_kb(os.getpid(), "VmRSS")),
-                "jvm_rss_mb": round(proc_kb(jvm, "VmRSS")),
+                "driver_rss_mb": proc_mb(os.getpid(), "VmRSS"),
+                "jvm_rss_mb": proc_mb(jvm, "VmRSS"),
             }
             if handle_box:
                 sample |= sink_state(handle_box[0].sink)
@@ -185,7 +190,7 @@ def run_backlog(settings: Settings, events: int, gc_log: Path) -> dict[str, Any]
                 daemon=True,
             ).start()
 
-    emulator = lifecycle.read_state(settings)
+    emulator = lifecycle.read_state(base)
     others = [emulator.pid] if emulator is not None else []
     reset_peak(os.getpid())
     before = cpu.sample(others)
@@ -197,14 +202,14 @@ def run_backlog(settings: Settings, events: int, gc_log: Path) -> dict[str, Any]
     after = cpu.sample(others)
     progress = [json.loads(p.json) for p in handle.query.recentProgress]
     jvm = jvm_pid()
-    jvm_peak = rss_mb(jvm) if jvm else float("nan")
+    jvm_peak = proc_mb(jvm, "VmHWM")
     handle.stop()
     rows = sum(s.rows for _, s in batches)
     trigger_ms = [p.get("durationMs", {}).get("triggerExecution", 0) for p in progress]
     phases = {k: sum(p.get("durationMs", {}).get(k, 0) for p in progress) for k in PHASES}
     sink_s = sum(s.batch_seconds for _, s in batches)
     with_rows = [s.rows for _, s in batches if s.rows]
-    heap = heap_after_gc(gc_log)
+    heap = heap_after_gc(gc_logs, jvm)
     quarter = max(1, len(heap) // 4)
     return {
         "events": events,
@@ -222,8 +227,8 @@ def run_backlog(settings: Settings, events: int, gc_log: Path) -> dict[str, Any]
         "phases_s": {k: round(v / 1000, 2) for k, v in phases.items()},
         "sink_time_s": round(sink_s, 2),
         "catch_up_events_per_s": round(rows / max(ended - began, 1e-9)),
-        "driver_peak_rss_mb": round(rss_mb(os.getpid())),
-        "jvm_peak_rss_mb": round(jvm_peak) if jvm_peak == jvm_peak else None,
+        "driver_peak_rss_mb": proc_mb(os.getpid(), "VmHWM"),
+        "jvm_peak_rss_mb": jvm_peak,
         "jvm_heap_after_gc_mb": {
             "max": max(heap, default=0),
             "max_first_quarter": max(heap[:quarter], default=0),
@@ -247,15 +252,14 @@ def child(events: int, out: Path) -> int:
         starting_position="TRIM_HORIZON",
     )
     fill(settings, events)
-    gc_log = Path(os.environ["BACKLOG_GC_LOG"])
-    run = run_backlog(settings, events, gc_log)
+    run = run_backlog(base, settings, events, Path(os.environ["BACKLOG_GC_LOGS"]))
     out.write_text(json.dumps(run))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", default="30000", help="backlog sizes, comma-separated")
+    parser.add_argument("--events", default="150000,1500000", help="backlog sizes, comma-separated")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)  # one size, in a child
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -270,18 +274,19 @@ def main(argv: list[str] | None = None) -> int:
             base = base.model_copy(update={"model_endpoint_url": url})
             for events in (int(e) for e in args.events.split(",")):
                 out = workdir / f"run-{events}.json"
-                gc_log = workdir / f"gc-{events}.log"
+                gc_logs = workdir / f"gc-{events}"
+                gc_logs.mkdir()
                 env = environment(base) | {
-                    "BACKLOG_GC_LOG": str(gc_log),
+                    "BACKLOG_GC_LOGS": str(gc_logs),
                     # the driver's JVM logs its collections (the heap after each, in MiB)
-                    "JDK_JAVA_OPTIONS": f"-Xlog:gc:file={gc_log}",
+                    "JDK_JAVA_OPTIONS": f"-Xlog:gc:file={gc_logs}/gc-%p.log",
                 }
                 command = [sys.executable, "-m", "benchmarks.backlog", "--child", str(events)]
                 subprocess.run([*command, "--out", str(out)], env=env, check=True)
                 run = json.loads(out.read_text())
                 runs.append(run)
                 print({k: v for k, v in run.items() if k != "per_batch"}, flush=True)
-    print(f"wrote {write('backlog', {'runs': runs})}")
+                print(f"wrote {write('backlog', {'runs': runs})}")  # each size as it ends
     return 0
 
 
