@@ -113,9 +113,14 @@ def class_histogram(pid: int | None, top: int = 12) -> dict[str, Any]:
         check=False,
         env=env,
     ).stdout
+    return parse_histogram(out, top)
+
+
+def parse_histogram(text: str, top: int) -> dict[str, Any]:
+    """The live heap (MiB) and its ``top`` classes by bytes from a class histogram's text."""
     rows = []
     total = 0
-    for line in out.splitlines():
+    for line in text.splitlines():
         parts = line.split()
         if len(parts) >= 4 and parts[0].rstrip(":").isdigit():
             rows.append((parts[3], int(parts[1]), int(parts[2])))
