@@ -93,6 +93,39 @@ def jvm_pid() -> int | None:
     return None
 
 
+def children_peaks(jvm: int | None) -> dict[str, int | None]:
+    """Peak resident sets (MiB) of the JVM's Python descendants: the streaming source's runner
+    (the planner and its buffers, on the driver's machine) and the largest Python worker."""
+    parents: dict[int, int] = {}
+    commands: dict[int, bytes] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            commands[int(entry.name)] = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+
+    def under_jvm(pid: int) -> bool:
+        while pid in parents and pid != jvm and parents[pid] not in (0, pid):
+            pid = parents[pid]
+        return jvm is not None and pid == jvm
+
+    runner: int | None = None
+    worker: int | None = None
+    for pid, command in commands.items():
+        if pid == jvm or not under_jvm(pid):
+            continue
+        peak = proc_mb(pid, "VmHWM")
+        if b"python_streaming_source_runner" in command:
+            runner = peak
+        elif b"pyspark" in command and peak is not None:
+            worker = max(worker or 0, peak)
+    return {"source_runner_peak_rss_mb": runner, "python_worker_peak_rss_mb": worker}
+
+
 def heap_after_gc(folder: Path, pid: int | None) -> list[int]:
     """The JVM heap in use after each collection (MiB), from its ``-Xlog:gc`` file."""
     log = folder / f"gc-{pid}.log"
@@ -208,6 +241,7 @@ def run_backlog(base: Settings, settings: Settings, events: int, gc_logs: Path) 
     progress = [json.loads(p.json) for p in handle.query.recentProgress]
     jvm = jvm_pid()
     jvm_peak = proc_mb(jvm, "VmHWM")
+    python_children = children_peaks(jvm)
     handle.stop()
     rows = sum(s.rows for _, s in batches)
     trigger_ms = [p.get("durationMs", {}).get("triggerExecution", 0) for p in progress]
@@ -234,6 +268,7 @@ def run_backlog(base: Settings, settings: Settings, events: int, gc_logs: Path) 
         "catch_up_events_per_s": round(rows / max(ended - began, 1e-9)),
         "driver_peak_rss_mb": proc_mb(os.getpid(), "VmHWM"),
         "jvm_peak_rss_mb": jvm_peak,
+        **python_children,
         "jvm_heap_after_gc_mb": {
             "max": max(heap, default=0),
             "max_first_quarter": max(heap[:quarter], default=0),
