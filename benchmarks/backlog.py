@@ -3,13 +3,22 @@ processed with ``--available-now`` as an operator does after an outage.
 
 A private emulator, a model trained on generator history and the model server, as in
 :mod:`benchmarks.pipeline`; the producer fills fresh streams (simulated clock, 20,000 cards)
-before the processor starts; then the processor runs in this process with
-``Trigger.AvailableNow`` until it has read everything. Reported: the catch-up rate (events a
-second from the first micro-batch's start to the last one's end), the sum of the micro-batches'
-own durations (Spark's ``triggerExecution``), rows per batch, the sink's share, peak memory of
-the driver and of Spark's JVM, and CPU per transaction by process.
+before the processor starts; then the processor runs with ``Trigger.AvailableNow`` until it has
+read everything, each backlog size in a process of its own (a new driver and JVM, so one run's
+heap does not carry into the next). The watermark is the same for every size: it covers 30 s
+of arrival skew, as a deployment's watermark covers its streams' skew whatever the length of
+the outage (a watermark grown with the backlog keeps the whole backlog in every state bounded
+by it, which is what the first runs of this benchmark did).
 
-Run: ``python -m benchmarks.backlog [--events 30000,150000]``.
+Reported: the catch-up rate (events a second from the query's start to its end), the sum of the
+micro-batches' own durations (Spark's ``triggerExecution``) and of their phases, rows per batch,
+the sink's share, peak memory of the driver and of Spark's JVM (resident set, and the JVM heap
+after each collection from its GC log), per batch the resident sets and the sink's state, the
+JVM's live objects by class early and late in the run (``jcmd GC.class_histogram``), and CPU
+per transaction by process.
+
+Run: ``python -m benchmarks.backlog [--events 150000,1500000]`` (the default: issue 21's two
+backlogs, about 20 minutes on the 2-core box).
 """
 
 from __future__ import annotations
@@ -18,7 +27,9 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -26,26 +37,35 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from benchmarks import cpu
 from benchmarks.harness import CARDS, bench_stack, cli, environment, fresh, model_server, train
 from benchmarks.results import write
 from fraudstream.demo.processes import produce_args
+from fraudstream.settings import Settings, load_settings
 from fraudstream.stack import lifecycle
 from processor.metrics import BatchSummary
 from producer.simulated import watermark_for
 
 FILL_RATE = 5_000  # events a second while filling the streams (the rate hardly matters)
+SKEW_S = 30.0  # wall seconds of arrival skew the watermark covers, whatever the backlog
+PHASES = ("latestOffset", "queryPlanning", "addBatch", "walCommit", "commitOffsets")
+_GC_LINE = re.compile(r"Pause .*? (\d+)M->(\d+)M\((\d+)M\)")
 
 
-def rss_mb(pid: int) -> float:
+def proc_mb(pid: int | None, key: str) -> int | None:
+    """A ``/proc/<pid>/status`` figure in MiB (``VmHWM``: peak resident set; ``VmRSS``), or
+    None when there is no such process."""
+    if pid is None:
+        return None
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):  # peak resident set
-                return int(line.split()[1]) / 1024
+            if line.startswith(key + ":"):
+                return round(int(line.split()[1]) / 1024)
     except OSError:
         pass
-    return float("nan")
+    return None
 
 
 def reset_peak(pid: int | None) -> None:
@@ -73,15 +93,95 @@ def jvm_pid() -> int | None:
     return None
 
 
-def run_backlog(base: Any, workdir: Path, events: int) -> dict[str, Any]:
-    from processor.streaming_job import start
+def children_peaks(jvm: int | None) -> dict[str, int | None]:
+    """Peak resident sets (MiB) of the JVM's Python descendants: the streaming source's runner
+    (the planner and its buffers, on the driver's machine) and the largest Python worker."""
+    parents: dict[int, int] = {}
+    commands: dict[int, bytes] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            commands[int(entry.name)] = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
 
-    settings = fresh(
-        base,
-        workdir,
-        watermark=watermark_for(FILL_RATE, CARDS, wall_seconds=max(30.0, events / FILL_RATE)),
-        starting_position="TRIM_HORIZON",
-    )
+    def under_jvm(pid: int) -> bool:
+        while pid in parents and pid != jvm and parents[pid] not in (0, pid):
+            pid = parents[pid]
+        return jvm is not None and pid == jvm
+
+    runner: int | None = None
+    worker: int | None = None
+    for pid, command in commands.items():
+        if pid == jvm or not under_jvm(pid):
+            continue
+        peak = proc_mb(pid, "VmHWM")
+        if b"python_streaming_source_runner" in command:
+            runner = peak
+        elif b"pyspark" in command and peak is not None:
+            worker = max(worker or 0, peak)
+    return {"source_runner_peak_rss_mb": runner, "python_worker_peak_rss_mb": worker}
+
+
+def heap_after_gc(folder: Path, pid: int | None) -> list[int]:
+    """The JVM heap in use after each collection (MiB), from its ``-Xlog:gc`` file."""
+    log = folder / f"gc-{pid}.log"
+    if pid is None or not log.exists():
+        return []
+    return [int(m.group(2)) for m in map(_GC_LINE.search, log.read_text().splitlines()) if m]
+
+
+def class_histogram(pid: int | None, top: int = 12) -> dict[str, Any]:
+    """Live objects by class (``jcmd GC.class_histogram`` runs a full collection first)."""
+    if pid is None:
+        return {}
+    env = {k: v for k, v in os.environ.items() if k != "JDK_JAVA_OPTIONS"}  # jcmd logs no GC
+    out = subprocess.run(
+        ["jcmd", str(pid), "GC.class_histogram"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    ).stdout
+    return parse_histogram(out, top)
+
+
+def parse_histogram(text: str, top: int) -> dict[str, Any]:
+    """The live heap (MiB) and its ``top`` classes by bytes from a class histogram's text."""
+    rows = []
+    total = 0
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[0].rstrip(":").isdigit():
+            rows.append((parts[3], int(parts[1]), int(parts[2])))
+        elif parts[:1] == ["Total"]:
+            total = int(parts[2])
+    return {
+        "live_mb": round(total / 2**20, 1),
+        "top": [
+            {"class": name, "instances": n, "mb": round(size / 2**20, 1)}
+            for name, n, size in rows[:top]
+        ],
+    }
+
+
+def sink_state(sink: Any) -> dict[str, float]:
+    """The batch sink's state between batches: engine bytes, labels and window rows kept."""
+    state = sink.state
+    if state is None:
+        return {}
+    return {
+        "engine_mb": round(sum(state.engine.nbytes().values()) / 2**20, 1),
+        "labels_kept": len(state.labels),
+        "window_rows": sum(t.num_rows for ts in state.windows.buckets.values() for t in ts),
+        "arrow_mb": round(pa.total_allocated_bytes() / 2**20, 1),
+    }
+
+
+def fill(settings: Settings, events: int) -> None:
     print(f"filling the streams with {events:,} events ...", flush=True)
     producer = cli(
         environment(settings),
@@ -91,54 +191,120 @@ def run_backlog(base: Any, workdir: Path, events: int) -> dict[str, Any]:
     )
     if producer.wait():
         raise RuntimeError("the producer failed")
+
+
+def run_backlog(base: Settings, settings: Settings, events: int, gc_logs: Path) -> dict[str, Any]:
+    """Process the backlog on ``settings``' streams in this process; its results (``base``:
+    the stack's settings, where the emulator's process is recorded)."""
+    from processor.streaming_job import start
+
+    expected = max(1, round(events / (settings.max_records_per_trigger or events)))
+    probes = {min(3, expected - 1): "early", max(expected - 3, 1): "late"}
     batches: list[tuple[float, BatchSummary]] = []
+    samples: list[dict[str, Any]] = []
+    histograms: dict[str, Any] = {}
     lock = threading.Lock()
+    handle_box: list[Any] = []
 
     def collect(summary: BatchSummary) -> None:
+        jvm = jvm_pid()
         with lock:
             batches.append((time.monotonic(), summary))
+            sample: dict[str, Any] = {
+                "batch": summary.batch_id,
+                "rows": summary.rows,
+                "driver_rss_mb": proc_mb(os.getpid(), "VmRSS"),
+                "jvm_rss_mb": proc_mb(jvm, "VmRSS"),
+            }
+            if handle_box:
+                sample |= sink_state(handle_box[0].sink)
+            samples.append(sample)
+        when = probes.get(len(batches))
+        if when is not None:  # after the batch, beside the next one: a full GC in the JVM
+            threading.Thread(
+                target=lambda: histograms.__setitem__(
+                    when, {"after_batch": summary.batch_id, **class_histogram(jvm)}
+                ),
+                daemon=True,
+            ).start()
 
     emulator = lifecycle.read_state(base)
     others = [emulator.pid] if emulator is not None else []
     reset_peak(os.getpid())
-    reset_peak(jvm_pid())  # a JVM from an earlier run in this process, if any
     before = cpu.sample(others)
     began = time.monotonic()
     handle = start(settings, available_now=True, on_batch=collect)
+    handle_box.append(handle)
     handle.query.awaitTermination()
     ended = time.monotonic()
     after = cpu.sample(others)
     progress = [json.loads(p.json) for p in handle.query.recentProgress]
     jvm = jvm_pid()
+    jvm_peak = proc_mb(jvm, "VmHWM")
+    python_children = children_peaks(jvm)
     handle.stop()
     rows = sum(s.rows for _, s in batches)
     trigger_ms = [p.get("durationMs", {}).get("triggerExecution", 0) for p in progress]
+    phases = {k: sum(p.get("durationMs", {}).get(k, 0) for p in progress) for k in PHASES}
     sink_s = sum(s.batch_seconds for _, s in batches)
     with_rows = [s.rows for _, s in batches if s.rows]
-    first_start = began
+    heap = heap_after_gc(gc_logs, jvm)
+    quarter = max(1, len(heap) // 4)
     return {
         "events": events,
         "processed": rows,
+        "late_events": sum(s.late_events for _, s in batches),
         "batches": len(batches),
+        "watermark": settings.watermark,
         "rows_per_batch": {
             "min": int(min(with_rows)) if with_rows else 0,
             "p50": int(np.median(with_rows)) if with_rows else 0,
             "max": int(max(with_rows)) if with_rows else 0,
         },
-        "wall_s": round(ended - first_start, 1),
+        "wall_s": round(ended - began, 1),
         "batch_time_s": round(sum(trigger_ms) / 1000, 2),
+        "phases_s": {k: round(v / 1000, 2) for k, v in phases.items()},
         "sink_time_s": round(sink_s, 2),
-        "catch_up_events_per_s": round(rows / max(ended - first_start, 1e-9)),
-        "driver_peak_rss_mb": round(rss_mb(os.getpid())),
-        "jvm_peak_rss_mb": round(rss_mb(jvm)) if jvm else None,
+        "catch_up_events_per_s": round(rows / max(ended - began, 1e-9)),
+        "driver_peak_rss_mb": proc_mb(os.getpid(), "VmHWM"),
+        "jvm_peak_rss_mb": jvm_peak,
+        **python_children,
+        "jvm_heap_after_gc_mb": {
+            "max": max(heap, default=0),
+            "max_first_quarter": max(heap[:quarter], default=0),
+            "max_last_quarter": max(heap[-quarter:], default=0),
+            "collections": len(heap),
+        },
+        "jvm_live_heap": histograms,
+        "per_batch": samples,
         "cpu_us_per_tx": cpu.per_transaction(before, after, rows),
     }
 
 
+def child(events: int, out: Path) -> int:
+    """One backlog size, in this (fresh) process: fill, process, write the results to ``out``."""
+    base = load_settings()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-backlog-run-"))
+    settings = fresh(
+        base,
+        workdir,
+        watermark=watermark_for(FILL_RATE, CARDS, wall_seconds=SKEW_S),
+        starting_position="TRIM_HORIZON",
+    )
+    fill(settings, events)
+    run = run_backlog(base, settings, events, Path(os.environ["BACKLOG_GC_LOGS"]))
+    out.write_text(json.dumps(run))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", default="30000", help="backlog sizes, comma-separated")
+    parser.add_argument("--events", default="150000,1500000", help="backlog sizes, comma-separated")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)  # one size, in a child
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child is not None:
+        return child(args.child, args.out)
     workdir = Path(tempfile.mkdtemp(prefix="bench-backlog-"))
     runs = []
     with bench_stack(workdir) as stack:
@@ -147,10 +313,20 @@ def main(argv: list[str] | None = None) -> int:
         with model_server(base) as url:
             base = base.model_copy(update={"model_endpoint_url": url})
             for events in (int(e) for e in args.events.split(",")):
-                run = run_backlog(base, workdir, events)
+                out = workdir / f"run-{events}.json"
+                gc_logs = workdir / f"gc-{events}"
+                gc_logs.mkdir()
+                env = environment(base) | {
+                    "BACKLOG_GC_LOGS": str(gc_logs),
+                    # the driver's JVM logs its collections (the heap after each, in MiB)
+                    "JDK_JAVA_OPTIONS": f"-Xlog:gc:file={gc_logs}/gc-%p.log",
+                }
+                command = [sys.executable, "-m", "benchmarks.backlog", "--child", str(events)]
+                subprocess.run([*command, "--out", str(out)], env=env, check=True)
+                run = json.loads(out.read_text())
                 runs.append(run)
-                print(run, flush=True)
-    print(f"wrote {write('backlog', {'runs': runs})}")
+                print({k: v for k, v in run.items() if k != "per_batch"}, flush=True)
+                print(f"wrote {write('backlog', {'runs': runs})}")  # each size as it ends
     return 0
 
 

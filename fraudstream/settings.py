@@ -182,6 +182,16 @@ class Settings(BaseSettings):
         le=10_000,
         description="Partitions of the de-duplication state (spark.sql.shuffle).",
     )
+    read_tasks: int = Field(
+        2,
+        ge=1,
+        le=10_000,
+        description=(
+            "Spark tasks that read and validate a micro-batch (the shards of both streams "
+            "spread over them); about the cores the job has: each task deserialises the "
+            "whole batch's records once."
+        ),
+    )
     starting_position: Literal["TRIM_HORIZON", "LATEST"] = Field(
         "TRIM_HORIZON", description="Where a new processor query starts reading the streams."
     )

@@ -10,7 +10,12 @@ Spark de-duplicates on. One source means one Python scan per micro-batch (two Ki
 and a validation UDF were three), one offset and one AvailableNow decision for both streams.
 
 Options: ``transactions.<option>`` and ``labels.<option>``, each a Kinesis source option
-(:data:`processor.kinesis.options.OPTION_DOCS`); :func:`options_from_settings` builds them.
+(:data:`processor.kinesis.options.OPTION_DOCS`), and ``tasks``: how many Spark tasks read a
+micro-batch (its shards of both streams spread over them by size; default
+:data:`DEFAULT_TASKS`). :func:`options_from_settings` builds them. Few tasks matter because a
+batch's records travel inside its partitions and Spark's task binary carries every partition
+of the stage, so each task deserialises the whole batch once: eight tasks (four shards, two
+streams) did that eight times (docs/reliability.md, "After an outage").
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ if TYPE_CHECKING:
     from fraudstream.settings import Settings
 
 STREAMS = ("transactions", "labels")
+DEFAULT_TASKS = 2
 TX, LABEL, QUARANTINE = "tx", "label", "quarantine"
 UTC_US = pa.timestamp("us", tz="UTC")
 ROW_SCHEMA = pa.schema(
@@ -75,10 +81,28 @@ def spark_schema() -> StructType:
 
 @dataclass(frozen=True)
 class StreamPartition(InputPartition):
-    """One shard's share of a micro-batch, of one of the two streams."""
+    """One task's share of a micro-batch: shards' shares (``(stream, inner partition)``) of
+    either stream, read in turn."""
 
-    stream: str
-    inner: InputPartition
+    shares: tuple[tuple[str, InputPartition], ...]
+
+
+def _weight(inner: InputPartition) -> int:
+    """A share's size for balancing: the bytes it carries (1 when it re-reads Kinesis)."""
+    payload = getattr(inner, "payload", None)
+    return len(payload) if payload else 1
+
+
+def spread(shares: Sequence[tuple[str, InputPartition]], tasks: int) -> list[StreamPartition]:
+    """At most ``tasks`` partitions holding ``shares``, the largest first to the lightest task
+    (each shard's share stays whole, so its records stay in order)."""
+    groups: list[list[tuple[str, InputPartition]]] = [[] for _ in range(min(tasks, len(shares)))]
+    loads = [0] * len(groups)
+    for share in sorted(shares, key=lambda s: -_weight(s[1])):
+        lightest = loads.index(min(loads))
+        groups[lightest].append(share)
+        loads[lightest] += _weight(share[1])
+    return [StreamPartition(tuple(group)) for group in groups]
 
 
 def _split_options(options: Any) -> dict[str, dict[str, str]]:
@@ -88,7 +112,7 @@ def _split_options(options: Any) -> dict[str, dict[str, str]]:
         prefix, _, rest = str(key).partition(".")
         if prefix.lower() in out and rest:
             out[prefix.lower()][rest] = str(value)
-        elif str(key).lower() not in ("path", "paths"):
+        elif str(key).lower() not in ("path", "paths", "tasks"):
             raise InvalidOptionError(
                 f"unknown option {key!r}: use transactions.<option> or labels.<option>"
             )
@@ -171,9 +195,12 @@ def label_rows(raw: pa.RecordBatch) -> pa.RecordBatch:
 class EventStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     """Two Kinesis readers behind one offset: ``{"transactions": ..., "labels": ...}``."""
 
-    def __init__(self, options: dict[str, kinesis_options.SourceOptions]) -> None:
+    def __init__(
+        self, options: dict[str, kinesis_options.SourceOptions], tasks: int = DEFAULT_TASKS
+    ) -> None:
         self.readers = {name: KinesisStreamReader(options[name]) for name in STREAMS}
         self.max_records = options["transactions"].max_records_per_trigger
+        self.tasks = tasks
 
     def initialOffset(self) -> dict[str, Any]:
         return {name: reader.initialOffset() for name, reader in self.readers.items()}
@@ -195,11 +222,12 @@ class EventStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             reader.prepareForTriggerAvailableNow()
 
     def partitions(self, start: dict[str, Any], end: dict[str, Any]) -> Sequence[InputPartition]:
-        return [
-            StreamPartition(name, inner)
+        shares = [
+            (name, inner)
             for name, reader in self.readers.items()
             for inner in reader.partitions(start[name], end[name])
         ]
+        return spread(shares, self.tasks)
 
     def commit(self, end: dict[str, Any]) -> None:
         for name, reader in self.readers.items():
@@ -211,10 +239,11 @@ class EventStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
 
     def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
         assert isinstance(partition, StreamPartition)
-        shape = transaction_rows if partition.stream == "transactions" else label_rows
-        for raw in self.readers[partition.stream].read(partition.inner):
-            if raw.num_rows:
-                yield shape(raw)
+        for stream, inner in partition.shares:
+            shape = transaction_rows if stream == "transactions" else label_rows
+            for raw in self.readers[stream].read(inner):
+                if raw.num_rows:
+                    yield shape(raw)
 
 
 class EventDataSource(DataSource):
@@ -224,6 +253,10 @@ class EventDataSource(DataSource):
         super().__init__(options)
         raw = _split_options(options)
         self.stream_options = {name: kinesis_options.parse_options(raw[name]) for name in STREAMS}
+        tasks = str(dict(options).get("tasks", DEFAULT_TASKS))
+        if not tasks.isdigit() or int(tasks) < 1:
+            raise InvalidOptionError(f"option tasks must be a positive integer, not {tasks!r}")
+        self.tasks = int(tasks)
 
     @classmethod
     def name(cls) -> str:
@@ -233,7 +266,7 @@ class EventDataSource(DataSource):
         return spark_schema()
 
     def streamReader(self, schema: StructType) -> DataSourceStreamReader:
-        return EventStreamReader(self.stream_options)
+        return EventStreamReader(self.stream_options, self.tasks)
 
 
 def register(spark: SparkSession) -> None:
@@ -250,4 +283,4 @@ def options_from_settings(settings: Settings, **extra: str) -> dict[str, str]:
     ):
         per_stream = kinesis_options.options_from_settings(settings, streamName=stream, **extra)
         out |= {f"{name}.{key}": value for key, value in per_stream.items()}
-    return out
+    return out | {"tasks": str(settings.read_tasks)}

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 APP_NAME = "fraudstream-processor"
+RETAINED_HISTORY = 100
+"""Queries, jobs and stages Spark's status store keeps (20 times as many tasks)."""
 
 
 # Writes each checkpoint file with FileSystem.rename instead of FileContext's, which on the local
@@ -48,6 +50,20 @@ def session_config(settings: Settings) -> dict[str, str]:
         # No empty batches: nothing here needs one (the sink's windows close on the next rows).
         "spark.sql.streaming.noDataMicroBatches.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
+        # What the driver JVM keeps per micro-batch must not grow with the batches run (a
+        # catch-up runs hundreds of them; docs/reliability.md, "After an outage"): one
+        # de-duplication state version in memory besides the one being written (each version is
+        # a full copy of the map), and the status store's history of queries, jobs, stages and
+        # tasks (kept even with the UI off) cut from Spark's defaults of 1,000 / 100,000.
+        "spark.sql.streaming.maxBatchesToRetainInMemory": "1",
+        "spark.sql.ui.retainedExecutions": str(RETAINED_HISTORY),
+        "spark.ui.retainedJobs": str(RETAINED_HISTORY),
+        "spark.ui.retainedStages": str(RETAINED_HISTORY),
+        "spark.ui.retainedTasks": str(RETAINED_HISTORY * 20),
+        # Each batch's task binary carries its records (a broadcast of ~13 MiB per 20,000 rows)
+        # until a collection finds it unreachable; Spark's cleaner asks for one every 30 min by
+        # default, so the heap filled to its maximum with dead batches first.
+        "spark.cleaner.periodicGC.interval": "1min",
     }
     if is_local_path(settings.checkpoint_dir):
         config["spark.sql.streaming.checkpointFileManagerClass"] = LOCAL_CHECKPOINT_MANAGER

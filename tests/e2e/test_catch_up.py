@@ -1,5 +1,6 @@
 """Catching up after an outage (issue 21): a backlog several times one micro-batch, put shard
-by shard as a per-shard backfill does, is processed exactly once, in full batches."""
+by shard as a per-shard backfill does, is processed exactly once, in full batches, on a small
+driver heap."""
 
 from __future__ import annotations
 
@@ -91,6 +92,7 @@ def test_a_backlog_put_shard_by_shard_is_processed_whole(
                     "metrics_port": 0,
                     "watermark": watermark_for(3000, 400, wall_seconds=60),
                     "max_records_per_trigger": PER_TRIGGER,
+                    "spark_driver_memory": "512m",  # about the least Spark accepts
                 }
             )
         ),

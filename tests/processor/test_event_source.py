@@ -102,3 +102,29 @@ def test_progress_reports_of_both_streams_are_found() -> None:
     progress = {"sources": [{"latestOffset": {"transactions": tx, "labels": labels}}]}
     found = from_progress(progress)
     assert {name: m.records for name, m in found.items()} == {"tx-stream": 5, "labels-stream": 2}
+
+
+def test_a_batch_is_read_by_at_most_tasks_partitions_balanced_by_bytes() -> None:
+    from processor.kinesis.source import KinesisPartition
+
+    def share(stream: str, shard: int, size: int) -> tuple[str, KinesisPartition]:
+        return stream, KinesisPartition(f"shardId-{shard}", "9", payload=b"x" * size)
+
+    shares = [share("transactions", n, 1000) for n in range(4)]
+    shares += [share("labels", n, 100) for n in range(4)]
+    partitions = event_source.spread(shares, 2)
+    assert len(partitions) == 2  # eight shares, two tasks
+    read = [(stream, inner.shard_id) for p in partitions for stream, inner in p.shares]
+    assert sorted(read) == sorted((stream, inner.shard_id) for stream, inner in shares)
+    loads = [sum(len(inner.payload or b"") for _, inner in p.shares) for p in partitions]
+    assert loads == [2200, 2200]
+    assert len(event_source.spread(shares[:1], 4)) == 1  # never an empty task
+    assert event_source.spread([], 2) == []
+
+
+def test_the_tasks_option_is_checked() -> None:
+    both = {"transactions.streamName": "tx", "labels.streamName": "l"}
+    assert EventDataSource(both).tasks == event_source.DEFAULT_TASKS
+    assert EventDataSource({**both, "tasks": "3"}).tasks == 3
+    with pytest.raises(InvalidOptionError, match="tasks must be a positive integer"):
+        EventDataSource({**both, "tasks": "0"})
