@@ -47,7 +47,7 @@ from processor.decisions.budget import review_candidates
 from processor.decisions.engine import SEVERITY
 from processor.decisions.inputs import decision_inputs
 from processor.metrics import BatchSummary, ProcessorMetrics, report, summarize
-from processor.pipeline import KIND, LABEL, QUARANTINE, TX
+from processor.rows import KIND, LABEL, QUARANTINE, TX
 from processor.sink_state import SinkState, SinkStore, log_table
 from processor.sinks.alerts import AlertWriter
 from processor.sinks.lake import LakeWriter

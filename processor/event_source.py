@@ -33,6 +33,7 @@ from fraudstream.events import EVENT_FIELD_NAMES
 from processor.kinesis import options as kinesis_options
 from processor.kinesis.errors import InvalidOptionError
 from processor.kinesis.source import KinesisStreamReader
+from processor.rows import LABEL, QUARANTINE, TX
 from processor.validation.arrow import EVENTS_OUT, LABELS_OUT, validate_events, validate_labels
 
 if TYPE_CHECKING:
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
     from fraudstream.settings import Settings
 
 STREAMS = ("transactions", "labels")
-TX, LABEL, QUARANTINE = "tx", "label", "quarantine"
 UTC_US = pa.timestamp("us", tz="UTC")
 ROW_SCHEMA = pa.schema(
     [

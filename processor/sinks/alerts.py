@@ -27,9 +27,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraudstream import aws
+from fraudstream.alerts_table import ALERTS_HASH_KEY, ALERTS_RANGE_KEY, ALERTS_TTL_ATTRIBUTE
 from fraudstream.events import format_time
 from fraudstream.settings import Settings
-from fraudstream.stack.resources import ALERTS_HASH_KEY, ALERTS_RANGE_KEY, ALERTS_TTL_ATTRIBUTE
 from processor.errors import ProcessorError, SinkError
 from processor.sinks.retry import Backoff, is_transient
 
