@@ -131,7 +131,7 @@ def test_a_reshard_is_noticed_and_the_shard_map_listed_again() -> None:
     ones right. Nothing is lost."""
     from fraudstream.settings import load_settings
     from fraudstream.stream_dump import read_stream as read_all
-    from processor.kinesis.testing import FakeKinesis
+    from tests.processor.kinesis.fake_kinesis import FakeKinesis
 
     fake = FakeKinesis()
     fake.create_stream("tx", 2)
