@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 T = TypeVar("T")
@@ -37,6 +37,9 @@ THROTTLING_CODES = frozenset(
         "ThrottledException",
         "TooManyRequestsException",
         "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "BandwidthLimitExceeded",
         "LimitExceededException",
         "KMSThrottlingException",
         "SlowDown",
@@ -51,12 +54,14 @@ SERVER_CODES = frozenset(
         "ServiceUnavailable",
         "RequestTimeout",
         "RequestTimeoutException",
+        "PriorRequestNotComplete",
         "TransactionInProgressException",
     }
 )
-# Refused, reset and timed-out connections. botocore's ConnectionError covers
-# EndpointConnectionError, ConnectionClosedError and ConnectTimeoutError.
-CONNECTION_ERRORS = (BotoConnectionError, ReadTimeoutError)
+# Refused, reset, closed and timed-out connections, as botocore's standard retry mode counts
+# them: its ConnectionError (refused, connect timeout, proxy, TLS) and HTTPClientError (closed
+# connection, read timeout, a response cut off mid-stream).
+CONNECTION_ERRORS = (BotoConnectionError, HTTPClientError)
 
 
 def is_transient_status(status: int) -> bool:

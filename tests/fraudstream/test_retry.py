@@ -4,6 +4,7 @@ from collections.abc import Sequence
 import pytest
 from botocore.exceptions import (
     ClientError,
+    ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
     NoCredentialsError,
@@ -51,6 +52,7 @@ def test_one_classifier_for_every_service() -> None:
     assert not is_throttling(client_error("ExpiredIteratorException"))
     assert is_transient(ReadTimeoutError(endpoint_url="http://x"))
     assert is_transient(ConnectTimeoutError(endpoint_url="http://x"))
+    assert is_transient(ConnectionClosedError(endpoint_url="http://x"))  # a dropped connection
     assert not is_transient(NoCredentialsError())
     assert [s for s in (200, 301, 400, 404, 429, 500, 503, 599, 600) if is_transient_status(s)] == [
         429,
