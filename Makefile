@@ -56,10 +56,11 @@ test-fast: $(STAMP)  ## unit tests only
 test-infra: $(STAMP) $(TOOLS_STAMP)  ## only the infrastructure checks (terraform, checkov, manifests, images, workflows)
 	$(PY) -m pytest -m infra
 
-lint: $(STAMP)  ## ruff and mypy
+lint: $(STAMP)  ## ruff, mypy and the layer contracts (pyproject's [tool.importlinter])
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 demo: $(STAMP)  ## the main job on the embedded local stack
 	$(VENV)/bin/fraudstream demo

@@ -40,10 +40,10 @@ import pyarrow as pa
 from benchmarks.harness import CARDS, cli, environment, fresh, sweep
 from benchmarks.pipeline import judge
 from fraudstream import aws, kpl
+from fraudstream.alerts_table import ALERTS_HASH_KEY, ALERTS_RANGE_KEY, ALERTS_TTL_ATTRIBUTE
 from fraudstream.demo.processes import produce_args
 from fraudstream.events import InvalidEvent, TransactionEvent, format_time, parse_event
 from fraudstream.settings import Settings
-from fraudstream.stack.resources import ALERTS_HASH_KEY, ALERTS_RANGE_KEY, ALERTS_TTL_ATTRIBUTE
 from ml_model.features import FeatureConfig, FeatureEngine
 from ml_model.scoring import ScoringClient, Thresholds, decide
 from processor.sinks.alerts import Item, alert_key

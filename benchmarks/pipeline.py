@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 
 from benchmarks import cpu
+from benchmarks.gc_pauses import CollectionPauses
 from benchmarks.harness import CARDS, cli, environment, fresh, sweep
 from fraudstream.demo.processes import produce_args
 from fraudstream.stack import lifecycle
-from processor.heap import CollectionPauses
 from processor.metrics import BatchSummary
 from producer.simulated import watermark_for
 

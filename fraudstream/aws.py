@@ -9,22 +9,16 @@ clone needs no AWS configuration.
 
 from __future__ import annotations
 
-import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 from botocore.config import Config
 
-if TYPE_CHECKING:
-    from fraudstream.settings import Settings
+from fraudstream.settings import Settings, endpoint_for
+
+__all__ = ["LOCAL_CREDENTIALS", "client", "endpoint_for", "session"]
 
 LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-
-
-def endpoint_for(service: str, settings: Settings) -> str | None:
-    """Endpoint URL for ``service`` (boto3 service name), or None for real AWS."""
-    specific = os.environ.get("AWS_ENDPOINT_URL_" + service.upper().replace("-", "_"))
-    return specific or settings.endpoint_url
 
 
 def session(settings: Settings) -> boto3.session.Session:

@@ -1,7 +1,7 @@
 """The event contract: one definition of a transaction event and of a ground-truth label.
 
 The producer serialises with :meth:`TransactionEvent.to_json`, the processor validates with
-:func:`parse_event` (or the Spark schema from :func:`spark_schema` plus the same field
+:func:`parse_event` (in columns, :mod:`processor.validation.arrow`, with the same field
 constraints) and the lake stores the columns of :func:`arrow_schema`. All three derive from
 :data:`EVENT_FIELDS`, so adding a field is a one-line change here.
 
@@ -17,14 +17,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 
 from fraudstream.errors import FraudstreamError
-
-if TYPE_CHECKING:
-    from pyspark.sql.types import StructType
 
 SCHEMA_VERSION = 1
 SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
@@ -342,21 +339,6 @@ def arrow_schema(fields: tuple[FieldSpec, ...] = EVENT_FIELDS) -> pa.Schema:
     """Arrow schema of the contract's fields (the lake's leading columns)."""
     return pa.schema(
         [pa.field(f.name, _ARROW_TYPES[f.kind], nullable=not f.required) for f in fields]
-    )
-
-
-def spark_schema(fields: tuple[FieldSpec, ...] = EVENT_FIELDS) -> StructType:
-    """Spark schema of the contract's fields. Imports pyspark lazily: the producer has none."""
-    from pyspark.sql import types as T
-
-    kinds = {
-        "string": T.StringType(),
-        "double": T.DoubleType(),
-        "long": T.LongType(),
-        "timestamp": T.TimestampType(),
-    }
-    return T.StructType(
-        [T.StructField(f.name, kinds[f.kind], nullable=not f.required) for f in fields]
     )
 
 

@@ -480,13 +480,18 @@ def to_environment(settings: Settings) -> dict[str, str]:
     return out
 
 
+def endpoint_for(service: str, settings: Settings) -> str | None:
+    """Endpoint URL for ``service`` (boto3 service name), or None for real AWS: the per-service
+    ``AWS_ENDPOINT_URL_<SERVICE>`` first, then ``AWS_ENDPOINT_URL`` (:mod:`fraudstream.aws`)."""
+    specific = os.environ.get("AWS_ENDPOINT_URL_" + service.upper().replace("-", "_"))
+    return specific or settings.endpoint_url
+
+
 def check_production_safety(settings: Settings, services: tuple[str, ...] = ("kinesis",)) -> None:
     """Refuse development-only defaults unless every endpoint the command calls (``services``,
     per-service ``AWS_ENDPOINT_URL_<SERVICE>`` overrides included) is this machine's emulator:
     the development card-token key is public (it is in this file), so tokens made with it can
     be reversed by anyone holding a list of card numbers."""
-    from fraudstream.aws import endpoint_for
-
     endpoints = [settings.endpoint_url, *(endpoint_for(s, settings) for s in services)]
     local = all(is_local_endpoint(e) for e in endpoints)
     if not local and settings.card_token_key.get_secret_value() == DEV_TOKEN_KEY:

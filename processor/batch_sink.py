@@ -48,7 +48,7 @@ from processor.decisions.engine import SEVERITY
 from processor.decisions.inputs import decision_inputs
 from processor.metrics import BatchSummary, ProcessorMetrics, report, summarize
 from processor.model_monitor import WindowReport, export, export_start, monitor_for
-from processor.pipeline import KIND, LABEL, QUARANTINE, TX
+from processor.rows import KIND, LABEL, QUARANTINE, TX
 from processor.shadow import ShadowScorer
 from processor.sink_state import SinkState, SinkStore, log_table
 from processor.sinks.alerts import AlertWriter

@@ -38,6 +38,7 @@ from fraudstream.events import EVENT_FIELD_NAMES
 from processor.kinesis import options as kinesis_options
 from processor.kinesis.errors import InvalidOptionError
 from processor.kinesis.source import KinesisStreamReader
+from processor.rows import LABEL, QUARANTINE, TX
 from processor.validation.arrow import EVENTS_OUT, LABELS_OUT, validate_events, validate_labels
 
 if TYPE_CHECKING:
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 
 STREAMS = ("transactions", "labels")
 DEFAULT_TASKS = 2
-TX, LABEL, QUARANTINE = "tx", "label", "quarantine"
 UTC_US = pa.timestamp("us", tz="UTC")
 ROW_SCHEMA = pa.schema(
     [

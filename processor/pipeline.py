@@ -17,11 +17,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 
 from fraudstream.settings import Settings
-from processor.event_source import LABEL, QUARANTINE, TX, options_from_settings
-
-KIND = "kind"
-DEDUP_KEY = "dedup_key"
-__all__ = ["KIND", "LABEL", "QUARANTINE", "TX", "build", "read_events"]
+from processor.event_source import options_from_settings
+from processor.rows import DEDUP_KEY
 
 
 def read_events(spark: SparkSession, settings: Settings) -> DataFrame:

@@ -3,7 +3,8 @@
 Records are buffered into PutRecords calls of at most 500 records and 5 MiB. A call can
 succeed partially: the response's ``FailedRecordCount`` and per-record ``ErrorCode`` say which
 records to send again, after an exponential backoff with full jitter. A throttled or dropped
-call as a whole is retried the same way. Records still failing after ``max_attempts`` raise
+call as a whole is retried the same way (the shared loop, :func:`fraudstream.retry.deliver`).
+Records still failing after ``max_attempts`` attempts in a row without progress raise
 :class:`~producer.errors.DeliveryError`: nothing is dropped silently.
 
 With ``aggregate=True`` (what the producer uses unless ``--no-aggregate``), records are packed
@@ -34,15 +35,16 @@ import random
 import threading
 import time
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from fraudstream import kpl
 from fraudstream.errors import ResourceMissingError
+from fraudstream.retry import Backoff, Undelivered, deliver, error_code, is_transient
 from producer.errors import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -53,16 +55,6 @@ MAX_RECORD_BYTES = 1024 * 1024
 AGGREGATE_MAX_BYTES = 40 * 25 * 1024  # 40 PUT payload units, under MAX_RECORD_BYTES
 SHARD_BYTES_PER_S = 1024 * 1024  # what a shard takes in a second (data + partition key)
 _AGGREGATE_SLACK = 16  # protobuf framing a user record adds beyond its data and key
-RETRYABLE_CALL_ERRORS = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "LimitExceededException",
-        "InternalFailure",
-        "ServiceUnavailable",
-        "KMSThrottlingException",
-    }
-)
 
 
 @dataclass
@@ -141,11 +133,9 @@ class KinesisWriter:
         self.client = client
         self.stream_name = stream_name
         self.max_attempts = max_attempts
-        self.base_backoff = base_backoff
-        self.max_backoff = max_backoff
+        self.backoff = Backoff(base=base_backoff, cap=max_backoff, rng=rng or random.Random())
         self.stats = WriterStats()
         self._sleep = sleep
-        self._rng = rng or random.Random()
         self._buffer: list[_Entry] = []
         self._buffer_bytes = 0
         self.aggregate = aggregate
@@ -332,10 +322,6 @@ class KinesisWriter:
             self._pool.shutdown(wait=True)
             self._pool = None
 
-    def _backoff(self, attempt: int) -> None:
-        ceiling = min(self.max_backoff, self.base_backoff * 2**attempt)
-        self._sleep(self._rng.uniform(0, ceiling))  # full jitter
-
     def _send(self, batch: list[_Entry]) -> None:
         stats = WriterStats()
         try:
@@ -345,17 +331,15 @@ class KinesisWriter:
                 self.stats.add(stats)
 
     def _deliver(self, batch: list[_Entry], stats: WriterStats) -> None:
-        pending = batch
-        for attempt in range(self.max_attempts):
-            if attempt:
-                self._backoff(attempt)
+        def send(pending: Sequence[_Entry]) -> list[_Entry]:
             stats.requests += 1
             try:
                 response = self._call(pending)
-            except _RetryableCall as error:
-                log.debug("PutRecords call failed (%s); retrying %d records", error, len(pending))
-                stats.retried += sum(e.count for e in pending)
-                continue
+            except Exception as error:
+                if is_transient(error):
+                    log.debug("PutRecords failed (%s); retrying %d records", error, len(pending))
+                    stats.retried += sum(e.count for e in pending)
+                raise
             failed = []
             for entry, result in zip(pending, response["Records"], strict=True):
                 if result.get("ErrorCode"):
@@ -367,17 +351,21 @@ class KinesisWriter:
                 if entry.shard_id is not None and result.get("ShardId") != entry.shard_id:
                     stats.misrouted += 1
                     self._remap = True  # resharded: list the shards again before the next put
-            if not failed:
-                return
             stats.retried += sum(e.count for e in failed)
-            pending = failed
-        undelivered = sum(e.count for e in pending)
-        stats.undelivered += undelivered
-        raise DeliveryError(
-            f"{undelivered} record(s) not delivered to stream {self.stream_name} after "
-            f"{self.max_attempts} attempts",
-            undelivered=undelivered,
-        )
+            return failed
+
+        try:
+            deliver(
+                send, batch, max_stalls=self.max_attempts, backoff=self.backoff, sleep=self._sleep
+            )
+        except Undelivered as error:
+            undelivered = sum(e.count for e in error.pending)
+            stats.undelivered += undelivered
+            raise DeliveryError(
+                f"{undelivered} record(s) not delivered to stream {self.stream_name} after "
+                f"{error.stalls} attempts without progress",
+                undelivered=undelivered,
+            ) from error
 
     def _missing(self) -> ResourceMissingError:
         return ResourceMissingError(
@@ -385,25 +373,13 @@ class KinesisWriter:
             "(start the local stack with `fraudstream stack up`?)"
         )
 
-    def _call(self, entries: list[_Entry]) -> dict[str, Any]:
+    def _call(self, entries: Sequence[_Entry]) -> dict[str, Any]:
         try:
             response: dict[str, Any] = self.client.put_records(
                 StreamName=self.stream_name, Records=[e.request() for e in entries]
             )
             return response
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code == "ResourceNotFoundException":
+            if error_code(error) == "ResourceNotFoundException":
                 raise self._missing() from error
-            if (
-                code in RETRYABLE_CALL_ERRORS
-                or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
-            ):
-                raise _RetryableCall(code) from error
             raise
-        except BotoCoreError as error:  # connection reset, timeout: the call may be retried
-            raise _RetryableCall(type(error).__name__) from error
-
-
-class _RetryableCall(Exception):
-    """A whole PutRecords call failed in a way worth retrying."""

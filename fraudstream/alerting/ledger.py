@@ -24,14 +24,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from fraudstream import aws
 from fraudstream.alerting.errors import AlertingError, LedgerUnavailableError
-from fraudstream.settings import Settings
-from fraudstream.stack.resources import (
+from fraudstream.alerts_table import (
     ALERTS_HASH_KEY,
     ALERTS_RANGE_KEY,
     ALERTS_RECENT_INDEX,
     ALERTS_RECENT_INDEX_HASH_KEY,
     ALERTS_TTL_ATTRIBUTE,
 )
+from fraudstream.settings import Settings
 
 BLOCK = "block"
 CLAIM_PREFIX = "notified#"

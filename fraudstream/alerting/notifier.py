@@ -28,10 +28,10 @@ from fraudstream.alerting.ledger import Cursor, Ledger
 from fraudstream.alerting.message import block_message
 from fraudstream.alerting.retry import RetryPolicy, Verdict
 from fraudstream.alerting.webhook import Webhook
+from fraudstream.alerts_table import ALERTS_TTL_ATTRIBUTE
 from fraudstream.events import format_time, parse_time
 from fraudstream.live.alerts import Alert, alert_from_item
 from fraudstream.settings import Settings
-from fraudstream.stack.resources import ALERTS_TTL_ATTRIBUTE
 
 log = logging.getLogger(__name__)
 

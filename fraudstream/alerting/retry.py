@@ -1,6 +1,8 @@
 """When to post a webhook message again, and after how long: pure, so it is tested directly.
 
-The rules (docs/adr/0005-block-alert-webhook.md):
+The statuses worth another try and the backoff are the platform's own
+(:mod:`fraudstream.retry`); what is particular to a webhook is ``Retry-After`` and the
+verdicts. The rules (docs/adr/0005-block-alert-webhook.md):
 
 - 2xx: delivered.
 - 429 and 5xx: the receiver is overloaded or broken and did not take the message; try again
@@ -22,6 +24,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import Enum
 
+from fraudstream.retry import Backoff, is_transient_status
+
 
 class Verdict(Enum):
     DELIVERED = "delivered"
@@ -34,10 +38,6 @@ class Verdict(Enum):
 class Decision:
     verdict: Verdict
     delay: float = 0.0  # seconds to wait before the next attempt (RETRY only)
-
-
-def is_transient_status(status: int) -> bool:
-    return status == 429 or 500 <= status <= 599
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -80,9 +80,10 @@ class RetryPolicy:
             raise ValueError("delays must not be negative")
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
-        """Delay after failed attempt number ``attempt`` (1-based): half fixed, half random."""
-        ceiling = min(self.cap, self.base * 2 ** (attempt - 1))
-        return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
+        """Delay after failed attempt number ``attempt`` (1-based): half fixed, half random
+        (the shared :class:`fraudstream.retry.Backoff` with equal jitter)."""
+        delays = Backoff(self.base, self.cap, rng=rng or random.Random(), jitter="equal")
+        return delays.delay(attempt)
 
     def decide(
         self,

@@ -22,14 +22,14 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from fraudstream import aws
-from fraudstream.errors import FraudstreamError
-from fraudstream.settings import Settings
-from fraudstream.stack.resources import (
+from fraudstream.alerts_table import (
     ALERTS_HASH_KEY,
     ALERTS_RANGE_KEY,
     ALERTS_RECENT_INDEX,
     ALERTS_RECENT_INDEX_HASH_KEY,
 )
+from fraudstream.errors import FraudstreamError
+from fraudstream.settings import Settings
 
 # Decisions the processor writes to the alerts table (processor.sinks.alerts.ALERT_DECISIONS;
 # the shared package imports no service, a test keeps the two equal).

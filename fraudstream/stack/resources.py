@@ -19,21 +19,17 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from fraudstream import aws, lake_tables
+from fraudstream.alerts_table import (
+    ALERTS_HASH_KEY,
+    ALERTS_RANGE_KEY,
+    ALERTS_RECENT_INDEX,
+    ALERTS_RECENT_INDEX_HASH_KEY,
+    ALERTS_TTL_ATTRIBUTE,
+)
 from fraudstream.errors import StackError
 from fraudstream.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# DynamoDB alerts table layout. A replayed decision for the same transaction writes the same
-# (card_id, alert_key) item, and one card's alerts read back in time order.
-ALERTS_HASH_KEY = "card_id"
-ALERTS_RANGE_KEY = "alert_key"  # "<event_time RFC 3339>#<transaction_id>"
-ALERTS_TTL_ATTRIBUTE = "expires_at"
-# The latest alerts across all cards (the live view): a global secondary index keyed by the
-# decision ("review" / "block") and sorted by alert_key, so the newest N of each outcome is one
-# Query with ScanIndexForward=False and Limit=N, whatever the table's size (docs/adr/0004).
-ALERTS_RECENT_INDEX = "recent-by-decision"
-ALERTS_RECENT_INDEX_HASH_KEY = "decision"
 
 # Glue tables: Delta tables at s3://<bucket>/<prefix>, which Athena (engine 3) reads natively: the
 # files and partitions come from the table's _delta_log, so there is no crawler, no projection and

@@ -33,7 +33,7 @@ from ml_model.features import entries as E
 from ml_model.features.entries import EntryLog
 from ml_model.features.geo import haversine_km
 from ml_model.features.keys import KeyIndex
-from ml_model.features.pairs import LastSeen, card_of, category_key, merchant_key
+from ml_model.features.pairs import LastSeen, category_key, merchant_key
 from ml_model.features.rings import NEVER, PeriodRings
 from ml_model.features.schema import (
     CARD_WINDOWS,
@@ -478,8 +478,3 @@ def _seen(
     before = np.maximum(before, 0)
     same = valid & (rank[before] == row_rank) & (value_s[p] >= 0)
     return same & (t_sorted[before] // DAY_MS >= day - LOOKBACK_DAYS)
-
-
-def card_slots_of_pairs(keys: np.ndarray) -> np.ndarray:
-    """Card slot of each pair key (for tests and state inspection)."""
-    return card_of(keys)

@@ -194,7 +194,7 @@ def _merchant_columns(
 
     # this batch's transactions in each window (not in the rings yet)
     offset = config.label_delay_ms + LOOKBACK_MS + 2 * DAY_MS
-    merchants, rank = np.unique(slot, return_inverse=True)
+    _, rank = np.unique(slot, return_inverse=True)
     t_min = int(t.min())
     span = int(t.max()) - t_min + offset + 2
     order = np.lexsort((t, rank))
@@ -257,4 +257,3 @@ def _merchant_columns(
     out[:, FEATURE_INDEX["merchant_days_since_first_fraud"]] = np.where(
         known, (t - oldest) / DAY_MS, UNKNOWN
     )
-    del merchants

@@ -18,7 +18,6 @@ for the rows at or above the review threshold (or all rows, or none: ``reasons=`
 from __future__ import annotations
 
 import logging
-import random
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +28,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from fraudstream.retry import Backoff, GaveUp, is_transient, retry
 from ml_model.artifact import ModelBundle, load_model
 from ml_model.errors import ArtifactError, FeatureCountError, ScoringUnavailable
 from ml_model.features.schema import FEATURE_NAMES
@@ -45,7 +45,6 @@ ENDPOINT = "endpoint"
 FALLBACK = "fallback"
 #: SageMaker's InvokeEndpoint limit is 6 MB; leave room for headers and rounding.
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024 - 64 * 1024
-_RETRY_STATUS = {429, 500, 502, 503, 504}
 _VERSION = re.compile(r"model_version=([^;,\s]+)")
 
 Reasons = Literal["flagged", "all", "none"]
@@ -141,8 +140,7 @@ class ScoringClient:
         self._fallback: ModelBundle | None = fallback if isinstance(fallback, ModelBundle) else None
         self.breaker = breaker or CircuitBreaker()
         self.retries = retries
-        self.backoff_seconds = backoff_seconds
-        self.max_backoff_seconds = max_backoff_seconds
+        self.backoff = Backoff(base=backoff_seconds, cap=max_backoff_seconds)
         self.max_payload_bytes = max_payload_bytes
         self.max_rows_per_request = max_rows_per_request
         self.reasons = reasons
@@ -205,7 +203,7 @@ class ScoringClient:
             status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
             code = error.response.get("Error", {}).get("Code", "")
             raise EndpointFailure(
-                f"HTTP {status} {code}: {error}", retry=status in _RETRY_STATUS
+                f"HTTP {status} {code}: {error}", retry=is_transient(error)
             ) from error
         except BotoCoreError as error:  # timeouts, refused connections, dropped connections
             raise EndpointFailure(f"{type(error).__name__}: {error}", retry=True) from error
@@ -223,23 +221,29 @@ class ScoringClient:
         return scores, version or (match.group(1) if match else "unknown")
 
     def _call_with_retries(self, body: bytes, rows: int) -> tuple[np.ndarray, str]:
-        attempt = 0
-        while True:
+        def once() -> tuple[np.ndarray, str]:
             self.counts["requests"] += 1
-            try:
-                scores, version = self._invoke(body)
-                if len(scores) != rows:
-                    raise EndpointFailure(
-                        f"endpoint returned {len(scores)} scores for {rows} rows", retry=False
-                    )
-                return scores, version
-            except EndpointFailure as failure:
-                if not failure.retry or attempt >= self.retries:
-                    raise
-                delay = min(self.max_backoff_seconds, self.backoff_seconds * 2**attempt)
-                self._sleep(random.uniform(0, delay))  # full jitter
-                attempt += 1
-                self.counts["retries"] += 1
+            scores, version = self._invoke(body)
+            if len(scores) != rows:
+                raise EndpointFailure(
+                    f"endpoint returned {len(scores)} scores for {rows} rows", retry=False
+                )
+            return scores, version
+
+        def counted(attempt: int, error: BaseException) -> None:
+            self.counts["retries"] += 1
+
+        try:
+            return retry(
+                once,
+                max_attempts=self.retries + 1,
+                backoff=self.backoff,
+                sleep=self._sleep,
+                transient=lambda error: isinstance(error, EndpointFailure) and error.retry,
+                on_retry=counted,
+            )
+        except GaveUp as gave_up:
+            raise gave_up.last from gave_up.last.__cause__
 
     # --- the batch API ---------------------------------------------------------------------
     def score(self, rows: Any) -> ScoredBatch:

@@ -18,7 +18,6 @@ Protocol (the handbook's, chapter 3, generalised to a longer training window):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -296,7 +295,3 @@ def write_scores(frame: pd.DataFrame, path: str | Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), out)
     return out
-
-
-def write_summary(result: BacktestResult, path: Path) -> None:
-    path.write_text(json.dumps(result.summary(), indent=2, default=float) + "\n")

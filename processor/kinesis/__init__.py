@@ -5,8 +5,10 @@ Layers (STYLE item 1):
 - :mod:`.source` adapts to Spark's Python data source API, and nothing more;
 - :mod:`.planner` plans micro-batches on the driver, :mod:`.shard_reader` runs the per-shard
   fetch and replay loops, :mod:`.consumer` makes the Kinesis calls and sorts their failures;
-- :mod:`.offsets`, :mod:`.options`, :mod:`.records` and :mod:`.metrics` are pure;
-- :mod:`.testing` ships an AWS-faithful Kinesis double and a manual clock.
+- :mod:`.offsets`, :mod:`.options`, :mod:`.records` and :mod:`.metrics` are pure.
+
+The tests' AWS-faithful Kinesis double and manual clock are in
+``tests/processor/kinesis/fake_kinesis.py``.
 
 Design notes: ``docs/adr/0002-kinesis-source.md``. pyspark is imported only when the Spark
 adapter is used, so the pure modules stay light.

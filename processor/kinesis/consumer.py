@@ -1,6 +1,7 @@
 """Kinesis calls for one stream, and what each failure means (the loops are in shard_reader).
 
-Failures are sorted by what fixes them (STYLE item 6):
+Failures are sorted by what fixes them (STYLE item 6), with the platform's one classifier of
+AWS errors and one backoff (:mod:`fraudstream.retry`):
 
 - ``ProvisionedThroughputExceededException`` (and other throttles): that shard alone backs off,
   exponentially with jitter; the other shards keep going.
@@ -17,21 +18,17 @@ shard behind it.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import BotoCoreError, ClientError
 
+from fraudstream import retry
 from fraudstream.aws import client
+from fraudstream.retry import Streak
 from fraudstream.settings import load_settings
 from processor.kinesis.errors import KinesisReadError
 from processor.kinesis.offsets import ShardInfo, ShardPosition, StartSpec, StreamIdentity
@@ -39,17 +36,6 @@ from processor.kinesis.options import SourceOptions
 
 log = logging.getLogger(__name__)
 
-THROTTLE_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "LimitExceededException",
-        "KMSThrottlingException",
-    }
-)
-TRANSIENT_CODES = frozenset(
-    {"InternalFailure", "InternalFailureException", "ServiceUnavailable", "InternalServerError"}
-)
 MAX_TRANSIENT_RETRIES = 3
 MAX_ITERATOR_REFRESHES = 5
 
@@ -73,21 +59,12 @@ def make_client(options: SourceOptions, max_pool_connections: int = 16) -> Any:
     return client("kinesis", settings, max_attempts=1, max_pool_connections=max_pool_connections)
 
 
-@dataclass
-class Backoff:
-    """Exponential backoff with full jitter; ``attempts`` resets on success."""
+class Backoff(Streak):
+    """A throttled shard's backoff: 0.2 s doubling to 10 s, full jitter (the shared policy,
+    :mod:`fraudstream.retry`), counted per shard and reset by its next success."""
 
-    base_s: float = 0.2
-    cap_s: float = 10.0
-    attempts: int = 0
-    rng: random.Random = field(default_factory=random.Random)
-
-    def next_delay(self) -> float:
-        self.attempts += 1
-        return float(self.rng.uniform(0, min(self.cap_s, self.base_s * 2 ** (self.attempts - 1))))
-
-    def reset(self) -> None:
-        self.attempts = 0
+    def __init__(self, base_s: float = 0.2, cap_s: float = 10.0) -> None:
+        super().__init__(retry.Backoff(base=base_s, cap=cap_s))
 
 
 @dataclass
@@ -115,38 +92,42 @@ class KinesisShards:
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         """Call ``operation``; retry transient failures; raise the loop's signals."""
-        backoff = Backoff(base_s=0.1, cap_s=2.0)
-        while True:
+
+        def once() -> dict[str, Any]:
             try:
                 result: dict[str, Any] = getattr(self.client, operation)(**kwargs)
-                return result
             except ClientError as error:
-                code = error.response.get("Error", {}).get("Code", "")
-                status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-                if code in THROTTLE_CODES:
-                    raise Throttled(code) from error
-                if code == "ExpiredIteratorException":
-                    raise IteratorExpired(code) from error
-                transient = code in TRANSIENT_CODES or (isinstance(status, int) and status >= 500)
-                if not transient or backoff.attempts >= MAX_TRANSIENT_RETRIES:
-                    raise KinesisReadError(
-                        f"Kinesis {operation} on stream {self.stream_name} failed: {code}: "
-                        f"{error.response.get('Error', {}).get('Message', error)}"
-                    ) from error
-                failure: Exception = error
-            except (ConnectionError, ReadTimeoutError) as error:
-                if backoff.attempts >= MAX_TRANSIENT_RETRIES:
-                    raise KinesisReadError(
-                        f"Kinesis {operation} on stream {self.stream_name} failed: {error}"
-                    ) from error
-                failure = error
-            except BotoCoreError as error:
-                raise KinesisReadError(
-                    f"Kinesis {operation} on stream {self.stream_name} failed: {error}"
-                ) from error
-            delay = backoff.next_delay()
-            log.warning("Kinesis %s failed (%s); retrying in %.2fs", operation, failure, delay)
-            self.sleep(delay)
+                if retry.is_throttling(error):
+                    raise Throttled(retry.error_code(error)) from error
+                if retry.error_code(error) == "ExpiredIteratorException":
+                    raise IteratorExpired("ExpiredIteratorException") from error
+                raise
+            return result
+
+        def failed(error: BaseException) -> KinesisReadError:
+            detail = str(error)
+            if isinstance(error, ClientError):
+                message = error.response.get("Error", {}).get("Message", error)
+                detail = f"{retry.error_code(error)}: {message}"
+            return KinesisReadError(
+                f"Kinesis {operation} on stream {self.stream_name} failed: {detail}"
+            )
+
+        def warn(attempt: int, error: BaseException) -> None:
+            log.warning("Kinesis %s failed (%s); retrying (%d)", operation, error, attempt)
+
+        try:
+            return retry.retry(
+                once,
+                max_attempts=MAX_TRANSIENT_RETRIES + 1,
+                backoff=retry.Backoff(base=0.1, cap=2.0),
+                sleep=self.sleep,
+                on_retry=warn,
+            )
+        except retry.GaveUp as gave_up:
+            raise failed(gave_up.last) from gave_up.last
+        except (ClientError, BotoCoreError) as error:
+            raise failed(error) from error
 
     def identity(self) -> StreamIdentity:
         """The stream's ARN and creation time."""

@@ -27,11 +27,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraudstream import aws
+from fraudstream.alerts_table import ALERTS_HASH_KEY, ALERTS_RANGE_KEY, ALERTS_TTL_ATTRIBUTE
 from fraudstream.events import format_time
+from fraudstream.retry import Backoff, Undelivered, deliver
 from fraudstream.settings import Settings
-from fraudstream.stack.resources import ALERTS_HASH_KEY, ALERTS_RANGE_KEY, ALERTS_TTL_ATTRIBUTE
 from processor.errors import ProcessorError, SinkError
-from processor.sinks.retry import Backoff, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -253,37 +253,31 @@ class AlertWriter:
         return result
 
     def _write_batch(self, batch: list[Item]) -> AlertWriteResult:
-        stats = AlertWriteResult()
-        pending = [{"PutRequest": {"Item": item}} for item in batch]
-        stalled = 0
-        while pending:
-            stats.requests += 1
-            try:
-                response = self._dynamodb.batch_write_item(RequestItems={self.table: pending})
-            except Exception as error:
-                if not is_transient(error):
-                    raise SinkError(
-                        f"alerts: BatchWriteItem to {self.table} failed: {error}"
-                    ) from error
-                stats.throttled += 1
-                stalled += 1
-                if stalled >= self.max_attempts:
-                    raise SinkError(
-                        f"alerts: BatchWriteItem to {self.table} failed {stalled} times in a row: "
-                        f"{error}"
-                    ) from error
-                self.sleep(self.backoff.delay(stalled))
-                continue
-            unprocessed = response.get("UnprocessedItems", {}).get(self.table, [])
-            if not unprocessed:
-                break
-            stats.unprocessed += len(unprocessed)
-            stalled = stalled + 1 if len(unprocessed) >= len(pending) else 0
-            if stalled >= self.max_attempts:
+        def send(pending: Sequence[Item]) -> list[Item]:
+            response = self._dynamodb.batch_write_item(RequestItems={self.table: list(pending)})
+            unprocessed: list[Item] = response.get("UnprocessedItems", {}).get(self.table, [])
+            return unprocessed
+
+        try:
+            done = deliver(
+                send,
+                [{"PutRequest": {"Item": item}} for item in batch],
+                max_stalls=self.max_attempts,
+                backoff=self.backoff,
+                sleep=self.sleep,
+            )
+        except Undelivered as error:
+            if error.last is not None:
                 raise SinkError(
-                    f"alerts: {len(unprocessed)} item(s) still unprocessed by {self.table} "
-                    f"after {stalled} attempts without progress"
-                )
-            pending = unprocessed
-            self.sleep(self.backoff.delay(max(1, stalled)))
-        return stats
+                    f"alerts: BatchWriteItem to {self.table} failed {error.stalls} times in a "
+                    f"row: {error.last}"
+                ) from error.last
+            raise SinkError(
+                f"alerts: {len(error.pending)} item(s) still unprocessed by {self.table} "
+                f"after {error.stalls} attempts without progress"
+            ) from error
+        except Exception as error:
+            raise SinkError(f"alerts: BatchWriteItem to {self.table} failed: {error}") from error
+        return AlertWriteResult(
+            requests=done.calls, unprocessed=done.requeued, throttled=done.failed_calls
+        )

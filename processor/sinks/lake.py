@@ -46,10 +46,10 @@ from fraudstream import aws, lake_tables
 from fraudstream.lake import delta_log, tables
 from fraudstream.lake.delta_log import DataFile
 from fraudstream.lake.errors import LegacyLayoutError
+from fraudstream.retry import Backoff, GaveUp, is_transient, retry
 from fraudstream.settings import Settings
 from processor.crash import from_setting
 from processor.errors import ProcessorError, SinkError
-from processor.sinks.retry import Backoff, GaveUp, is_transient, retry
 
 log = logging.getLogger(__name__)
 

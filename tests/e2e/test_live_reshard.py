@@ -4,7 +4,7 @@ order they were sent, and the features those of the training builder.
 
 The emulator's Kinesis does not reshard faithfully (moto keeps routing puts to a closed parent
 and renumbers its records), so Kinesis here is the project's documented double,
-:class:`processor.kinesis.testing.FakeKinesis`, served over HTTP and reached through
+:class:`tests.processor.kinesis.fake_kinesis.FakeKinesis`, served over HTTP and reached through
 ``AWS_ENDPOINT_URL_KINESIS``; the lake, the alerts table and everything else are the emulator's,
 and the producer and the processor are the real commands.
 """
@@ -27,11 +27,11 @@ from fraudstream.readback import lake_table
 from fraudstream.settings import Settings
 from fraudstream.stream_dump import read_stream
 from ml_model.artifact import load_model
-from processor.kinesis.testing import HASH_MAX, FakeKinesis
 from producer.simulated import watermark_for
 from tests.conftest import new_sinks
 from tests.e2e import parity
 from tests.e2e.runs import drain, shards_read, start
+from tests.processor.kinesis.fake_kinesis import HASH_MAX, FakeKinesis
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

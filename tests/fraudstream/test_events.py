@@ -13,7 +13,6 @@ from fraudstream.events import (
     format_time,
     parse_event,
     redact_card_numbers,
-    spark_schema,
 )
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -111,15 +110,12 @@ def test_offsets_are_normalised_to_utc() -> None:
         format_time(datetime(2026, 1, 1))  # noqa: DTZ001
 
 
-def test_arrow_and_spark_schemas_derive_from_one_definition() -> None:
+def test_arrow_schema_derives_from_the_contract_fields() -> None:
     arrow = arrow_schema()
-    spark = spark_schema()
     assert tuple(arrow.names) == EVENT_FIELD_NAMES
-    assert tuple(spark.fieldNames()) == EVENT_FIELD_NAMES
     assert arrow.field("amount").type == pa.float64()
     assert arrow.field("event_time").type == pa.timestamp("us", tz="UTC")
     assert not arrow.field("card_id").nullable and arrow.field("lat").nullable
-    assert [f.nullable for f in spark.fields] == [f.nullable for f in arrow]
     table = pa.Table.from_pylist([event().to_dict() | {"event_time": event().event_time}], arrow)
     assert table.num_rows == 1
 

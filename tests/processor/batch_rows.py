@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 
 from fraudstream.events import arrow_schema
-from processor.pipeline import KIND, LABEL, QUARANTINE, TX
+from processor.rows import KIND, LABEL, QUARANTINE, TX
 from producer.generator import GeneratedTransaction
 
 UTC_US = pa.timestamp("us", tz="UTC")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -117,12 +118,10 @@ def test_missing_stream_is_a_clear_error(local_stack: Settings) -> None:
 
 
 def test_backoff_is_capped_full_jitter(local_stack: Settings) -> None:
-    sleeps: list[float] = []
     client = aws.client("kinesis", local_stack, max_attempts=1)
-    out = KinesisWriter(client, "s", base_backoff=0.1, max_backoff=0.5, sleep=sleeps.append)
-    for attempt in range(1, 8):
-        out._backoff(attempt)
-    assert all(0 <= s <= 0.5 for s in sleeps) and max(sleeps) > 0
+    out = KinesisWriter(client, "s", base_backoff=0.1, max_backoff=0.5, rng=random.Random(7))
+    sleeps = [out.backoff.delay(attempt) for attempt in range(1, 40)]
+    assert all(0 <= s <= 0.5 for s in sleeps) and max(sleeps) > 0.1
     assert MAX_BATCH_RECORDS == 500
 
 
@@ -132,7 +131,7 @@ def test_a_reshard_is_noticed_and_the_shard_map_listed_again() -> None:
     ones right. Nothing is lost."""
     from fraudstream.settings import load_settings
     from fraudstream.stream_dump import read_stream as read_all
-    from processor.kinesis.testing import FakeKinesis
+    from tests.processor.kinesis.fake_kinesis import FakeKinesis
 
     fake = FakeKinesis()
     fake.create_stream("tx", 2)

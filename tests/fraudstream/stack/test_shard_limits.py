@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from fraudstream import aws
 from fraudstream.settings import Settings
 from fraudstream.stack.shard_limits import GET_BYTES_PER_S, PUT_BYTES_PER_S, ShardLimits
-from processor.kinesis.testing import ManualClock
+from tests.processor.kinesis.fake_kinesis import ManualClock
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from processor.kinesis.consumer import KinesisShards, make_client
 from processor.kinesis.options import SourceOptions
 from processor.kinesis.planner import Planner
-from processor.kinesis.testing import FakeKinesis, ManualClock
+from tests.processor.kinesis.fake_kinesis import FakeKinesis, ManualClock
 
 STREAM = "tx"
 

@@ -12,7 +12,7 @@ from pyspark.errors import AnalysisException, StreamingQueryException
 from fraudstream import aws, kpl
 from fraudstream.settings import Settings
 from processor.kinesis.metrics import from_progress
-from processor.kinesis.testing import FakeKinesis
+from tests.processor.kinesis.fake_kinesis import FakeKinesis
 
 from .spark_helpers import (
     MemorySink,

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 
 from fraudstream import aws
+from fraudstream.retry import Backoff
 from fraudstream.settings import Settings
 from fraudstream.stack.fault_proxy import aws_json_error, fault_proxy, unprocessed_items
 from fraudstream.stack.resources import ensure_resources
@@ -22,7 +23,6 @@ from processor.sinks.alerts import (
     alert_key,
     chunks,
 )
-from processor.sinks.retry import Backoff
 from tests.processor.sinks.rows import transactions
 
 

@@ -18,6 +18,7 @@ from fraudstream.lake.delta_log import app_tag
 from fraudstream.lake.errors import LegacyLayoutError
 from fraudstream.lake.tables import open_table, spark_query_id
 from fraudstream.readback import lake_table
+from fraudstream.retry import Backoff
 from fraudstream.settings import Settings, load_settings
 from fraudstream.stack.fault_proxy import (
     Fault,
@@ -37,7 +38,6 @@ from processor.sinks.lake import (
     encode,
     plan,
 )
-from processor.sinks.retry import Backoff
 from tests.processor.sinks.rows import START, transactions
 
 
