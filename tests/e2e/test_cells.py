@@ -32,12 +32,12 @@ from fraudstream.readback import alert_ids, lake_table
 from fraudstream.settings import Settings
 from fraudstream.stream_dump import read_stream
 from ml_model.artifact import load_model
-from processor.kinesis.testing import FakeKinesis
 from producer.simulated import watermark_for
 from tests.conftest import new_sinks
 from tests.e2e import parity
 from tests.e2e.runs import shards_read, start
 from tests.e2e.test_live_reshard import shard, wait_for
+from tests.processor.kinesis.fake_kinesis import FakeKinesis
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
