@@ -9,7 +9,7 @@ cannot drift) and :func:`serve` exposes them over HTTP for Prometheus.
 End-to-end latency is measured per transaction from its Kinesis arrival
 (``arrival_time``, ApproximateArrivalTimestamp) to the moment the batch's sinks committed.
 Late and duplicate counts come from the query's progress (:func:`progress_drops`), which Spark
-reports after the batch, e.g. from a ``StreamingQueryListener``.
+reports after the batch (read by :mod:`processor.progress`).
 """
 
 from __future__ import annotations
