@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from fraudstream.lake.render import ResultSet
-from fraudstream.rules.lake_source import sql_parameters
+from fraudstream.rules.lake_source import one_per_transaction, run_window, window_filter
 from fraudstream.settings import Settings
 from ml_model.data.history import History, from_generator
 from ml_model.errors import DataError
@@ -25,7 +25,7 @@ _EVENT = ("merchant_category", "channel", "country", "lat", "lon")
 def history_sql() -> str:
     """Transactions with their label, if any. Parameters as ``fraudstream rules test``'s:
     first and last event date, then the window's start and end (UTC; end excluded)."""
-    return """SELECT
+    return f"""SELECT
     t.transaction_id,
     t.card_id,
     t.merchant_id,
@@ -48,16 +48,12 @@ LEFT JOIN (
     FROM labels
     GROUP BY transaction_id
 ) AS l ON l.transaction_id = t.transaction_id
-WHERE t.dt BETWEEN ? AND ?
-  AND t.event_time >= CAST(? AS timestamp)
-  AND t.event_time < CAST(? AS timestamp)
-"""
+{window_filter("t")}"""  # noqa: S608
 
 
 def history_from_result(result: ResultSet, source: str) -> History:
     """The fully labelled stretch of the query's rows, as generator-format history."""
-    frame = pd.DataFrame.from_records(result.rows, columns=list(result.columns))
-    frame = frame.drop_duplicates("transaction_id", keep="first", ignore_index=True)
+    frame = one_per_transaction(result)
     if frame.empty:
         raise DataError(f"{source}: no transactions in the window")
     frame["event_time"] = pd.to_datetime(frame["event_time"], utc=True)
@@ -80,9 +76,5 @@ def read_lake_history(
     settings: Settings, since: datetime | None, until: datetime | None
 ) -> History:
     """Labelled history of the lake in ``settings.bucket``, event time in ``[since, until)``."""
-    from fraudstream.lake import query
-    from fraudstream.lake.storage import LakeStore
-
-    store = LakeStore.from_settings(settings)
-    result = query.run(history_sql(), sql_parameters(since, until), store.dataset)
+    result = run_window(settings, history_sql(), since, until)
     return history_from_result(result, f"lake s3://{settings.bucket}")

@@ -8,14 +8,14 @@ from datetime import datetime
 import pandas as pd
 
 from fraudstream.lake.render import ResultSet
-from fraudstream.rules.lake_source import sql_parameters
+from fraudstream.rules.lake_source import one_per_transaction, run_window, window_filter
 from fraudstream.settings import Settings
 
 
 def compare_sql() -> str:
     """Labelled shadow rows. Parameters: first and last event date (``YYYY-MM-DD``), then the
     window's start and end (``YYYY-MM-DD HH:MM:SS``, UTC; end excluded)."""
-    return """SELECT
+    return f"""SELECT
     s.transaction_id,
     s.card_id,
     s.event_time,
@@ -31,16 +31,12 @@ JOIN (
     FROM labels
     GROUP BY transaction_id
 ) AS l ON l.transaction_id = s.transaction_id
-WHERE s.dt BETWEEN ? AND ?
-  AND s.event_time >= CAST(? AS timestamp)
-  AND s.event_time < CAST(? AS timestamp)
-"""
+{window_filter("s")}"""  # noqa: S608
 
 
 def frame_from_result(result: ResultSet) -> pd.DataFrame:
     """One row per transaction (a repeat dropped), event time as epoch milliseconds."""
-    frame = pd.DataFrame.from_records(result.rows, columns=list(result.columns))
-    frame = frame.drop_duplicates("transaction_id", keep="first", ignore_index=True)
+    frame = one_per_transaction(result)
     event = pd.to_datetime(frame["event_time"], utc=True)
     frame["event_ms"] = (event.astype("int64") // 1_000_000) if len(frame) else []
     return frame
@@ -49,8 +45,4 @@ def frame_from_result(result: ResultSet) -> pd.DataFrame:
 def read_shadow(settings: Settings, since: datetime | None, until: datetime | None) -> pd.DataFrame:
     """Labelled shadow rows of the lake in ``settings.bucket`` with event time in
     ``[since, until)``, from the tables' committed versions."""
-    from fraudstream.lake import query
-    from fraudstream.lake.storage import LakeStore
-
-    store = LakeStore.from_settings(settings)
-    return frame_from_result(query.run(compare_sql(), sql_parameters(since, until), store.dataset))
+    return frame_from_result(run_window(settings, compare_sql(), since, until))

@@ -50,10 +50,18 @@ LEFT JOIN (
     FROM labels
     GROUP BY transaction_id
 ) AS l ON l.transaction_id = t.transaction_id
-WHERE t.dt BETWEEN ? AND ?
-  AND t.event_time >= CAST(? AS timestamp)
-  AND t.event_time < CAST(? AS timestamp)
-"""  # noqa: S608
+{window_filter("t")}"""  # noqa: S608
+
+
+def window_filter(alias: str) -> str:
+    """The WHERE clause of a lake query over table ``alias`` in an event-time window: the
+    partition dates, then the window itself, taking :func:`sql_parameters`' four values in
+    their order (every windowed lake query uses this one clause, so they cannot drift)."""
+    return (
+        f"WHERE {alias}.dt BETWEEN ? AND ?\n"
+        f"  AND {alias}.event_time >= CAST(? AS timestamp)\n"
+        f"  AND {alias}.event_time < CAST(? AS timestamp)\n"
+    )
 
 
 def sql_parameters(since: datetime | None, until: datetime | None) -> tuple[str, ...]:
@@ -70,13 +78,19 @@ def sql_parameters(since: datetime | None, until: datetime | None) -> tuple[str,
     )
 
 
+def one_per_transaction(result: ResultSet) -> pd.DataFrame:
+    """The query's rows as a frame, a transaction's repeat (the lake is at-least-once per
+    query, a replayed label joins twice) dropped, the first kept."""
+    frame = pd.DataFrame.from_records(result.rows, columns=list(result.columns))
+    return frame.drop_duplicates("transaction_id", keep="first", ignore_index=True)
+
+
 def rows_from_result(result: ResultSet, source: str) -> LabelledRows:
     """The query's rows as columns, one row per transaction (a repeat is dropped)."""
     missing = [c for c in (*_KEYS, *FEATURE_NAMES) if c not in result.columns]
     if missing:
         raise ValueError(f"the backtest query lacks column(s): {', '.join(missing)}")
-    frame = pd.DataFrame.from_records(result.rows, columns=list(result.columns))
-    frame = frame.drop_duplicates("transaction_id", keep="first", ignore_index=True)
+    frame = one_per_transaction(result)
     event = pd.to_datetime(frame["event_time"], utc=True)
     versions = sorted({str(v) for v in frame["model_version"].dropna().unique()})
     return LabelledRows(
@@ -95,9 +109,17 @@ def rows_from_result(result: ResultSet, source: str) -> LabelledRows:
 def read_lake(settings: Settings, since: datetime | None, until: datetime | None) -> LabelledRows:
     """Labelled transactions of the lake in ``settings.bucket`` with event time in
     ``[since, until)`` (either end open when None), from the tables' committed versions."""
+    result = run_window(settings, backtest_sql(), since, until)
+    return rows_from_result(result, f"lake s3://{settings.bucket}")
+
+
+def run_window(
+    settings: Settings, sql: str, since: datetime | None, until: datetime | None
+) -> ResultSet:
+    """Run a windowed statement (one ending in :func:`window_filter`) over the lake in
+    ``settings.bucket``, each table at its committed version."""
     from fraudstream.lake import query
     from fraudstream.lake.storage import LakeStore
 
     store = LakeStore.from_settings(settings)
-    result = query.run(backtest_sql(), sql_parameters(since, until), store.dataset)
-    return rows_from_result(result, f"lake s3://{settings.bucket}")
+    return query.run(sql, sql_parameters(since, until), store.dataset)
