@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from fraudstream import lake_tables
 from fraudstream.cli.context import CliContext
 from fraudstream.errors import FraudstreamError
 from fraudstream.lake import named, render
@@ -28,14 +29,7 @@ _WHERE = (
     "(AWS_ENDPOINT_URL_S3 wins; unset means AWS)."
 )
 
-_TABLES = (  # lake_tables.json order
-    "transactions",
-    "aggregates",
-    "quarantine",
-    "labels",
-    "model_monitoring",
-    "shadow_scores",
-)
+_TABLES = lake_tables.table_names()  # the contract's order; a new table needs no edit here
 
 _format_option = click.option(
     "--format",
@@ -179,11 +173,10 @@ def tables(obj: CliContext, fmt: str) -> None:
     Rows come from the transaction log's statistics (no data is read). A table with nothing
     written yet shows zero rows; it is still queryable.
     """
-    from fraudstream import lake_tables
     from fraudstream.lake.storage import LakeStore
 
     store = LakeStore.from_settings(obj.settings)
-    stats = [store.stats(name) for name in lake_tables.table_names()]
+    stats = [store.stats(name) for name in _TABLES]
     result = render.ResultSet(
         columns=("table", "version", "files", "rows", "bytes", "partitions", "first", "last"),
         rows=[
