@@ -9,6 +9,7 @@ import os
 import signal
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,34 @@ from processor.windows import WindowSpec
 LAKE_TABLES = ("transactions", "labels", "quarantine", "aggregates")
 VOLATILE = ("processed_at",)
 """Lake columns that hold the wall clock of the write, so differ between any two runs."""
+
+
+def wait_for(ready: Callable[[], bool], what: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def shard(number: int) -> str:
+    return f"shardId-{number:012d}"
+
+
+def double_kinesis_run(
+    base: Settings, model_dir: Path, tx: str, labels: str, watermark: str
+) -> Settings:
+    """Settings of a processor reading ``tx`` and ``labels`` from the Kinesis double (reached
+    through ``AWS_ENDPOINT_URL_KINESIS``) in small batches, ``base``'s sinks, no metrics port."""
+    return base.model_copy(
+        update={
+            "stream_name": tx,
+            "labels_stream_name": labels,
+            "model_dir": model_dir,
+            "watermark": watermark,
+            "max_records_per_trigger": 300,
+            "metrics_port": 0,
+        }
+    )
 
 
 def start(settings: Settings, name: str, *args: str) -> Child:

@@ -35,8 +35,7 @@ from ml_model.artifact import load_model
 from producer.simulated import watermark_for
 from tests.conftest import new_sinks
 from tests.e2e import parity
-from tests.e2e.runs import shards_read, start
-from tests.e2e.test_live_reshard import shard, wait_for
+from tests.e2e.runs import double_kinesis_run, shard, shards_read, start, wait_for
 from tests.processor.kinesis.fake_kinesis import FakeKinesis
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -75,15 +74,12 @@ def test_two_cells_through_a_merge_across_their_cut(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_KINESIS", kinesis_url)  # children inherit it
-    run = new_sinks(local_stack, tmp_path).model_copy(
-        update={
-            "stream_name": TX,
-            "labels_stream_name": LABELS,
-            "model_dir": generator_model_dir,
-            "watermark": watermark_for(RATE, CARDS, wall_seconds=30),
-            "max_records_per_trigger": 300,
-            "metrics_port": 0,
-        }
+    run = double_kinesis_run(
+        new_sinks(local_stack, tmp_path),
+        generator_model_dir,
+        TX,
+        LABELS,
+        watermark_for(RATE, CARDS, wall_seconds=30),
     )
     cells = [run.model_copy(update={"hash_range": f"{i}/2"}) for i in range(2)]
     client = aws.client("kinesis", run)

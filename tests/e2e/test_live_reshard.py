@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,7 +29,7 @@ from ml_model.artifact import load_model
 from producer.simulated import watermark_for
 from tests.conftest import new_sinks
 from tests.e2e import parity
-from tests.e2e.runs import drain, shards_read, start
+from tests.e2e.runs import double_kinesis_run, drain, shard, shards_read, start, wait_for
 from tests.processor.kinesis.fake_kinesis import HASH_MAX, FakeKinesis
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -49,17 +48,6 @@ def kinesis_url() -> Iterator[str]:
         yield url
 
 
-def wait_for(ready: Callable[[], bool], what: str, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
-
-
-def shard(number: int) -> str:
-    return f"shardId-{number:012d}"
-
-
 def test_split_and_merge_while_running_then_kill_and_restart(
     kinesis_url: str,
     local_stack: Settings,
@@ -68,15 +56,12 @@ def test_split_and_merge_while_running_then_kill_and_restart(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_KINESIS", kinesis_url)  # children inherit it
-    run = new_sinks(local_stack, tmp_path).model_copy(
-        update={
-            "stream_name": TX,
-            "labels_stream_name": LABELS,
-            "model_dir": generator_model_dir,
-            "watermark": watermark_for(RATE, CARDS, wall_seconds=30),
-            "max_records_per_trigger": 300,
-            "metrics_port": 0,
-        }
+    run = double_kinesis_run(
+        new_sinks(local_stack, tmp_path),
+        generator_model_dir,
+        TX,
+        LABELS,
+        watermark_for(RATE, CARDS, wall_seconds=30),
     )
     client = aws.client("kinesis", run)
     processor = start(run, "before-kill")
