@@ -38,11 +38,16 @@ from fraudstream.stack import lifecycle
 from processor.metrics import BatchSummary
 from producer.simulated import watermark_for
 
+NO_LATENCIES = np.empty(0)
+"""What a batch record holds while the run lasts: its latencies are in the file."""
 
-def with_latencies(batches: list[BatchRecord], logged: np.ndarray) -> list[BatchRecord]:
-    """``batches`` (whose latencies are placeholders of the right length) with their
-    latencies cut from ``logged``, the concatenation of every batch's, in order."""
-    bounds = np.cumsum([0, *(len(b.latencies) for b in batches)])
+
+def with_latencies(
+    batches: list[BatchRecord], counts: list[int], logged: np.ndarray
+) -> list[BatchRecord]:
+    """``batches`` with their latencies (``counts[i]`` for batch i) cut from ``logged``, the
+    concatenation of every batch's, in order."""
+    bounds = np.cumsum([0, *counts])
     if bounds[-1] != len(logged):
         raise ValueError(f"{len(logged)} latencies logged for {bounds[-1]} transactions")
     return [
@@ -142,6 +147,7 @@ def run(
     # and an hour of per-transaction latencies (3.6 M) kept here would be driver growth the
     # product does not have. The records are rebuilt from the file when the run ends.
     batches: list[BatchRecord] = []
+    counts: list[int] = []  # latencies each batch logged
     lock = threading.Lock()
     clock = {"began": time.monotonic()}
     holder: dict[str, Any] = {}
@@ -153,11 +159,10 @@ def run(
         state = handle.sink.state if handle is not None else None
         engine = sum(state.engine.nbytes().values()) if state is not None else 0
         latencies = np.asarray(summary.latencies, dtype=np.float32)
-        record = BatchRecord(
-            time.monotonic() - clock["began"], summary.rows, np.empty(len(latencies)), engine
-        )
+        record = BatchRecord(time.monotonic() - clock["began"], summary.rows, NO_LATENCIES, engine)
         with lock:
             latency_log.write(latencies.tobytes())
+            counts.append(len(latencies))
             batches.append(record)
 
     holder["handle"] = handle = start(settings, on_batch=collect)
@@ -189,7 +194,7 @@ def run(
     handle.stop()
     with lock:
         latency_log.close()
-        recorded = with_latencies(batches, np.fromfile(log_path, dtype=np.float32))
+        recorded = with_latencies(batches, counts, np.fromfile(log_path, dtype=np.float32))
     log_path.unlink()
     processed = sum(b.rows for b in recorded)
     summary = {

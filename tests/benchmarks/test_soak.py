@@ -95,10 +95,12 @@ def test_folder_size_counts_files_recursively(tmp_path: Path) -> None:
 def test_latencies_logged_to_a_file_come_back_to_their_batches() -> None:
     from benchmarks.soak import with_latencies
 
-    placeholders = [BatchRecord(1.0, 2, np.empty(2), 10), BatchRecord(2.0, 0, np.empty(0), 11)]
-    placeholders.append(BatchRecord(3.0, 3, np.empty(3), 12))
+    none = np.empty(0)
+    placeholders = [BatchRecord(1.0, 2, none, 10), BatchRecord(2.0, 0, none, 11)]
+    placeholders.append(BatchRecord(3.0, 3, none, 12))
+    counts = [2, 0, 3]
     logged = np.array([0.5, 0.6, 1.0, 1.5, 2.0], dtype=np.float32)
-    rebuilt = with_latencies(placeholders, logged)
+    rebuilt = with_latencies(placeholders, counts, logged)
     assert [b.latencies.tolist() for b in rebuilt] == [
         [0.5, 0.6000000238418579],
         [],
@@ -110,4 +112,4 @@ def test_latencies_logged_to_a_file_come_back_to_their_batches() -> None:
         (3.0, 3, 12),
     ]
     with pytest.raises(ValueError, match="4 latencies logged for 5"):
-        with_latencies(placeholders, logged[:4])
+        with_latencies(placeholders, counts, logged[:4])
