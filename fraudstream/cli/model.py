@@ -165,7 +165,11 @@ def _train_params(options: dict[str, Any]) -> Any:
     "model as challenger only if it beats the champion (FRAUDSTREAM_MODEL_DIR) on the last "
     "--eval-days; the champion's feature configuration is used.",
 )
-@click.option("--since", type=_Moment(), help="With --from-lake: first event time.")
+@click.option(
+    "--since",
+    type=_Moment(),
+    help="With --from-lake: first event time, or a span before now (35d) for scheduled runs.",
+)
 @click.option("--until", type=_Moment(), help="With --from-lake: event time to stop before.")
 @click.option(
     "--eval-days",
@@ -176,9 +180,15 @@ def _train_params(options: dict[str, Any]) -> Any:
 )
 @click.option(
     "--challenger-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="With --from-lake: where a better model is registered "
+    metavar="DIR|s3://BUCKET/PREFIX/",
+    help="With --from-lake: where a better model is registered, a folder or an S3 prefix "
     "[default: FRAUDSTREAM_CHALLENGER_MODEL_DIR, else artifacts/challenger].",
+)
+@click.option(
+    "--champion",
+    metavar="DIR|s3://BUCKET/PREFIX/",
+    help="With --from-lake: the model to beat, a folder or an S3 prefix holding model.tar.gz "
+    "and manifest.json [default: FRAUDSTREAM_MODEL_DIR].",
 )
 @_model_options
 @click.pass_obj
@@ -188,7 +198,8 @@ def train(
     since: datetime | None,
     until: datetime | None,
     eval_days: float,
-    challenger_dir: Path | None,
+    challenger_dir: str | None,
+    champion: str | None,
     data: Path | None,
     fmt: str,
     cards: int,
@@ -222,7 +233,8 @@ def train(
             since,
             until,
             eval_days,
-            challenger_dir or settings.challenger_model_dir or Path("artifacts/challenger"),
+            str(champion or settings.model_dir),
+            str(challenger_dir or settings.challenger_model_dir or "artifacts/challenger"),
             _train_params(options),
         )
         return
@@ -280,29 +292,48 @@ def _retrain_from_lake(
     since: datetime | None,
     until: datetime | None,
     eval_days: float,
-    challenger_dir: Path,
+    champion: str,
+    challenger: str,
     params: Any,
 ) -> None:
     """``train --from-lake``: the lake's labelled history, the champion's features, a
-    challenger registered only when better on the held-out latest days."""
+    challenger registered only when better on the held-out latest days. Either model may live
+    under an S3 prefix (the CronJob on EKS keeps no disk): pulled into, or pushed from, a
+    temporary folder."""
+    import tempfile
+
+    from fraudstream import aws
     from fraudstream.lake_history import read_lake_history
-    from ml_model.errors import DataError
+    from ml_model import model_store
+    from ml_model.errors import ModelError
     from ml_model.training.retrain import retrain
 
     settings = obj.settings
-    try:
-        history = read_lake_history(settings, since, until)
-        report.say(f"{len(history):,} labelled transactions from the lake ({history.source})")
-        outcome = retrain(
-            history,
-            champion_dir=settings.model_dir,
-            challenger_dir=challenger_dir,
-            params=params,
-            eval_days=eval_days,
-            say=report.say,
-        )
-    except DataError as error:
-        raise click.ClickException(str(error)) from error
+    with tempfile.TemporaryDirectory(prefix="fraudstream-retrain-") as scratch:
+        remote = model_store.is_s3(champion) or model_store.is_s3(challenger)
+        s3 = aws.client("s3", settings) if remote else None
+        try:
+            champion_dir = Path(champion)
+            if model_store.is_s3(champion):
+                champion_dir = model_store.pull(s3, champion, Path(scratch, "champion"))
+                report.say(f"champion from {champion}")
+            challenger_dir = Path(challenger)
+            if model_store.is_s3(challenger):
+                challenger_dir = Path(scratch, "challenger")
+            history = read_lake_history(settings, since, until)
+            report.say(f"{len(history):,} labelled transactions from the lake ({history.source})")
+            outcome = retrain(
+                history,
+                champion_dir=champion_dir,
+                challenger_dir=challenger_dir,
+                params=params,
+                eval_days=eval_days,
+                say=report.say,
+            )
+            if outcome.registered and model_store.is_s3(challenger):
+                model_store.push(s3, challenger_dir, challenger)
+        except ModelError as error:
+            raise click.ClickException(str(error)) from error
     start, end = outcome.eval_window
     click.echo(f"held-out days {start} .. {end}")
     for name, figures in outcome.figures.items():
@@ -312,7 +343,7 @@ def _retrain_from_lake(
             f" in {int(figures['rows']):,})"
         )
     if outcome.registered:
-        click.echo(f"registered {outcome.challenger_version} as challenger in {challenger_dir}")
+        click.echo(f"registered {outcome.challenger_version} as challenger in {challenger}")
     else:
         click.echo(
             f"{outcome.challenger_version} is not better than the champion "

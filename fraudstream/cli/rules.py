@@ -8,7 +8,8 @@ manifest, the measurement (:mod:`fraudstream.rules.scorecard`) and the text or J
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,22 @@ import click
 from fraudstream.cli.context import CliContext
 from fraudstream.errors import FraudstreamError
 
+_AGO = re.compile(r"^(\d+(?:\.\d+)?)(h|d)$")
+_AGO_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1)}
+
+
+def moment(text: str, now: datetime) -> datetime:
+    """An ISO 8601 date or time (UTC unless it names a zone), or a span before ``now`` such
+    as ``35d`` or ``12h``: what a scheduled job passes, since it cannot name a fixed date."""
+    ago = _AGO.match(text.strip())
+    if ago:
+        return now - float(ago.group(1)) * _AGO_UNITS[ago.group(2)]
+    found = datetime.fromisoformat(text)
+    return found if found.tzinfo else found.replace(tzinfo=UTC)
+
 
 class _Moment(click.ParamType):
-    """An ISO 8601 date or time; UTC unless it names a zone."""
+    """An ISO 8601 date or time; UTC unless it names a zone. ``35d`` / ``12h``: that long ago."""
 
     name = "TIME"
 
@@ -27,10 +41,13 @@ class _Moment(click.ParamType):
         if isinstance(value, datetime):
             return value
         try:
-            moment = datetime.fromisoformat(str(value))
+            return moment(str(value), datetime.now(UTC))
         except ValueError:
-            self.fail(f"{value!r} is not a date or time like 2026-12-04 or 2026-12-04T10:00", param)
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            self.fail(
+                f"{value!r} is not a date or time like 2026-12-04 or 2026-12-04T10:00, "
+                "nor a span before now like 35d or 12h",
+                param,
+            )
 
 
 @click.group()

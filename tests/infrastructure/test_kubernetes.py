@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
+from fraudstream.cli import cli
 from fraudstream.settings import load_settings
 from tests.infrastructure.conftest import KUBERNETES, REPO, TERRAFORM, output_of, run, tool
 
@@ -24,7 +26,14 @@ pytestmark = pytest.mark.infra
 KUBERNETES_VERSION = "1.33.0"  # keep in step with kubernetes_version in the Terraform eks module
 RENDER = KUBERNETES / "render.py"
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
-SERVICE_ACCOUNTS = {"spark-driver", "spark-executor", "producer", "model-deploy", "lake-compact"}
+SERVICE_ACCOUNTS = {
+    "spark-driver",
+    "spark-executor",
+    "producer",
+    "model-deploy",
+    "lake-compact",
+    "model-retrain",
+}
 
 
 def terraform_output_keys() -> set[str]:
@@ -45,6 +54,8 @@ def sample_values() -> dict[str, str]:
             "LABELS_STREAM_SHARDS": "1",
             "PROCESSOR_CELLS": "2",
             "PRODUCER_IMAGE_REPOSITORY": f"{ECR}/fraudstream/producer",
+            "PROCESSOR_IMAGE_REPOSITORY": f"{ECR}/fraudstream/processor",
+            "BUCKET": "fraudstream-lake-test",
             "VPC_CIDR": "10.40.0.0/16",
             "SERVICE_CIDR": "172.20.0.0/16",
         }
@@ -144,7 +155,7 @@ def test_render_refuses_a_missing_value(tmp_path: Path) -> None:
 
 def test_every_container_is_bounded_and_unprivileged(rendered: Path) -> None:
     specs = pod_specs(documents(rendered))
-    assert len(specs) == 4  # producer, lake compaction, Spark driver, Spark executor
+    assert len(specs) == 5  # producer, compaction, retraining, Spark driver, Spark executor
     for spec in specs:
         assert spec["securityContext"]["runAsNonRoot"] is True
         assert spec["securityContext"]["runAsUser"] >= 10000
@@ -176,9 +187,9 @@ def test_service_accounts_carry_irsa_roles_and_only_the_driver_has_api_rights(
 
 
 def test_lake_compaction_runs_hourly_alone_with_its_own_role(rendered: Path) -> None:
-    jobs = [d for d in documents(rendered) if d["kind"] == "CronJob"]
-    assert [j["metadata"]["name"] for j in jobs] == ["lake-compact"]
-    spec = jobs[0]["spec"]
+    jobs = {d["metadata"]["name"]: d for d in documents(rendered) if d["kind"] == "CronJob"}
+    assert set(jobs) == {"lake-compact", "model-retrain"}
+    spec = jobs["lake-compact"]["spec"]
     assert spec["concurrencyPolicy"] == "Forbid"  # two compactions would only race each other
     minute, hour = spec["schedule"].split()[:2]
     assert hour == "*" and int(minute) >= 10  # after the 10-minute watermark closes the hour
@@ -187,6 +198,49 @@ def test_lake_compaction_runs_hourly_alone_with_its_own_role(rendered: Path) -> 
     assert pod["containers"][0]["args"][:2] == ["lake", "compact"]
     settings = (KUBERNETES / "30-configmap.yaml").read_text()
     assert "FRAUDSTREAM_WATERMARK: 10 minutes" in settings
+
+
+def test_retraining_runs_weekly_alone_and_registers_only_in_the_challenger_prefix(
+    rendered: Path,
+) -> None:
+    job = next(
+        d
+        for d in documents(rendered)
+        if d["kind"] == "CronJob" and d["metadata"]["name"] == "model-retrain"
+    )
+    spec = job["spec"]
+    assert spec["concurrencyPolicy"] == "Forbid"
+    minute, _hour, day, month, weekday = spec["schedule"].split()
+    assert (day, month) == ("*", "*") and weekday.isdigit() and minute != "17"  # not at compaction
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "model-retrain"
+    container = pod["containers"][0]
+    assert container["image"] == f"{ECR}/fraudstream/processor:0123456789abcdef"
+    assert container["command"] == ["/opt/venv/bin/fraudstream"]
+    args = container["args"]
+    assert args[:2] == ["train", "--from-lake"]
+    option = dict(zip(args[2::2], args[3::2], strict=True))
+    assert option["--champion"] == "s3://fraudstream-lake-test/models/champion/"
+    assert option["--challenger-dir"] == "s3://fraudstream-lake-test/models/challenger/"
+    assert option["--since"].endswith("d")
+    # the options exist on the command the image runs
+    helped = CliRunner().invoke(cli, ["train", "--help"])
+    assert all(name in helped.output for name in option)
+    terraform = (TERRAFORM / "modules" / "workload_iam" / "variables.tf").read_text()
+    assert 'default     = "models/challenger/"' in terraform
+    assert 'default     = "models/champion/"' in terraform
+    dockerfile = (REPO / "infrastructure" / "docker" / "processor" / "Dockerfile").read_text()
+    assert '--select "/src[model,query]"' in dockerfile  # xgboost and the lake query engine
+
+
+def test_jobs_that_use_s3_may_reach_its_gateway_endpoint(rendered: Path) -> None:
+    """Before: compaction's pods matched no rule allowing public HTTPS, where S3's gateway
+    endpoint answers, so the CronJob could not reach the lake."""
+    for name in ("fraudstream-lake-compact", "fraudstream-model-retrain"):
+        reached = {
+            b["cidr"] for b in https_destinations(rendered, {"app.kubernetes.io/name": name})
+        }
+        assert "0.0.0.0/0" in reached, name
 
 
 def test_network_policies_deny_by_default(rendered: Path) -> None:

@@ -155,6 +155,7 @@ module "workload_iam" {
   lake_kms_key_arn             = module.lake.kms_key_arn
   lake_prefixes                = local.processor_prefixes
   lake_table_prefixes          = [for t in local.lake.tables : t.prefix]
+  retrain_table_prefixes       = [for name in ["transactions", "labels"] : local.lake.tables[name].prefix]
   alerts_table_arn             = module.alerts.table_arn
   alerts_recent_index_arn      = module.alerts.recent_index_arn
   alerts_kms_key_arn           = module.alerts.kms_key_arn

@@ -1,25 +1,27 @@
 output "kubernetes" {
   description = "Values substituted into infrastructure/kubernetes/*.yaml by render.py (keys are the $${NAME} placeholders; CD adds IMAGE_TAG)."
   value = {
-    AWS_REGION                = var.region
-    PRODUCER_IMAGE_REPOSITORY = module.ecr.repository_urls["producer"]
-    SPARK_DRIVER_ROLE_ARN     = module.workload_iam.role_arns["spark-driver"]
-    SPARK_EXECUTOR_ROLE_ARN   = module.workload_iam.role_arns["spark-executor"]
-    PRODUCER_ROLE_ARN         = module.workload_iam.role_arns["producer"]
-    MODEL_DEPLOY_ROLE_ARN     = module.workload_iam.role_arns["model-deploy"]
-    LAKE_COMPACT_ROLE_ARN     = module.workload_iam.role_arns["lake-compact"]
-    STREAM_NAME               = var.stream_name
-    STREAM_SHARDS             = tostring(var.stream_shards)
-    LABELS_STREAM_NAME        = var.labels_stream_name
-    LABELS_STREAM_SHARDS      = tostring(var.labels_stream_shards)
-    PROCESSOR_CELLS           = tostring(var.processor_cells)
-    BUCKET                    = module.lake.bucket
-    ALERTS_TABLE              = module.alerts.table_name
-    SAGEMAKER_ENDPOINT        = module.sagemaker.endpoint_name
-    MODEL_METRICS_NAMESPACE   = var.model_metrics_namespace
-    CHECKPOINT_LOCATION       = "s3a://${module.lake.bucket}/checkpoints/processor"
-    VPC_CIDR                  = module.network.vpc_cidr
-    SERVICE_CIDR              = module.eks.service_cidr
+    AWS_REGION                 = var.region
+    PRODUCER_IMAGE_REPOSITORY  = module.ecr.repository_urls["producer"]
+    PROCESSOR_IMAGE_REPOSITORY = module.ecr.repository_urls["processor"]
+    SPARK_DRIVER_ROLE_ARN      = module.workload_iam.role_arns["spark-driver"]
+    SPARK_EXECUTOR_ROLE_ARN    = module.workload_iam.role_arns["spark-executor"]
+    PRODUCER_ROLE_ARN          = module.workload_iam.role_arns["producer"]
+    MODEL_DEPLOY_ROLE_ARN      = module.workload_iam.role_arns["model-deploy"]
+    LAKE_COMPACT_ROLE_ARN      = module.workload_iam.role_arns["lake-compact"]
+    MODEL_RETRAIN_ROLE_ARN     = module.workload_iam.role_arns["model-retrain"]
+    STREAM_NAME                = var.stream_name
+    STREAM_SHARDS              = tostring(var.stream_shards)
+    LABELS_STREAM_NAME         = var.labels_stream_name
+    LABELS_STREAM_SHARDS       = tostring(var.labels_stream_shards)
+    PROCESSOR_CELLS            = tostring(var.processor_cells)
+    BUCKET                     = module.lake.bucket
+    ALERTS_TABLE               = module.alerts.table_name
+    SAGEMAKER_ENDPOINT         = module.sagemaker.endpoint_name
+    MODEL_METRICS_NAMESPACE    = var.model_metrics_namespace
+    CHECKPOINT_LOCATION        = "s3a://${module.lake.bucket}/checkpoints/processor"
+    VPC_CIDR                   = module.network.vpc_cidr
+    SERVICE_CIDR               = module.eks.service_cidr
   }
 }
 

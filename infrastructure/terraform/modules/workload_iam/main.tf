@@ -11,6 +11,10 @@
 #                                 the one endpoint, pass the SageMaker execution role.
 #   lake-compact                  list, read, write and delete under the table prefixes only
 #                                 (compaction rewrites files; vacuum deletes replaced ones).
+#   model-retrain                 list and read the tables retraining joins (transactions,
+#                                 labels) and the champion's folder; write only the challenger's
+#                                 folder (the weekly `train --from-lake` CronJob). The lake is read
+#                                 from S3 directly (Delta logs + Parquet), so no Glue or Athena.
 #   alerts-notifier               query the latest-alerts index for blocks; write only its own
 #                                 claim and cursor items (notified#*, notifier#*) in the alerts
 #                                 table, never an alert (docs/adr/0005-block-alert-webhook.md).
@@ -23,6 +27,7 @@ locals {
     model-deploy    = "model-deploy"
     alerts-notifier = "alerts-notifier"
     lake-compact    = "lake-compact"
+    model-retrain   = "model-retrain"
   }
   sagemaker_arn = "arn:${var.partition}:sagemaker:${var.region}:${var.account_id}"
   # Every KMS grant names the service it may be used through: a role's key rights cannot be
@@ -210,6 +215,38 @@ locals {
     ]
   }
 
+  model_retrain_policy = {
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "ListTrainingTables"
+        Effect    = "Allow"
+        Action    = ["s3:ListBucket"]
+        Resource  = [var.lake_bucket_arn]
+        Condition = { StringLike = { "s3:prefix" = [for p in var.retrain_table_prefixes : "${p}*"] } }
+      },
+      {
+        Sid      = "ReadTrainingTablesAndChampion"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject"]
+        Resource = [for p in concat(var.retrain_table_prefixes, [var.champion_prefix]) : "${var.lake_bucket_arn}/${p}*"]
+      },
+      {
+        Sid      = "WriteChallenger"
+        Effect   = "Allow"
+        Action   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+        Resource = ["${var.lake_bucket_arn}/${var.challenger_prefix}*"]
+      },
+      {
+        Sid       = "UseLakeKeyThroughS3"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource  = [var.lake_kms_key_arn]
+        Condition = { StringEquals = { "kms:ViaService" = local.via["s3"] } }
+      },
+    ]
+  }
+
   alerts_notifier_policy = {
     Version = "2012-10-17"
     Statement = [
@@ -245,6 +282,7 @@ locals {
     model-deploy    = local.model_deploy_policy
     alerts-notifier = local.alerts_notifier_policy
     lake-compact    = local.lake_compact_policy
+    model-retrain   = local.model_retrain_policy
   }
 }
 

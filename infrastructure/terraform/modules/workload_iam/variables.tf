@@ -65,6 +65,38 @@ variable "model_prefix" {
   default     = "models/"
 }
 
+variable "retrain_table_prefixes" {
+  description = "Key prefixes of the tables retraining reads (transactions, labels), each ending in '/'."
+  type        = list(string)
+
+  validation {
+    condition     = alltrue([for p in var.retrain_table_prefixes : endswith(p, "/") && p != "/"])
+    error_message = "Each prefix must end with '/' and must not be the bucket root."
+  }
+}
+
+variable "champion_prefix" {
+  description = "Key prefix of the champion model's folder, which retraining must beat (read only)."
+  type        = string
+  default     = "models/champion/"
+
+  validation {
+    condition     = endswith(var.champion_prefix, "/") && startswith(var.champion_prefix, "models/")
+    error_message = "The champion's folder is a prefix under models/ ending in '/'."
+  }
+}
+
+variable "challenger_prefix" {
+  description = "Key prefix of the challenger model's folder, the only place retraining writes."
+  type        = string
+  default     = "models/challenger/"
+
+  validation {
+    condition     = endswith(var.challenger_prefix, "/") && startswith(var.challenger_prefix, "models/") && var.challenger_prefix != "models/"
+    error_message = "The challenger's folder is a prefix under models/ ending in '/'."
+  }
+}
+
 variable "alerts_table_arn" {
   description = "ARN of the alerts table."
   type        = string

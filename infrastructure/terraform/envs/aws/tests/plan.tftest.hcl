@@ -77,6 +77,7 @@ run "irsa_roles_trust_one_service_account_each" {
       model-deploy    = "system:serviceaccount:fraudstream:model-deploy"
       alerts-notifier = "system:serviceaccount:fraudstream:alerts-notifier"
       lake-compact    = "system:serviceaccount:fraudstream:lake-compact"
+      model-retrain   = "system:serviceaccount:fraudstream:model-retrain"
     }
     error_message = "Each IRSA role must trust exactly its own service account in the fraudstream namespace."
   }
@@ -141,6 +142,36 @@ run "irsa_roles_trust_one_service_account_each" {
       can(regex("^arn:aws:s3:::fraudstream-lake-test/(transactions|aggregates|quarantine|labels|model_monitoring|shadow_scores)/\\*$", r))
     ])
     error_message = "Compaction rewrites and deletes files under the table prefixes only, never checkpoints."
+  }
+
+  assert {
+    condition = [
+      for r in flatten([
+        for s in output.irsa_policies["model-retrain"].Statement : s.Resource
+        if length(setintersection(flatten([s.Action]), ["s3:PutObject", "s3:DeleteObject"])) > 0
+      ]) : r
+    ] == ["arn:aws:s3:::fraudstream-lake-test/models/challenger/*"]
+    error_message = "Retraining writes only the challenger's folder and deletes nothing."
+  }
+
+  assert {
+    condition = toset(flatten([
+      for s in output.irsa_policies["model-retrain"].Statement : s.Resource
+      if contains(flatten([s.Action]), "s3:GetObject")
+      ])) == toset([
+      "arn:aws:s3:::fraudstream-lake-test/transactions/*",
+      "arn:aws:s3:::fraudstream-lake-test/labels/*",
+      "arn:aws:s3:::fraudstream-lake-test/models/champion/*",
+    ])
+    error_message = "Retraining reads the transactions and labels tables and the champion, nothing else."
+  }
+
+  assert {
+    condition = alltrue([
+      for a in flatten([for s in output.irsa_policies["model-retrain"].Statement : s.Action]) :
+      startswith(a, "s3:") || startswith(a, "kms:")
+    ])
+    error_message = "Retraining needs S3 and the lake key only (the lake is read from S3, not through Glue or Athena)."
   }
 
   assert {
