@@ -62,8 +62,8 @@ lint: $(STAMP)  ## ruff, mypy and the layer contracts (pyproject's [tool.importl
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
 
-demo: $(STAMP)  ## the main job on the embedded local stack
-	$(VENV)/bin/fraudstream demo
+demo: $(STAMP)  ## the main job on the embedded local stack (DEMO_ARGS="--drift fraud_x5": watch drift)
+	$(VENV)/bin/fraudstream demo $(DEMO_ARGS)
 
 dashboard: $(STAMP)  ## the live web dashboard of a running processor (http://127.0.0.1:8765/)
 	$(VENV)/bin/fraudstream dashboard

@@ -188,6 +188,13 @@ class BlockGenerator:
             self._carry = [t for t in fresh if t >= end_us]
         return out
 
+    def scale_fraud(self, factor: float) -> None:
+        """Start fraud scenarios ``factor`` times as often from now on (a drift mid-run,
+        :mod:`producer.drift`); every slot still carries one transaction."""
+        if factor <= 0:
+            raise ValueError("the fraud factor must be positive")
+        self._scenario_rate *= factor
+
     # -- scenarios -------------------------------------------------------------------------
 
     def _start_scenarios(self, before_us: int) -> None:

@@ -233,6 +233,13 @@ class TransactionGenerator:
         )
         return GeneratedTransaction(event, is_fraud, scenario)
 
+    def scale_fraud(self, factor: float) -> None:
+        """Start fraud scenarios ``factor`` times as often from now on (a drift mid-run,
+        :mod:`producer.drift`); every slot still carries one transaction."""
+        if factor <= 0:
+            raise ValueError("the fraud factor must be positive")
+        self._scenario_rate *= factor
+
     # -- iteration --------------------------------------------------------------------------
     def __iter__(self) -> Iterator[GeneratedTransaction]:
         return self

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from producer.blocks import BlockGenerator
+from producer.drift import Drift
 from producer.encoding import BlockEncoder
 from producer.generator import GeneratedTransaction, TransactionGenerator
 from producer.session import ProduceSession, Summary
@@ -74,20 +75,30 @@ def run_live_blocks(
     sleep: Callable[[float], None] = time.sleep,
     should_stop: Callable[[], bool] = _never,
     on_tick: Tick | None = None,
+    drift: Drift | None = None,
+    drift_at: float = 0.0,
 ) -> Summary:
     """:func:`run_live` for the block generator (what ``fraudstream produce --clock live``
     runs): every tick, the transactions whose event time has come are generated as one
     block, encoded and queued with their labels; then everything is sent (one PutRecords per
-    shard when aggregating) and the labels whose time has come are released."""
+    shard when aggregating) and the labels whose time has come are released. A ``drift``
+    applies to the events from ``drift_at`` seconds into the run on."""
     encoder = BlockEncoder(generator)
     start = generator.config.start
     delay_ms = label_delay // timedelta(milliseconds=1)
     card_ids = generator.card_ids
+    drift_us = round((start.timestamp() + drift_at) * 1e6)
+    surged = False
     began = clock()
     while not should_stop():
         elapsed = clock() - began
         now = start + timedelta(seconds=min(elapsed, duration))
+        if drift is not None and not surged and elapsed >= drift_at:
+            generator.scale_fraud(drift.fraud)
+            surged = True
         block = generator.until(now)
+        if drift is not None:
+            drift.on_block(block, drift_us)
         if len(block):
             events, labels, due = encoder.encode(block, delay_ms)
             frauds = [s for s, f in zip(block.scenarios, block.frauds, strict=True) if f]

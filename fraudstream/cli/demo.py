@@ -55,6 +55,17 @@ def _positive(name: str, value: float) -> None:
     show_default=True,
     help="Days of generated history when a model must be trained first.",
 )
+@click.option(
+    "--drift",
+    metavar="SPEC",
+    help="Change the traffic mid-run to watch the model's monitoring react, e.g. fraud_x5 "
+    "(see `fraudstream produce --help`); off by default.",
+)
+@click.option(
+    "--drift-at",
+    type=float,
+    help="Seconds into production the drift starts [default: half of --duration].",
+)
 @click.option("--no-live", is_flag=True, help="Print progress lines instead of the live view.")
 @click.option("--keep-stack", is_flag=True, help="Leave the emulator running afterwards.")
 @click.pass_obj
@@ -68,6 +79,8 @@ def demo(
     report_path: Path | None,
     train_cards: int,
     train_days: float,
+    drift: str | None,
+    drift_at: float | None,
     no_live: bool,
     keep_stack: bool,
 ) -> None:
@@ -86,6 +99,13 @@ def demo(
     _positive("train-days", train_days)
     if not 0 <= fraud_rate < 0.5:
         raise FraudstreamError(f"--fraud-rate must be in [0, 0.5) (got {fraud_rate:g})")
+    if drift is not None:
+        from producer.drift import parse_drift
+
+        try:
+            parse_drift(drift)
+        except ValueError as error:
+            raise FraudstreamError(f"--drift: {error}") from error
     options = DemoOptions(
         rate=rate,
         duration=duration,
@@ -97,6 +117,8 @@ def demo(
         live=not no_live,
         keep_stack=keep_stack,
         report_path=report_path,
+        drift=drift,
+        drift_at=drift_at,
     )
     console = Console()
     try:

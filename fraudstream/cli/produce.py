@@ -80,6 +80,19 @@ def _date(value: str | None) -> datetime | None:
         "then carry 10,000+ events/s within AWS's 1,000 records/s per shard."
     ),
 )
+@click.option(
+    "--drift",
+    "drift_spec",
+    metavar="SPEC",
+    help="Change the traffic mid-run, from --drift-at on: fraud_xF (fraud scenarios F times as "
+    "often), amount_xF (every amount times F), fraud_amount_xF (fraudulent amounts times F); "
+    "join several with commas, e.g. fraud_x5,fraud_amount_x0.3.",
+)
+@click.option(
+    "--drift-at",
+    type=float,
+    help="Seconds into the run the drift starts [default: half of --duration].",
+)
 @click.pass_obj
 def produce(
     obj: CliContext,
@@ -91,6 +104,8 @@ def produce(
     label_delay: float,
     clock: str,
     aggregate: bool,
+    drift_spec: str | None,
+    drift_at: float | None,
 ) -> None:
     """Generate transactions with injected fraud and put them on Kinesis at a steady rate.
 
@@ -104,12 +119,12 @@ def produce(
     says so). Ground truth goes to the labels stream after --label-delay (event-time seconds
     for simulated, wall seconds for live). Ctrl-C stops after flushing. Stream names, region
     and endpoint come from settings (FRAUDSTREAM_STREAM_NAME, FRAUDSTREAM_LABELS_STREAM_NAME,
-    AWS_ENDPOINT_URL, ...).
+    AWS_ENDPOINT_URL, ...). --drift changes the traffic from --drift-at seconds on, to watch
+    the model's monitoring react (docs/model.md, "A drift you can watch").
     """
-    import itertools
-
     from producer.app import open_session, stop_on_interrupt
     from producer.blocks import BlockGenerator
+    from producer.drift import Drift, drifted, parse_drift
     from producer.generator import GeneratorConfig, TransactionGenerator, default_start
     from producer.progress import Progress, render_summary
     from producer.runner import run_live_blocks, run_replay
@@ -119,6 +134,14 @@ def produce(
     _positive("duration", duration)
     _positive("cards", cards)
     _positive("label-delay", label_delay, allow_zero=True)
+    _positive("drift-at", drift_at, allow_zero=True)
+    drift = Drift()
+    if drift_spec is not None:
+        try:
+            drift = parse_drift(drift_spec)
+        except ValueError as error:
+            raise FraudstreamError(f"--drift: {error}") from error
+    drift_from = duration / 2 if drift_at is None else drift_at
     if not 0 <= fraud_rate < 0.5:
         raise FraudstreamError(f"--fraud-rate must be in [0, 0.5) (got {fraud_rate:g})")
     settings = obj.settings
@@ -139,6 +162,8 @@ def produce(
         warning = live_card_warning(rate, cards)
         if warning:
             click.echo(f"warning: {warning}", err=True)
+    if drift_spec is not None:
+        click.echo(f"drift {drift} from {drift_from:g} s into the run", err=True)
     with stop_on_interrupt() as should_stop:
         if clock == "simulated":
             events = round(rate * duration)
@@ -152,7 +177,7 @@ def produce(
             )
             summary = run_replay(
                 session,
-                itertools.islice(TransactionGenerator(config), events),
+                drifted(TransactionGenerator(config), events, drift, round(drift_from * rate)),
                 max_rate=rate,
                 should_stop=should_stop,
                 on_tick=Progress(console, "produce"),
@@ -177,6 +202,8 @@ def produce(
                 label_delay=timedelta(seconds=label_delay),
                 should_stop=should_stop,
                 on_tick=Progress(console, "produce"),
+                drift=drift if drift_spec is not None else None,
+                drift_at=drift_from,
             )
     render_summary(Console(), summary, f"produced to {settings.stream_name}")
     if summary.interrupted:

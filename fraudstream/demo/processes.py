@@ -150,6 +150,8 @@ def produce_args(
     fraud_rate: float | None = None,
     seed: int | None = None,
     label_delay: float | None = None,
+    drift: str | None = None,
+    drift_at: float | None = None,
 ) -> list[str]:
     """The arguments of ``fraudstream produce`` on the simulated clock, as the demo and the
     benchmarks run it; an option left ``None`` is not passed (the producer's default)."""
@@ -161,6 +163,8 @@ def produce_args(
         ("--fraud-rate", fraud_rate),
         ("--seed", seed),
         ("--label-delay", label_delay),
+        ("--drift", drift),
+        ("--drift-at", drift_at),
     ):
         if value is not None:
             args += [option, str(value)]

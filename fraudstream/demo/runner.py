@@ -60,6 +60,8 @@ class DemoOptions:
     keep_stack: bool = False
     report_path: Path | None = None
     startup_timeout: float = 180.0
+    drift: str | None = None  # producer.drift's spec, e.g. "fraud_x5"; None: steady traffic
+    drift_at: float | None = None  # seconds into production [producer default: half]
 
 
 @dataclass
@@ -268,6 +270,8 @@ def run(base: Settings, options: DemoOptions, console: Console | None = None) ->
                 fraud_rate=options.fraud_rate,
                 seed=options.seed,
                 label_delay=options.label_delay,
+                drift=options.drift,
+                drift_at=options.drift_at,
             ),
             env,
             log_dir,

@@ -99,3 +99,5 @@ def test_produce_args_pass_only_the_options_given_in_one_order() -> None:
         *("--rate", "150", "--duration", "20", "--cards", "500"),
         *("--fraud-rate", "0.05", "--seed", "7", "--label-delay", "60"),
     ]
+    drifted = produce_args(rate=150, duration=20, cards=500, drift="fraud_x5", drift_at=10)
+    assert drifted[-4:] == ["--drift", "fraud_x5", "--drift-at", "10"]
