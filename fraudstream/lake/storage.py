@@ -134,6 +134,12 @@ class LakeStore:
             s3.head_bucket(Bucket=self.settings.bucket)
         except Exception as error:
             code = getattr(error, "response", {}).get("Error", {}).get("Code")
+            if code in ("403", "AccessDenied", "Forbidden"):
+                # S3 answers 404 for a bucket that does not exist, so this one does; a role
+                # whose s3:ListBucket is held to some prefixes (the IRSA roles) may not
+                # HeadBucket it. Reading those prefixes says whether it may read them.
+                self._bucket_ok = True
+                return
             if code in ("404", "NoSuchBucket", "NotFound"):
                 raise ResourceMissingError(
                     f"lake bucket {self.settings.bucket!r} not found at {self.where} "

@@ -83,3 +83,34 @@ def test_the_cli_offers_exactly_the_lake_tables() -> None:
     from fraudstream.cli import lake as cli_lake
 
     assert lake_tables.table_names() == cli_lake._TABLES
+
+
+class _HeadBucket:
+    """An S3 client whose HeadBucket answers ``code``: the emulator enforces no IAM, so it
+    cannot answer 403 as S3 does to a role whose s3:ListBucket is held to some prefixes."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def head_bucket(self, Bucket: str) -> None:
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": self.code, "Message": "x"}}, "HeadBucket")
+
+
+def test_a_bucket_the_role_may_not_head_is_read_and_a_missing_one_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fraudstream import aws
+    from fraudstream.errors import ResourceMissingError
+    from fraudstream.settings import load_settings
+
+    settings = load_settings(bucket="scoped-lake", endpoint_url="http://127.0.0.1:9")
+    store = LakeStore.from_settings(settings)
+    monkeypatch.setattr(aws, "client", lambda service, _settings: _HeadBucket("403"))
+    store._check_bucket()  # no error: 403 means the bucket exists
+    assert store._bucket_ok
+    missing = LakeStore.from_settings(settings)
+    monkeypatch.setattr(aws, "client", lambda service, _settings: _HeadBucket("404"))
+    with pytest.raises(ResourceMissingError, match="not found"):
+        missing._check_bucket()
