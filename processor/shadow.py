@@ -6,8 +6,9 @@ matrix (the one the champion scored) with the challenger in-process and writes, 
 transaction, both scores and versions and the champion's decision to the lake's
 ``shadow_scores`` table; ``fraudstream model compare`` measures the two on the labels that
 arrive. In-process because the challenger's answer is never waited on by a decision: its cost
-is one ``inplace_predict`` per batch (measured in ``benchmarks/shadow.py``), and a second
-endpoint would add a network call and a second failure path for nothing it decides.
+is one ``inplace_predict`` per batch and one more table commit (``benchmarks.shadow_cost``),
+and a second endpoint would add a network call and a second failure path for nothing it
+decides.
 """
 
 from __future__ import annotations
