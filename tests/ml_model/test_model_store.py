@@ -37,3 +37,22 @@ def test_a_pushed_model_is_pulled_back_whole(
         model_store.pull(s3, f"s3://{local_stack.bucket}/models/absent/", tmp_path / "none")
     with pytest.raises(ArtifactError, match="not a model folder"):
         model_store.push(s3, tmp_path / "empty", url)
+
+
+@pytest.mark.integration
+def test_retraining_says_so_when_the_champion_is_not_in_s3(local_stack: Settings) -> None:
+    """What the CronJob prints when models/champion/ was never filled (docs/deploy.md)."""
+    from click.testing import CliRunner
+
+    from fraudstream.cli import cli
+
+    url = f"s3://{local_stack.bucket}/models/never-filled/"
+    result = CliRunner().invoke(
+        cli,
+        ["train", "--from-lake", "--since", "35d", "--champion", url,
+         "--challenger-dir", f"s3://{local_stack.bucket}/models/challenger-test/"],
+        env={"AWS_ENDPOINT_URL": local_stack.endpoint_url or "",
+             "FRAUDSTREAM_BUCKET": local_stack.bucket},
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert f"no model at {url}" in result.output

@@ -84,3 +84,14 @@ def test_the_block_generator_surges_too() -> None:
     assert frauds["wave"] > 3.0 * frauds["calm"] > 0
     with pytest.raises(ValueError, match="positive"):
         calm.scale_fraud(0)
+
+
+def test_the_producer_refuses_a_bad_drift_before_sending_anything() -> None:
+    from click.testing import CliRunner
+
+    from fraudstream.cli import cli
+
+    result = CliRunner().invoke(cli, ["produce", "--drift", "speed_x2", "--duration", "1"])
+    assert result.exit_code == 1 and "--drift: 'speed_x2' is not a drift" in result.output
+    result = CliRunner().invoke(cli, ["demo", "--drift", "fraud_x0"])
+    assert result.exit_code == 1 and "the factor must be positive" in result.output
