@@ -257,9 +257,14 @@ def run(base: Settings, options: DemoOptions, console: Console | None = None) ->
             settings, metrics_url=metrics_url, history_seconds=3600.0
         ).start()
         cleanup.callback(collector.stop)
+        drift = ""
+        if options.drift:
+            at = options.duration / 2 if options.drift_at is None else options.drift_at
+            drift = f", drift {options.drift} from {at:g} s"
         say(
             f"producing {options.rate:g} transactions/s for {options.duration:g} s "
-            f"({options.cards:,} cards, {options.fraud_rate:.1%} injected fraud); logs in {log_dir}"
+            f"({options.cards:,} cards, {options.fraud_rate:.1%} injected fraud{drift}); "
+            f"logs in {log_dir}"
         )
         producer = Child.start(
             "producer",
