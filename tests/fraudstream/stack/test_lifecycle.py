@@ -154,9 +154,9 @@ def test_cli_faults(tmp_path: Path) -> None:
     assert runner.invoke(cli, ["stack", "up"], env=env).exit_code == 0
     try:
         result = runner.invoke(cli, ["stack", "faults", "--put-records-fail", "0.25"], env=env)
-        assert result.exit_code == 0 and "put_records_fail_fraction': 0.25" in result.output
+        assert result.exit_code == 0 and "PutRecords:partial 25% of records" in result.output
         shown = runner.invoke(cli, ["stack", "faults", "--show"], env=env)
-        assert "0.25" in shown.output
+        assert "PutRecords:partial 25%" in shown.output
         bad = runner.invoke(cli, ["stack", "faults", "--batch-write-throttle", "3"], env=env)
         assert bad.exit_code == 1 and "within [0, 1]" in bad.output
         off = runner.invoke(cli, ["stack", "faults"], env=env)
