@@ -150,24 +150,24 @@ class FaultInjector:
             self._fired: Counter[int] = Counter()
             self.injected: Counter[str] = Counter()
 
-    def _choose(self, target: str, method: str, path: str) -> Fault | None:
-        """The first rule that matches, is still armed and fires; counts the call as changed
-        (a ``partial`` rule takes it back when it withholds nothing)."""
+    def _choose(self, target: str, method: str, path: str) -> tuple[int, Fault] | None:
+        """The first rule that matches, is still armed and fires, with its index; the call
+        counts against its ``times`` (a ``partial`` rule gives it back if it withholds nothing)."""
         with self._lock:
             for index, fault in enumerate(self.plan.faults):
                 armed = fault.times is None or self._fired[index] < fault.times
                 matched = armed and fault.matches(target, method, path)
                 if matched and self._rng.random() < fault.probability:
                     self._fired[index] += 1
-                    return fault
+                    return index, fault
         return None
 
-    def _count(self, fault: Fault, units: int) -> None:
+    def _count(self, index: int, fault: Fault, units: int) -> None:
         with self._lock:
             if units:
                 self.injected[fault.name] += units
             else:
-                self._fired[self.plan.faults.index(fault)] -= 1
+                self._fired[index] -= 1
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -176,12 +176,13 @@ class FaultInjector:
         if not self.plan.faults:
             return self.app(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        fault = self._choose(target, environ.get("REQUEST_METHOD", ""), path)
-        if fault is None:
+        chosen = self._choose(target, environ.get("REQUEST_METHOD", ""), path)
+        if chosen is None:
             return self.app(environ, start_response)
+        index, fault = chosen
         if fault.effect == "partial":
-            return self._partial(fault, environ, start_response)
-        self._count(fault, 1)
+            return self._partial(index, fault, environ, start_response)
+        self._count(index, fault, 1)
         if fault.effect == "disconnect":
             environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
             raise ConnectionResetError("connection closed by the fault plan")
@@ -193,7 +194,7 @@ class FaultInjector:
         return self._reply(start_response, *(error or _s3_error(fault.code, fault.status)))
 
     def _partial(
-        self, fault: Fault, environ: dict[str, Any], start_response: StartResponse
+        self, index: int, fault: Fault, environ: dict[str, Any], start_response: StartResponse
     ) -> list[bytes]:
         request = json.loads(_read_body(environ) or b"{}")
         units = request.get("RequestItems") or {"": request.get("Records", [])}
@@ -204,7 +205,7 @@ class FaultInjector:
                 for i in range(len(writes))
                 if self._rng.random() < fault.fraction
             }
-        self._count(fault, len(withheld))
+        self._count(index, fault, len(withheld))
         if fault.operation == "PutRecords":
             reply = self._withhold_records(environ, request, withheld)
         else:

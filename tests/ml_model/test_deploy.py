@@ -144,6 +144,8 @@ def test_roll_out_copies_the_live_configuration(
         roll_out(settings, f"s3://{settings.bucket}/elsewhere/model.tar.gz")
     with pytest.raises(DeployError, match="no immutable tag"):  # the live image is :latest
         roll_out(settings, url)
+    with pytest.raises(DeployError, match="immutable tag, not latest"):
+        roll_out(settings, url, image_uri=IMAGE)
     with pytest.raises(DeployError, match="find the artefact failed"):
         roll_out(settings, url, image_uri=TAGGED)
     aws.client("s3", settings).upload_file(
