@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.novelty import Split, leave_one_out, outcome
 from ml_model.anomaly import AnomalyDetector, combined_alerts
 from ml_model.features import FEATURE_NAMES
 from ml_model.training.fit import TrainParams
-from ml_model.training.novelty import Split, leave_one_out, outcome
 
 RNG = np.random.default_rng(11)
 WIDTH = len(FEATURE_NAMES)
@@ -79,7 +79,7 @@ def test_a_pattern_left_out_of_training_is_found_by_the_anomaly_signal() -> None
 
 
 def test_the_experiment_runs_on_generator_history(tmp_path: Path) -> None:
-    from ml_model.training import novelty
+    from benchmarks import novelty
 
     out = tmp_path / "novelty.json"
     tiny = ["--cards", "150", "--days", "4", "--test-days", "1", "--fraud-rate", "0.05"]
@@ -94,7 +94,7 @@ def test_the_experiment_reads_the_handbook(handbook_path: Path, tmp_path: Path) 
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from ml_model.training import novelty
+    from benchmarks import novelty
 
     table = pq.read_table(handbook_path)
     days = table.filter(pc.less(table["TX_TIME_DAYS"], 12))  # the first 12 days
