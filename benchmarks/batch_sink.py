@@ -49,7 +49,7 @@ from processor.sinks.lake import LakeWriter
 from producer.generator import GeneratedTransaction, TransactionGenerator
 from producer.simulated import simulated_config
 
-STAGES = ("labels", "features", "scoring", "decisions", "lake", "alerts", "state")
+STAGES = ("labels", "features", "scoring", "anomaly", "decisions", "lake", "alerts", "state")
 
 
 def union_rows(
