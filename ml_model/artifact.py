@@ -341,6 +341,7 @@ def _anomaly(
         float(described.get("share", 0.0)),
         int(described.get("trees", 0)),
         int(described.get("max_samples", 0)),
+        tuple(float(v) for v in described.get("tail", ())),
     )
 
 

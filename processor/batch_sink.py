@@ -45,7 +45,12 @@ from ml_model.scoring.client import ScoredBatch, ScoringClient
 from processor.crash import from_setting
 from processor.decisions import ModelReasons, RulesFile, decide, with_model_thresholds
 from processor.decisions import columns as C
-from processor.decisions.anomaly import anomaly_candidates, flagged, review_anomalous
+from processor.decisions.anomaly import (
+    anomaly_candidates,
+    budget_rank,
+    flagged,
+    review_anomalous,
+)
 from processor.decisions.budget import review_candidates
 from processor.decisions.engine import SEVERITY
 from processor.decisions.inputs import decision_inputs
@@ -237,7 +242,7 @@ class BatchSink:
         mark("lake")
         self.parts.alerts.write(transactions)
         mark("alerts")
-        logged = log_table(tx, fraud, fresh, scored.scores, candidates, anomaly, unusual)
+        logged = log_table(tx, fraud, fresh, scored.scores, candidates, *(unusual or (None, None)))
         self.parts.store.save(batch_id, state, logged)
         mark("state")
         self.state, self._state_batch = state, batch_id
@@ -295,10 +300,10 @@ class BatchSink:
         matrix: np.ndarray,
         scored: ScoredBatch,
         anomaly: np.ndarray | None,
-    ) -> tuple[np.ndarray, pa.ListArray, np.ndarray, np.ndarray | None]:
-        """Severity and reasons per row, and which rows the review budget and the anomaly
-        signal's part of it counted as candidates (what the state log must record to replay
-        the budget)."""
+    ) -> tuple[np.ndarray, pa.ListArray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+        """Severity and reasons per row, which rows the review budget counted as candidates,
+        and the anomaly signal's budget ranks and candidates (what the state log must record
+        to replay the budget)."""
         config = self.parts.rules.current()
         thresholds = self.model.thresholds
         if thresholds is not None:
@@ -315,9 +320,10 @@ class BatchSink:
         if anomaly is None or self.anomaly is None:
             return decided.severity, decided.reasons, candidates, None
         unusual = anomaly_candidates(decided.severity, anomaly, self.anomaly.threshold)
-        cut = state.anomalies.step(event_ms, anomaly, unusual, anomaly_budget)
-        decided = review_anomalous(decided, flagged(unusual, anomaly, cut))
-        return decided.severity, decided.reasons, candidates, unusual
+        rank = budget_rank(anomaly, self.anomaly.threshold, self.anomaly.tail)
+        cut = state.anomalies.step(event_ms, rank, unusual, anomaly_budget)
+        decided = review_anomalous(decided, flagged(unusual, rank, cut))
+        return decided.severity, decided.reasons, candidates, (rank, unusual)
 
     def _transactions(
         self,

@@ -69,7 +69,7 @@ LOG_SCHEMA = pa.schema(
         pa.field("fraud_decision", pa.int64()),  # transactions: review or block
         pa.field("score", pa.float64()),  # transactions: the model score
         pa.field("review_candidate", pa.bool_()),  # transactions: counted by the budget
-        pa.field("anomaly", pa.float64()),  # transactions: the anomaly score
+        pa.field("anomaly", pa.float64()),  # transactions: the anomaly budget's rank
         pa.field("anomaly_candidate", pa.bool_()),  # transactions: counted by its budget
         pa.field("transaction_id", pa.string()),  # labels
         pa.field("label_ms", pa.int64()),
@@ -201,8 +201,9 @@ def log_table(
     anomaly_candidates: np.ndarray | None = None,
 ) -> pa.Table:
     """A batch's inputs as :data:`LOG_SCHEMA` rows: what :meth:`SinkState.replay` reads.
-    ``scores`` and ``candidates``: what the review budget counted, ``anomaly`` and
-    ``anomaly_candidates``: what the anomaly signal's part counted (null when not given)."""
+    ``scores`` and ``candidates``: what the review budget counted, ``anomaly`` (the ranks of
+    :func:`~processor.decisions.anomaly.budget_rank`) and ``anomaly_candidates``: what the
+    anomaly signal's part counted (null when not given)."""
     n, m = transactions.num_rows, fresh_labels.num_rows
 
     def tx_column(name: str, kind: pa.DataType) -> pa.Array:

@@ -25,6 +25,9 @@ import numpy as np
 from ml_model.anomaly.compiled import compile_forest, path_scores
 
 
+TAIL_POINTS = 65
+
+
 def _rows(matrix: np.ndarray) -> np.ndarray:
     """float32 rows with NaN as the features' own "unknown" value (-1)."""
     return np.ascontiguousarray(np.nan_to_num(np.asarray(matrix, dtype=np.float32), nan=-1.0))
@@ -33,13 +36,16 @@ def _rows(matrix: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class AnomalyDetector:
     """A compiled forest (an XGBoost booster) and the score at which a row counts as
-    anomalous: the ``share`` quantile of its training rows' scores."""
+    anomalous: the ``share`` quantile of its training rows' scores. ``tail``: quantiles of the
+    training scores from the threshold up (evenly spaced in probability), which lets a budget
+    rank the rows above the threshold evenly (:mod:`processor.decisions.anomaly`)."""
 
     booster: Any  # xgboost.Booster: mean path length / c(samples) per row
     threshold: float
     share: float = 0.003
     trees: int = 0
     max_samples: int = 0
+    tail: tuple[float, ...] = ()
 
     @classmethod
     def fit(
@@ -69,7 +75,15 @@ class AnomalyDetector:
         booster = compile_forest(forest, rows.shape[1])
         scores = path_scores(booster, rows)
         threshold = float(np.quantile(scores, 1 - share))
-        return cls(booster, threshold, share, trees, int(forest.max_samples_))
+        tail = np.quantile(scores[scores >= threshold], np.linspace(0, 1, TAIL_POINTS))
+        return cls(
+            booster,
+            threshold,
+            share,
+            trees,
+            int(forest.max_samples_),
+            tuple(float(v) for v in np.maximum.accumulate(tail)),
+        )
 
     def score(self, matrix: np.ndarray) -> np.ndarray:
         """Anomaly per row in (0, 1): higher is more unusual (the forest's negated
@@ -88,6 +102,7 @@ class AnomalyDetector:
             "share": self.share,
             "trees": self.trees,
             "max_samples": self.max_samples,
+            "tail": list(self.tail),
         }
 
 

@@ -34,6 +34,35 @@ def test_the_detector_scores_outliers_above_its_threshold() -> None:
         AnomalyDetector.fit(normal(10), share=1.5)
 
 
+@pytest.mark.parametrize(("trees", "samples"), [(3, 700), (20, 256)])
+def test_the_compiled_forest_scores_as_scikit_learn_does(trees: int, samples: int) -> None:
+    from sklearn.ensemble import IsolationForest
+
+    from ml_model.anomaly.compiled import compile_forest, path_scores
+
+    rows = normal(3_000)
+    rows[:, :6] = np.round(rows[:, :6])  # ties on split values: the <= against < boundary
+    forest = IsolationForest(n_estimators=trees, max_samples=samples, random_state=1).fit(rows)
+    probe = np.vstack([rows[:500], normal(500) * 3])
+    expected = -forest.score_samples(probe)
+    assert np.allclose(path_scores(compile_forest(forest, WIDTH), probe), expected, atol=1e-6)
+
+
+def test_split_conditions_send_every_float32_the_same_way() -> None:
+    from ml_model.anomaly.compiled import left_condition
+
+    thresholds = np.array([0.5, 0.1, -2.25, 1e-8, 3.4028234e38], dtype=np.float64)
+    thresholds = np.r_[thresholds, (np.float32(0.1) + np.float32(0.2)) / 2.0]
+    condition = left_condition(thresholds)
+    for t, c in zip(thresholds, condition, strict=True):
+        probes = np.array(
+            [np.float32(t), np.nextafter(np.float32(t), np.float32(np.inf)), c],
+            dtype=np.float32,
+        )
+        probes = np.r_[probes, np.nextafter(probes, np.float32(-np.inf))]
+        assert ((probes < c) == (probes.astype(np.float64) <= t)).all(), t
+
+
 def test_the_anomaly_signal_spends_part_of_the_same_budget() -> None:
     model = np.array([0.9, 0.8, 0.7, 0.1, 0.0, 0.0])
     anomaly = np.array([5.0, 0.0, 0.0, 0.0, 3.0, 1.0])
