@@ -10,13 +10,16 @@ fallback path: the endpoint's HTTP time is measured by ``benchmarks.model_servin
 model server with ``--endpoint``. ``--shadow`` adds a challenger scoring every transaction in
 shadow (a second copy of the model; ``processor.shadow``): its results go to
 ``batch_sink_shadow.json``, to compare with ``batch_sink.json`` of the same commit.
+``--no-anomaly`` turns the anomaly signal off (``FRAUDSTREAM_ANOMALY_SIGNAL=false``; the
+``anomaly`` stage is the detector's scoring, its decisions are in ``decisions``):
+``batch_sink_no_anomaly.json``.
 
 Reported per stage and in all, over the batches after the first ``--warmup`` ones: wall and
 CPU microseconds per transaction (CPU of this process: the emulator serving the writes is not
 counted), the batch time's p50 and p95.
 
 Run: ``python -m benchmarks.batch_sink [--batches 40] [--batch-rows 1500] [--endpoint]
-[--shadow]``.
+[--shadow] [--no-anomaly]``.
 """
 
 from __future__ import annotations
@@ -160,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=5, help="batches left out of the figures")
     parser.add_argument("--endpoint", action="store_true", help="score through the model server")
     parser.add_argument("--shadow", action="store_true", help="add a shadow challenger")
+    parser.add_argument("--no-anomaly", action="store_true", help="anomaly signal off")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="bench-sink-"))
     print(f"generating {args.batches} batches of {args.batch_rows:,} transactions ...", flush=True)
@@ -167,7 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     with bench_stack(workdir) as stack:
         model_dir = train(stack, workdir)
         run = fresh(
-            stack.model_copy(update={"model_dir": model_dir, "watermark": "5 hours"}), workdir
+            stack.model_copy(
+                update={
+                    "model_dir": model_dir,
+                    "watermark": "5 hours",
+                    "anomaly_signal": not args.no_anomaly,
+                }
+            ),
+            workdir,
         )
         stages: dict[str, list[float]] = {s: [] for s in STAGES}
         stages_cpu: dict[str, list[float]] = {s: [] for s in STAGES}
@@ -203,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         "batches": len(rows),
         "batch_rows": args.batch_rows,
         "scoring": "endpoint" if args.endpoint else "in-process",
+        "anomaly_signal": not args.no_anomaly,
         "wall_us_per_tx": round(sum(wall) / n * 1e6, 1),
         "cpu_us_per_tx": round(sum(cpu) / n * 1e6, 1),
         "stage_wall_us_per_tx": per_tx,
@@ -216,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     print(result, flush=True)
     name = "batch_sink_endpoint" if args.endpoint else "batch_sink"
     name += "_shadow" if args.shadow else ""
+    name += "_no_anomaly" if args.no_anomaly else ""
     print(f"wrote {write(name, result)}")
     return 0
 

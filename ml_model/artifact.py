@@ -319,9 +319,7 @@ def load_model(location: str | Path, *, nthread: int = 1) -> ModelBundle:
     return bundle
 
 
-def _anomaly(
-    found: Path, raw: bytes | None, manifest: dict[str, Any]
-) -> AnomalyDetector | None:
+def _anomaly(found: Path, raw: bytes | None, manifest: dict[str, Any]) -> AnomalyDetector | None:
     """The anomaly detector stored with the model, with the threshold its manifest records;
     None for a model trained without one."""
     import xgboost as xgb

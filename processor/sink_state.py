@@ -25,10 +25,10 @@ or later, left by the attempt that crashed, are ignored and then overwritten.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 

@@ -24,7 +24,6 @@ import numpy as np
 
 from ml_model.anomaly.compiled import compile_forest, path_scores
 
-
 TAIL_POINTS = 65
 
 

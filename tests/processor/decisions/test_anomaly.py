@@ -62,7 +62,7 @@ def test_the_budget_is_shared_out_only_when_the_signal_is_on() -> None:
     assert model.review_share == pytest.approx(0.015)
     assert anomaly.review_share == pytest.approx(0.005)
     assert model.hours == anomaly.hours == policy.hours
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="anomaly_part"):
         BudgetPolicy(review_share=0.02, anomaly_part=1.0)
 
 
