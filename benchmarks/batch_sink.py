@@ -152,6 +152,31 @@ def make_sink(
     return BatchSink(settings, model, parts)
 
 
+def anomaly_counts(settings: Settings, model_dir: Path) -> dict[str, Any]:
+    """What the anomaly signal did over the whole run (warm-up batches included), read back
+    from the lake: rows at or above the detector's threshold, those reviewed as anomalous
+    (a reason appears once a row), and the rows the budget's anomaly part allows."""
+    import pyarrow.compute as pc
+
+    from fraudstream.readback import lake_table
+
+    written = lake_table(settings, "transactions")
+    detector = load_model(model_dir).anomaly
+    reasons = pc.list_flatten(written["reasons"])
+    budget = RulesFile(None).current().budget
+    above = pc.greater_equal(written["anomaly_score"], detector.threshold if detector else 2.0)
+    return {
+        "rows": written.num_rows,
+        "at_or_above_threshold": int(pc.sum(above).as_py() or 0),
+        "reviewed_anomalous": int(pc.sum(pc.equal(reasons, "anomalous")).as_py() or 0),
+        "anomaly_part_rows": (
+            round(written.num_rows * budget.review_share * budget.anomaly_part, 1)
+            if budget
+            else None
+        ),
+    }
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
@@ -207,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                 process_all(make_sink(run, model_dir, url, args.shadow))
         else:
             process_all(make_sink(run, model_dir, None, args.shadow))
+        anomaly = anomaly_counts(run, model_dir)
     n = sum(rows)
     per_tx = {s: round(sum(v) / n * 1e6, 1) for s, v in stages.items()}
     cpu_per_tx = {s: round(sum(v) / n * 1e6, 1) for s, v in stages_cpu.items()}
@@ -220,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         "stage_wall_us_per_tx": per_tx,
         "stage_cpu_us_per_tx": cpu_per_tx,
         "decisions": decisions,
+        "anomaly": anomaly,
         "batch_ms": {
             "p50": round(percentile(wall, 50) * 1000, 1),
             "p95": round(percentile(wall, 95) * 1000, 1),

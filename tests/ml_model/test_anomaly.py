@@ -51,7 +51,7 @@ def test_the_compiled_forest_scores_as_scikit_learn_does(trees: int, samples: in
 def test_split_conditions_send_every_float32_the_same_way() -> None:
     from ml_model.anomaly.compiled import left_condition
 
-    thresholds = np.array([0.5, 0.1, -2.25, 1e-8, 3.4028234e38], dtype=np.float64)
+    thresholds = np.array([0.5, 0.1, -2.25, 1e-8, 3e38], dtype=np.float64)
     thresholds = np.r_[thresholds, (np.float32(0.1) + np.float32(0.2)) / 2.0]
     condition = left_condition(thresholds)
     for t, c in zip(thresholds, condition, strict=True):
@@ -105,6 +105,42 @@ def test_a_pattern_left_out_of_training_is_found_by_the_anomaly_signal() -> None
     assert result["model_only"]["recall_novel"] < 0.5
     assert result["with_anomaly"]["0.01"]["recall_novel"] > 0.9
     assert result["with_anomaly"]["0.01"]["alerts"] == result["model_only"]["alerts"]
+
+
+def test_once_labelled_the_novel_pattern_is_caught_by_the_retrained_model(
+    tmp_path: Path,
+) -> None:
+    from ml_model.training import novelty_retrain
+
+    n = 6_000
+    matrix = normal(n)
+    event_ms = np.sort(RNG.integers(0, 10 * 86_400_000, n))
+    scenario = np.full(n, "genuine", dtype=object)
+    known = RNG.random(n) < 0.02
+    novel = (~known) & (RNG.random(n) < 0.02)
+    matrix[known, 0] += 4
+    matrix[novel, 3] += 3  # a sign the model can learn once it has labels
+    scenario[known], scenario[novel] = "known", "novel"
+    data = Split(matrix, known | novel, scenario.astype(str), event_ms)
+    params = TrainParams(nthread=1, max_rounds=60, early_stopping_rounds=20, max_depth=3)
+    start = 7 * 86_400_000
+    never, labelled = (
+        novelty_retrain.after_labels(data, "novel", start, days, params=params, budget_share=0.05)
+        for days in (0.0, 5.0)
+    )
+    assert never["labelled_frauds"] == 0
+    recent = (event_ms >= start - 5 * 86_400_000) & (event_ms < start)
+    assert labelled["labelled_frauds"] == int((novel & recent).sum())
+    assert labelled["model_only"]["recall_novel"] > never["model_only"]["recall_novel"] + 0.3
+    assert labelled["model_only"]["alerts"] == never["model_only"]["alerts"]  # same budget
+
+    out = tmp_path / "retrain.json"
+    tiny = ["--cards", "150", "--days", "4", "--test-days", "1", "--fraud-rate", "0.05"]
+    novelty_retrain.main(
+        [*tiny, "--scenario", "card_testing", "--labelled-days", "2", "--out", str(out)]
+    )
+    (result,) = json.loads(out.read_text())["results"]
+    assert result["labelled_days"] == 2.0 and result["test_rows"] > 0
 
 
 def test_the_experiment_runs_on_generator_history(tmp_path: Path) -> None:
