@@ -218,7 +218,7 @@ class BatchSink:
         mark("scoring")
         anomaly = self.anomaly.score(matrix) if self.anomaly is not None else None
         mark("anomaly")
-        severity, reasons, candidates, unusual = self._decide(state, tx, matrix, scored, anomaly)
+        severity, reasons, candidates, counted = self._decide(state, tx, matrix, scored, anomaly)
         fraud = (severity >= SEVERITY[C.REVIEW]).astype(np.int64)
         closed, late = state.advance_windows(tx, fraud)
         transactions = self._transactions(tx_rows, matrix, scored, anomaly, severity, reasons)
@@ -242,7 +242,7 @@ class BatchSink:
         mark("lake")
         self.parts.alerts.write(transactions)
         mark("alerts")
-        logged = log_table(tx, fraud, fresh, scored.scores, candidates, *(unusual or (None, None)))
+        logged = log_table(tx, fraud, fresh, scored.scores, candidates, *(counted or (None, None)))
         self.parts.store.save(batch_id, state, logged)
         mark("state")
         self.state, self._state_batch = state, batch_id

@@ -13,6 +13,7 @@ import numpy as np
 
 from ml_model.anomaly import AnomalyDetector
 from ml_model.artifact import (
+    ANOMALY_FILE,
     MODEL_NAME,
     booster_bytes,
     code_version,
@@ -180,6 +181,8 @@ def train_model(
         "code_version": code_version(),
         "content_types": ["text/csv", "application/json"],
     }
+    if anomaly is not None:
+        manifest["anomaly"] = {**anomaly.describe(), "file": ANOMALY_FILE}
     archive = write_artifact(result.booster, manifest, out_dir, anomaly)
     tell(f"wrote {archive} (version {version})")
     return TrainOutcome(archive=archive, manifest=manifest, fit=result, thresholds=thresholds)
