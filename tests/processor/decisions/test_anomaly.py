@@ -4,6 +4,7 @@ budget rations them, and how "anomalous" joins the reasons."""
 import numpy as np
 import pyarrow as pa
 import pytest
+import yaml
 
 from processor.decisions.anomaly import (
     ANOMALOUS,
@@ -98,3 +99,34 @@ def test_the_anomaly_part_holds_however_many_rows_look_unusual(rate: float) -> N
     assert kept.sum() >= min(0.3 * allowed, candidates.sum())  # and much of it used
     if kept.any():
         assert anomaly[kept].min() >= anomaly[candidates & ~kept].max()  # the most unusual
+
+
+def test_a_backtest_replays_the_anomaly_part_as_the_stream_counted_it() -> None:
+    from processor.decisions import parse_rules
+    from processor.decisions.backtest import AnomalySignal, anomaly_reviews
+
+    rng = np.random.default_rng(5)
+    n = 4_000
+    event_ms = 400_000 * HOUR_MS + np.sort(rng.integers(0, 2 * HOUR_MS, n))
+    batch = np.arange(n) // 500
+    anomaly = rng.uniform(0.4, 0.8, n)
+    severity = np.where(rng.random(n) < 0.02, REVIEW, APPROVE).astype(np.int8)
+    signal = AnomalySignal(anomaly, 0.7)
+    budget = {"review_share": 0.02, "hours": 1, "anomaly_part": 0.25}
+    score = {"review": 0.5, "block": 0.9}
+    config = parse_rules(yaml.safe_dump({"version": 1, "score": score, "budget": budget}))
+    reviewed = anomaly_reviews(severity, signal, config, event_ms, batch)
+    # what the stream does, batch by batch, with the sink's state
+    state, expected = HourlyScores(), np.zeros(n, bool)
+    _, part = config.budget.split(True) if config.budget else (None, None)
+    for b in np.unique(batch):
+        rows = batch == b
+        candidates = anomaly_candidates(severity[rows], anomaly[rows], 0.7)
+        rank = budget_rank(anomaly[rows], 0.7)
+        cut = state.step(event_ms[rows], rank, candidates, part)
+        expected[rows] = flagged(candidates, rank, cut)
+    assert reviewed.any() and np.array_equal(reviewed, expected)
+    assert not (reviewed & (severity == REVIEW)).any()
+    unbudgeted = parse_rules(yaml.safe_dump({"version": 1, "score": score}))
+    everything = anomaly_reviews(severity, signal, unbudgeted, event_ms, batch)
+    assert np.array_equal(everything, (severity == APPROVE) & (anomaly >= 0.7))
