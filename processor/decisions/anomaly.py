@@ -45,12 +45,10 @@ def budget_rank(anomaly: np.ndarray, threshold: float, tail: Sequence[float] = (
     ``tail``: the training scores' quantiles from ``threshold`` up; the training rows above
     the threshold then spread evenly over 95 % of the bins' log-odds range, scores above
     them over the rest (without ``tail``: ``[threshold, 1]`` evenly). NaN stays NaN."""
-    points = np.asarray([threshold, *tail[1:]] if len(tail) > 1 else [threshold], np.float64)
-    if points[-1] < 1.0:
-        places = np.r_[np.linspace(0.0, 0.95 if len(points) > 1 else 0.0, len(points)), 1.0]
-        points = np.r_[points, 1.0]
-    else:  # pragma: no cover - a training tail reaching 1 (no score does: 2 ** -depth < 1)
-        places = np.linspace(0.0, 1.0, len(points))
+    points = np.asarray([threshold, *tail[1:]], np.float64)
+    places = np.linspace(0.0, 0.95, len(points)) if len(points) > 1 else np.zeros(1)
+    points = np.r_[points, max(1.0, float(points[-1]) + 1e-9)]  # scores past the tail, to 1
+    places = np.r_[places, 1.0]
     values = np.asarray(anomaly, np.float64)
     above = np.interp(values, points, places)
     above[np.isnan(values)] = np.nan

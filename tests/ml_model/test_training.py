@@ -102,6 +102,9 @@ def test_extracted_layout_loads_like_sagemaker(model_dir: Path, tmp_path: Path) 
     assert loaded.anomaly is not None and original.anomaly is not None
     rows = np.random.default_rng(0).normal(size=(50, len(FEATURE_NAMES)))
     assert np.array_equal(loaded.anomaly.score(rows), original.anomaly.score(rows))
+    (tmp_path / ANOMALY_FILE).write_bytes(b"not a booster")
+    with pytest.raises(ArtifactError, match="anomaly detector does not load"):
+        load_model(tmp_path)
 
 
 def test_the_manifest_reads_without_the_booster_in_every_layout(

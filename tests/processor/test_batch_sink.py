@@ -386,6 +386,8 @@ def test_approved_unusual_rows_go_to_review_as_anomalous_within_their_budget(
     assert (approved["anomaly_score"] >= median).sum() > len(anomalous)  # it rationed
     alerted = {a["transaction_id"]["S"] for a in alerts(fresh_sinks)}
     assert alerted >= set(anomalous["transaction_id"])
+    # a model trained before the detector: the signal is off, with a warning
+    assert make_sink(fresh_sinks, replace(model, anomaly=None)).anomaly is None
 
 
 def test_labels_raise_merchant_risk_after_the_delay(
