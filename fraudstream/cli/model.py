@@ -343,6 +343,13 @@ def _print_training(outcome: Any) -> None:
         f"{metrics['block_precision']:.2f}); frauds caught by either "
         f"{metrics['review_or_block_recall']:.0%}"
     )
+    anomaly = manifest.get("anomaly")
+    if anomaly:
+        click.echo(
+            f"  anomaly detector: {anomaly['trees']} trees of {anomaly['max_samples']}, "
+            f"anomalous from {anomaly['threshold']:.4f} ({anomaly['share']:.2%} of the "
+            "training rows)"
+        )
 
 
 @click.command()

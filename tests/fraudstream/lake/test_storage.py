@@ -83,3 +83,17 @@ def test_the_cli_offers_exactly_the_lake_tables() -> None:
     from fraudstream.cli import lake as cli_lake
 
     assert lake_tables.table_names() == cli_lake._TABLES
+
+
+def test_a_table_made_before_a_contract_column_gains_it(tmp_path: Path) -> None:
+    from deltalake import DeltaTable
+
+    from fraudstream.lake.tables import add_missing_columns
+
+    contract = lake_tables.arrow_schema("transactions", with_partitions=True)
+    older = pa.schema([f for f in contract if f.name != "anomaly_score"])
+    DeltaTable.create(str(tmp_path), older, partition_by=["dt", "hour"])
+    assert add_missing_columns(str(tmp_path), {}, "transactions") == ["anomaly_score"]
+    field = DeltaTable(str(tmp_path)).schema().fields[-1]
+    assert (field.name, field.nullable) == ("anomaly_score", True)
+    assert add_missing_columns(str(tmp_path), {}, "transactions") == []  # once
