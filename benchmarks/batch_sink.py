@@ -10,13 +10,16 @@ fallback path: the endpoint's HTTP time is measured by ``benchmarks.model_servin
 model server with ``--endpoint``. ``--shadow`` adds a challenger scoring every transaction in
 shadow (a second copy of the model; ``processor.shadow``): its results go to
 ``batch_sink_shadow.json``, to compare with ``batch_sink.json`` of the same commit.
+``--no-anomaly`` turns the anomaly signal off (``FRAUDSTREAM_ANOMALY_SIGNAL=false``; the
+``anomaly`` stage is the detector's scoring, its decisions are in ``decisions``):
+``batch_sink_no_anomaly.json``.
 
 Reported per stage and in all, over the batches after the first ``--warmup`` ones: wall and
 CPU microseconds per transaction (CPU of this process: the emulator serving the writes is not
 counted), the batch time's p50 and p95.
 
 Run: ``python -m benchmarks.batch_sink [--batches 40] [--batch-rows 1500] [--endpoint]
-[--shadow]``.
+[--shadow] [--no-anomaly]``.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from processor.sinks.lake import LakeWriter
 from producer.generator import GeneratedTransaction, TransactionGenerator
 from producer.simulated import simulated_config
 
-STAGES = ("labels", "features", "scoring", "decisions", "lake", "alerts", "state")
+STAGES = ("labels", "features", "scoring", "anomaly", "decisions", "lake", "alerts", "state")
 
 
 def union_rows(
@@ -149,6 +152,31 @@ def make_sink(
     return BatchSink(settings, model, parts)
 
 
+def anomaly_counts(settings: Settings, model_dir: Path) -> dict[str, Any]:
+    """What the anomaly signal did over the whole run (warm-up batches included), read back
+    from the lake: rows at or above the detector's threshold, those reviewed as anomalous
+    (a reason appears once a row), and the rows the budget's anomaly part allows."""
+    import pyarrow.compute as pc
+
+    from fraudstream.readback import lake_table
+
+    written = lake_table(settings, "transactions")
+    detector = load_model(model_dir).anomaly
+    reasons = pc.list_flatten(written["reasons"])
+    budget = RulesFile(None).current().budget
+    above = pc.greater_equal(written["anomaly_score"], detector.threshold if detector else 2.0)
+    return {
+        "rows": written.num_rows,
+        "at_or_above_threshold": int(pc.sum(above).as_py() or 0),
+        "reviewed_anomalous": int(pc.sum(pc.equal(reasons, "anomalous")).as_py() or 0),
+        "anomaly_part_rows": (
+            round(written.num_rows * budget.review_share * budget.anomaly_part, 1)
+            if budget
+            else None
+        ),
+    }
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
@@ -160,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=5, help="batches left out of the figures")
     parser.add_argument("--endpoint", action="store_true", help="score through the model server")
     parser.add_argument("--shadow", action="store_true", help="add a shadow challenger")
+    parser.add_argument("--no-anomaly", action="store_true", help="anomaly signal off")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="bench-sink-"))
     print(f"generating {args.batches} batches of {args.batch_rows:,} transactions ...", flush=True)
@@ -167,7 +196,14 @@ def main(argv: list[str] | None = None) -> int:
     with bench_stack(workdir) as stack:
         model_dir = train(stack, workdir)
         run = fresh(
-            stack.model_copy(update={"model_dir": model_dir, "watermark": "5 hours"}), workdir
+            stack.model_copy(
+                update={
+                    "model_dir": model_dir,
+                    "watermark": "5 hours",
+                    "anomaly_signal": not args.no_anomaly,
+                }
+            ),
+            workdir,
         )
         stages: dict[str, list[float]] = {s: [] for s in STAGES}
         stages_cpu: dict[str, list[float]] = {s: [] for s in STAGES}
@@ -196,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                 process_all(make_sink(run, model_dir, url, args.shadow))
         else:
             process_all(make_sink(run, model_dir, None, args.shadow))
+        anomaly = anomaly_counts(run, model_dir)
     n = sum(rows)
     per_tx = {s: round(sum(v) / n * 1e6, 1) for s, v in stages.items()}
     cpu_per_tx = {s: round(sum(v) / n * 1e6, 1) for s, v in stages_cpu.items()}
@@ -203,11 +240,13 @@ def main(argv: list[str] | None = None) -> int:
         "batches": len(rows),
         "batch_rows": args.batch_rows,
         "scoring": "endpoint" if args.endpoint else "in-process",
+        "anomaly_signal": not args.no_anomaly,
         "wall_us_per_tx": round(sum(wall) / n * 1e6, 1),
         "cpu_us_per_tx": round(sum(cpu) / n * 1e6, 1),
         "stage_wall_us_per_tx": per_tx,
         "stage_cpu_us_per_tx": cpu_per_tx,
         "decisions": decisions,
+        "anomaly": anomaly,
         "batch_ms": {
             "p50": round(percentile(wall, 50) * 1000, 1),
             "p95": round(percentile(wall, 95) * 1000, 1),
@@ -216,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     print(result, flush=True)
     name = "batch_sink_endpoint" if args.endpoint else "batch_sink"
     name += "_shadow" if args.shadow else ""
+    name += "_no_anomaly" if args.no_anomaly else ""
     print(f"wrote {write(name, result)}")
     return 0
 

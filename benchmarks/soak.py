@@ -42,11 +42,49 @@ NO_LATENCIES = np.empty(0)
 """What a batch record holds while the run lasts: its latencies are in the file."""
 
 
+class BatchLog:
+    """The soak's batches, their latencies in a file rather than in this process.
+
+    This process is the processor's driver: an hour of per-transaction latencies (3.6 M) kept
+    here would be driver growth the product does not have. The records and the file are kept
+    together so that forgetting start-up's batches forgets their latencies too.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.batches: list[BatchRecord] = []
+        self._counts: list[int] = []
+        self._file = path.open("wb")
+
+    def add(self, record: BatchRecord, latencies: np.ndarray) -> None:
+        self._file.write(np.asarray(latencies, dtype=np.float32).tobytes())
+        self._counts.append(len(latencies))
+        self.batches.append(record)
+
+    def clear(self) -> None:
+        self.batches.clear()
+        self._counts.clear()
+        self._file.seek(0)
+        self._file.truncate()
+
+    def rows(self) -> int:
+        return sum(b.rows for b in self.batches)
+
+    def close(self) -> list[BatchRecord]:
+        """The batches with their latencies read back; the file is removed."""
+        self._file.close()
+        logged = np.fromfile(self.path, dtype=np.float32)
+        self.path.unlink()
+        return with_latencies(self.batches, self._counts, logged)
+
+
 def with_latencies(
     batches: list[BatchRecord], counts: list[int], logged: np.ndarray
 ) -> list[BatchRecord]:
     """``batches`` with their latencies (``counts[i]`` for batch i) cut from ``logged``, the
     concatenation of every batch's, in order."""
+    if len(counts) != len(batches):
+        raise ValueError(f"{len(counts)} latency counts for {len(batches)} batches")
     bounds = np.cumsum([0, *counts])
     if bounds[-1] != len(logged):
         raise ValueError(f"{len(logged)} latencies logged for {bounds[-1]} transactions")
@@ -143,37 +181,28 @@ def run(
     """Start the processor, send ``rate``/s for ``seconds``, record; return what was recorded."""
     from processor.streaming_job import start
 
-    # Each batch's latencies go to a file, not a list: this process is the processor's driver,
-    # and an hour of per-transaction latencies (3.6 M) kept here would be driver growth the
-    # product does not have. The records are rebuilt from the file when the run ends.
-    batches: list[BatchRecord] = []
-    counts: list[int] = []  # latencies each batch logged
+    log = BatchLog(Path(tempfile.mkstemp(prefix="soak-latencies-", suffix=".f32")[1]))
     lock = threading.Lock()
     clock = {"began": time.monotonic()}
     holder: dict[str, Any] = {}
-    log_path = Path(tempfile.mkstemp(prefix="soak-latencies-", suffix=".f32")[1])
-    latency_log = log_path.open("wb")
 
     def collect(summary: BatchSummary) -> None:
         handle = holder.get("handle")
         state = handle.sink.state if handle is not None else None
         engine = sum(state.engine.nbytes().values()) if state is not None else 0
-        latencies = np.asarray(summary.latencies, dtype=np.float32)
         record = BatchRecord(time.monotonic() - clock["began"], summary.rows, NO_LATENCIES, engine)
         with lock:
-            latency_log.write(latencies.tobytes())
-            counts.append(len(latencies))
-            batches.append(record)
+            log.add(record, summary.latencies)
 
     holder["handle"] = handle = start(settings, on_batch=collect)
     deadline = time.monotonic() + 300
-    while not batches and time.monotonic() < deadline:  # the first (empty) batch: start-up
+    while not log.batches and time.monotonic() < deadline:  # the first (empty) batch: start-up
         time.sleep(0.2)
-    if not batches:
+    if not log.batches:
         handle.stop()
         raise RuntimeError("the processor committed no batch within 300 s of starting")
-    with lock:
-        batches.clear()
+    with lock:  # start-up's batches are not the soak's: forget them and their latencies
+        log.clear()
         clock["began"] = time.monotonic()
     sampler = Sampler(settings, clock["began"], sample_s, emulator).start()
     producer = cli(
@@ -187,15 +216,13 @@ def run(
     expected = round(rate * seconds)
     while time.monotonic() - clock["began"] < produced_at + grace:
         with lock:
-            if sum(b.rows for b in batches) >= expected:
+            if log.rows() >= expected:
                 break
         time.sleep(0.5)
     sampler.stop()
     handle.stop()
     with lock:
-        latency_log.close()
-        recorded = with_latencies(batches, counts, np.fromfile(log_path, dtype=np.float32))
-    log_path.unlink()
+        recorded = log.close()
     processed = sum(b.rows for b in recorded)
     summary = {
         "produced": expected,

@@ -228,6 +228,13 @@ class Settings(BaseSettings):
         description="Transactions per window of model monitoring (score and feature drift, "
         "alert rate); a window closes at the first micro-batch that reaches it.",
     )
+    anomaly_signal: bool = Field(
+        True,
+        description="Score every transaction with the model's anomaly detector (in the "
+        "processor; the lake's anomaly_score) and review approved rows it finds unusual, "
+        "reason 'anomalous', within the rules' budget.anomaly_part; off, or a model without "
+        "a detector, leaves the score all of the review budget and anomaly_score null.",
+    )
     challenger_model_dir: Path | None = Field(
         None,
         description="A second model (folder as FRAUDSTREAM_MODEL_DIR) that scores every "

@@ -5,12 +5,15 @@ Layout written to the model folder::
     model.tar.gz
         xgboost-model              the booster (XGBoost UBJSON), at the archive root
         fraudstream/manifest.json  the manifest (in a sub-folder: see below)
+        fraudstream/anomaly-model  the anomaly detector's compiled forest (XGBoost UBJSON;
+                                   :mod:`ml_model.anomaly`), when training fitted one
     manifest.json                  the same manifest plus the archive's sha256
 
 The SageMaker XGBoost container extracts the archive into ``/opt/ml/model`` and loads every
 *file* at the top level as a booster (an ensemble when there are several), so the archive's
-root holds only ``xgboost-model``; the manifest sits in a sub-folder that the container skips.
-Our own server and the scoring client's fallback read both.
+root holds only ``xgboost-model``; the manifest and the anomaly detector sit in a sub-folder
+that the container skips. Our own server and the scoring client's fallback read them; the
+anomaly detector scores in the processor, beside the decisions (:mod:`processor.batch_sink`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from ml_model.anomaly.detector import AnomalyDetector
 from ml_model.errors import ArtifactError
 from ml_model.features.schema import FEATURE_DESCRIPTIONS, FEATURE_NAMES, FeatureConfig
 from ml_model.training.thresholds import Thresholds
@@ -36,6 +40,7 @@ ARCHIVE = "model.tar.gz"
 BOOSTER_FILE = "xgboost-model"
 MANIFEST_FILE = "manifest.json"
 ARCHIVE_MANIFEST = "fraudstream/manifest.json"
+ANOMALY_FILE = "fraudstream/anomaly-model"
 MODEL_NAME = "fraudstream-xgboost"
 _FEATURES_DIR = Path(__file__).resolve().parent / "features"
 
@@ -104,17 +109,28 @@ def _add(archive: tarfile.TarFile, name: str, payload: bytes) -> None:
     archive.addfile(info, io.BytesIO(payload))
 
 
-def write_artifact(booster: Any, manifest: dict[str, Any], folder: str | Path) -> Path:
-    """Write ``model.tar.gz`` and ``manifest.json`` into ``folder``; return the archive path."""
+def write_artifact(
+    booster: Any,
+    manifest: dict[str, Any],
+    folder: str | Path,
+    anomaly: AnomalyDetector | None = None,
+) -> Path:
+    """Write ``model.tar.gz`` and ``manifest.json`` into ``folder``; return the archive path.
+    The manifest records the ``anomaly`` detector's threshold (``anomaly``), which the stream
+    and the offline study both apply."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     raw = booster_bytes(booster)
     manifest = {**manifest, "booster_file": BOOSTER_FILE}
+    if anomaly is not None:
+        manifest["anomaly"] = {**anomaly.describe(), "file": ANOMALY_FILE}
     archive_path = out / ARCHIVE
     tmp = archive_path.with_suffix(".tmp")
     with tarfile.open(tmp, "w:gz") as archive:
         _add(archive, BOOSTER_FILE, raw)
         _add(archive, ARCHIVE_MANIFEST, json.dumps(manifest, indent=2).encode())
+        if anomaly is not None:
+            _add(archive, ANOMALY_FILE, booster_bytes(anomaly.booster))
     tmp.replace(archive_path)
     outer = {**manifest, "artifact": {"file": ARCHIVE, "sha256": _sha256(archive_path)}}
     (out / MANIFEST_FILE).write_text(json.dumps(outer, indent=2) + "\n")
@@ -123,11 +139,13 @@ def write_artifact(booster: Any, manifest: dict[str, Any], folder: str | Path) -
 
 @dataclass
 class ModelBundle:
-    """A loaded booster with its manifest; safe to share between threads."""
+    """A loaded booster with its manifest (and anomaly detector, when the model has one);
+    safe to share between threads."""
 
     booster: Any
     manifest: dict[str, Any]
     source: str
+    anomaly: AnomalyDetector | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -179,7 +197,11 @@ class ModelBundle:
             )
 
 
-def _read_archive(path: Path) -> tuple[bytes, dict[str, Any] | None]:
+Read = tuple[bytes, dict[str, Any] | None, bytes | None]
+"""(booster, manifest, anomaly detector) as stored."""
+
+
+def _read_archive(path: Path) -> Read:
     try:
         with tarfile.open(path, "r:gz") as archive:
             members = {m.name.lstrip("./"): m for m in archive.getmembers() if m.isfile()}
@@ -190,12 +212,15 @@ def _read_archive(path: Path) -> tuple[bytes, dict[str, Any] | None]:
             if ARCHIVE_MANIFEST in members:
                 text = archive.extractfile(members[ARCHIVE_MANIFEST]).read()  # type: ignore[union-attr]
                 manifest = json.loads(text)
+            anomaly = None
+            if ANOMALY_FILE in members:
+                anomaly = archive.extractfile(members[ANOMALY_FILE]).read()  # type: ignore[union-attr]
     except (OSError, tarfile.TarError, json.JSONDecodeError) as error:
         raise ArtifactError(f"{path}: unreadable model archive ({error})") from error
-    return raw, manifest
+    return raw, manifest, anomaly
 
 
-def _read_extracted(folder: Path) -> tuple[bytes, dict[str, Any] | None]:
+def _read_extracted(folder: Path) -> Read:
     """The layout SageMaker gives a container: the archive extracted into a folder."""
     manifest = None
     for candidate in (folder / ARCHIVE_MANIFEST, folder / MANIFEST_FILE):
@@ -205,7 +230,12 @@ def _read_extracted(folder: Path) -> tuple[bytes, dict[str, Any] | None]:
             except json.JSONDecodeError as error:
                 raise ArtifactError(f"{candidate}: not valid JSON ({error})") from error
             break
-    return (folder / BOOSTER_FILE).read_bytes(), manifest
+    anomaly = folder / ANOMALY_FILE
+    return (
+        (folder / BOOSTER_FILE).read_bytes(),
+        manifest,
+        anomaly.read_bytes() if anomaly.is_file() else None,
+    )
 
 
 def _locate(location: str | Path) -> Path:
@@ -240,7 +270,7 @@ def read_manifest(location: str | Path) -> dict[str, Any]:
         except json.JSONDecodeError as error:
             raise ArtifactError(f"{beside}: not valid JSON ({error})") from error
         return manifest
-    _, inner = _read_extracted(found) if found.is_dir() else _read_archive(found)
+    _, inner, _ = _read_extracted(found) if found.is_dir() else _read_archive(found)
     if inner is None:
         raise ArtifactError(f"{found}: no manifest in the archive or beside it")
     return inner
@@ -254,9 +284,9 @@ def load_model(location: str | Path, *, nthread: int = 1) -> ModelBundle:
 
     found = _locate(location)
     if found.is_dir():
-        raw, manifest = _read_extracted(found)
+        raw, manifest, anomaly = _read_extracted(found)
     else:
-        raw, manifest = _read_archive(found)
+        raw, manifest, anomaly = _read_archive(found)
         outer = found.parent / MANIFEST_FILE
         if outer.is_file():
             try:
@@ -275,13 +305,42 @@ def load_model(location: str | Path, *, nthread: int = 1) -> ModelBundle:
     except xgb.core.XGBoostError as error:
         raise ArtifactError(f"{found}: the booster does not load ({error})") from error
     booster.set_param({"nthread": nthread})
-    bundle = ModelBundle(booster=booster, manifest=manifest, source=str(found))
+    bundle = ModelBundle(
+        booster=booster,
+        manifest=manifest,
+        source=str(found),
+        anomaly=_anomaly(found, anomaly, manifest),
+    )
     if booster.num_features() != bundle.feature_count:
         raise ArtifactError(
             f"{found}: booster has {booster.num_features()} features, manifest lists "
             f"{bundle.feature_count}"
         )
     return bundle
+
+
+def _anomaly(found: Path, raw: bytes | None, manifest: dict[str, Any]) -> AnomalyDetector | None:
+    """The anomaly detector stored with the model, with the threshold its manifest records;
+    None for a model trained without one."""
+    import xgboost as xgb
+
+    described = manifest.get("anomaly")
+    if raw is None or not described:
+        return None
+    booster = xgb.Booster()
+    try:
+        booster.load_model(bytearray(raw))
+    except xgb.core.XGBoostError as error:
+        raise ArtifactError(f"{found}: the anomaly detector does not load ({error})") from error
+    booster.set_param({"nthread": 1})
+    return AnomalyDetector(
+        booster,
+        float(described["threshold"]),
+        float(described.get("share", 0.0)),
+        int(described.get("trees", 0)),
+        int(described.get("max_samples", 0)),
+        tuple(float(v) for v in described.get("tail", ())),
+    )
 
 
 def feature_descriptions(names: list[str]) -> dict[str, str]:

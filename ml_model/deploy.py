@@ -11,10 +11,16 @@ Steps, each idempotent so a re-run after a failure continues where it stopped:
    SageMaker swaps instances without downtime); optionally wait until it is in service.
 
 Names derive from the model version, so deploying the same artifact twice changes nothing.
+
+:func:`roll_out` is what CD runs (``fraudstream model deploy --model-data-url``): an artefact
+already in ``s3://<bucket>/models/<version>/`` goes onto the live endpoint with everything else
+copied from the live configuration (role, network, instances, data capture, KMS key), so
+Terraform's settings carry over; only the model data and, if given, the image change.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -31,6 +37,9 @@ if TYPE_CHECKING:
 MODELS_PREFIX = "models"  # the lake bucket prefix the SageMaker role may read (Terraform)
 CAPTURE_PREFIX = "data-capture"  # ... and may write captured requests to
 VARIANT = "primary"
+MODEL_URL = re.compile(
+    r"^s3://(?P<bucket>[a-z0-9.-]+)/(?P<key>models/(?P<version>[^/]+)/.+\.tar\.gz)$"
+)
 
 
 @dataclass
@@ -217,3 +226,109 @@ def deploy(
 
 def describe(result: DeployResult) -> str:
     return json.dumps(result.__dict__, indent=2)
+
+
+def roll_out(
+    settings: Settings,
+    model_data_url: str,
+    *,
+    endpoint_name: str | None = None,
+    image_uri: str | None = None,
+    wait: bool = False,
+    wait_delay_seconds: int = 30,
+    say: Callable[[str], None] | None = None,
+) -> DeployResult:
+    """Put the artefact at ``model_data_url`` on the live endpoint: a model and an endpoint
+    config copied from the live ones with the model data (and image) swapped, then
+    ``UpdateEndpoint``; SageMaker keeps serving the old variant until the new one is healthy."""
+    from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+
+    from fraudstream import aws
+
+    tell = say or (lambda _text: None)
+    endpoint = endpoint_name or settings.sagemaker_endpoint
+    match = MODEL_URL.match(model_data_url)
+    if match is None:
+        raise DeployError(
+            "give the artefact as s3://<bucket>/models/<version>/model.tar.gz "
+            f"(got {model_data_url!r})"
+        )
+    if image_uri is not None and image_uri.endswith(":latest"):
+        raise DeployError(f"the image must carry an immutable tag, not latest: {image_uri}")
+    s3 = aws.client("s3", settings)
+    sagemaker = aws.client("sagemaker", settings)
+    step = "read the live endpoint"
+    try:
+        live = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+        config = sagemaker.describe_endpoint_config(EndpointConfigName=live)
+        model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+        image = image_uri or model["PrimaryContainer"]["Image"]
+        if image.endswith(":latest"):
+            raise DeployError(f"the live image has no immutable tag ({image}): pass --image-uri")
+        step = "find the artefact"
+        s3.head_object(Bucket=match["bucket"], Key=match["key"])
+        # a new image for the same artefact is a new model: the name carries both
+        digest = hashlib.sha256(f"{model_data_url} {image}".encode()).hexdigest()[:8]
+        version = match["version"]
+        name = resource_name(endpoint, f"{version}-{digest}")
+        result = DeployResult(endpoint, name, name, model_data_url, version, "unchanged")
+        tell(f"model {model['ModelName']} -> {name} (image {image})")
+        step = "create model"
+        if not _exists(sagemaker.describe_model, ModelName=name):
+            container = {
+                k: v for k, v in model["PrimaryContainer"].items() if k != "ModelDataSource"
+            }
+            environment = dict(container.get("Environment") or {})
+            if "MODEL_VERSION" in environment:
+                environment["MODEL_VERSION"] = version
+            copied = {k: model[k] for k in ("VpcConfig", "EnableNetworkIsolation") if model.get(k)}
+            sagemaker.create_model(
+                ModelName=name,
+                ExecutionRoleArn=model["ExecutionRoleArn"],
+                PrimaryContainer=container
+                | {"Image": image, "ModelDataUrl": model_data_url, "Environment": environment},
+                Tags=[{"Key": "model_version", "Value": version}],
+                **copied,
+            )
+            result.steps.append(f"created model {name}")
+        step = "create endpoint config"
+        if not _exists(sagemaker.describe_endpoint_config, EndpointConfigName=name):
+            variants = [v | {"ModelName": name} for v in config["ProductionVariants"]]
+            copied = {k: config[k] for k in ("DataCaptureConfig", "KmsKeyId") if config.get(k)}
+            sagemaker.create_endpoint_config(
+                EndpointConfigName=name,
+                ProductionVariants=variants,
+                Tags=[{"Key": "model_version", "Value": version}],
+                **copied,
+            )
+            result.steps.append(f"created endpoint config {name}")
+        step = "update endpoint"
+        if live != name:
+            sagemaker.update_endpoint(
+                EndpointName=endpoint, EndpointConfigName=name, RetainAllVariantProperties=True
+            )
+            result.action = "updated"
+            tell(f"endpoint {endpoint} moves from {live} to {name}")
+        if wait and result.action == "updated":
+            step = "wait for endpoint"
+            tell(f"waiting for {endpoint} to be InService ...")
+            sagemaker.get_waiter("endpoint_in_service").wait(
+                EndpointName=endpoint,
+                WaiterConfig={"Delay": wait_delay_seconds, "MaxAttempts": 120},
+            )
+            result.steps.append(f"endpoint {endpoint} in service")
+    except (ClientError, BotoCoreError, WaiterError) as error:
+        raise DeployError(f"{step} failed: {error}") from error
+    return result
+
+
+def _exists(describe: Callable[..., Any], **name: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        describe(**name)
+    except ClientError as error:
+        if not _missing(error):
+            raise
+        return False
+    return True

@@ -5,8 +5,10 @@ For the batch's rows (transactions, labels, quarantined records), as Arrow colum
 1. keep the labels not applied before (:class:`~processor.label_dedup.SeenLabels`);
 2. compute every transaction's features with the feature engine (:class:`~ml_model.features.
    FeatureEngine`, the code training replays), the new labels counting from their label time;
-3. score the batch (endpoint, in-process fallback) and decide (model thresholds, the review
-   budget over the recent event hours, rules);
+3. score the batch (endpoint, in-process fallback) and its anomaly (the model's anomaly
+   detector, in-process), and decide (model thresholds, the review budget over the recent
+   event hours, rules, then the anomaly signal's part of the budget:
+   :mod:`processor.decisions.anomaly`);
 4. count the decisions in the sliding windows and take the windows that closed;
 5. write every transaction, new label, quarantined record and closed window to the lake,
    review/block decisions to the alerts table;
@@ -43,6 +45,12 @@ from ml_model.scoring.client import ScoredBatch, ScoringClient
 from processor.crash import from_setting
 from processor.decisions import ModelReasons, RulesFile, decide, with_model_thresholds
 from processor.decisions import columns as C
+from processor.decisions.anomaly import (
+    anomaly_candidates,
+    budget_rank,
+    flagged,
+    review_anomalous,
+)
 from processor.decisions.budget import review_candidates
 from processor.decisions.engine import SEVERITY
 from processor.decisions.inputs import decision_inputs
@@ -160,6 +168,14 @@ class BatchSink:
         self.cpu_timings: dict[str, float] = {}  # this process's CPU seconds (all threads)
         self.on_batch = on_batch
         self.crash = from_setting(settings.crash_at)  # test only; None in production
+        # in-process, like the shadow challenger: a forest of 100 trees costs ~2 µs a row
+        # (docs/model.md), less than a second network call, and needs nothing but the bundle
+        self.anomaly = model.anomaly if settings.anomaly_signal else None
+        if settings.anomaly_signal and model.anomaly is None:
+            log.warning(
+                "model %s has no anomaly detector; retrain it for the 'anomalous' signal",
+                model.version,
+            )
         self.monitor = monitor_for(model, parts.rules.current(), settings)
         if self.monitor is None:
             log.warning(
@@ -200,10 +216,12 @@ class BatchSink:
         mark("features")
         scored = self.parts.scorer.score(matrix)
         mark("scoring")
-        severity, reasons, candidates = self._decide(state, tx, matrix, scored)
+        anomaly = self.anomaly.score(matrix) if self.anomaly is not None else None
+        mark("anomaly")
+        severity, reasons, candidates, counted = self._decide(state, tx, matrix, scored, anomaly)
         fraud = (severity >= SEVERITY[C.REVIEW]).astype(np.int64)
         closed, late = state.advance_windows(tx, fraud)
-        transactions = self._transactions(tx_rows, matrix, scored, severity, reasons)
+        transactions = self._transactions(tx_rows, matrix, scored, anomaly, severity, reasons)
         window = self._monitor(
             batch_id, tx_rows["transaction_id"], matrix, scored.scores, severity, fresh
         )
@@ -224,7 +242,7 @@ class BatchSink:
         mark("lake")
         self.parts.alerts.write(transactions)
         mark("alerts")
-        logged = log_table(tx, fraud, fresh, scored.scores, candidates)
+        logged = log_table(tx, fraud, fresh, scored.scores, candidates, *(counted or (None, None)))
         self.parts.store.save(batch_id, state, logged)
         mark("state")
         self.state, self._state_batch = state, batch_id
@@ -276,27 +294,43 @@ class BatchSink:
         )
 
     def _decide(
-        self, state: SinkState, tx: pa.Table, matrix: np.ndarray, scored: ScoredBatch
-    ) -> tuple[np.ndarray, pa.ListArray, np.ndarray]:
-        """Severity and reasons per row, and which rows the review budget counted as
-        candidates (what the state log must record to replay the budget)."""
+        self,
+        state: SinkState,
+        tx: pa.Table,
+        matrix: np.ndarray,
+        scored: ScoredBatch,
+        anomaly: np.ndarray | None,
+    ) -> tuple[np.ndarray, pa.ListArray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+        """Severity and reasons per row, which rows the review budget counted as candidates,
+        and the anomaly signal's budget ranks and candidates (what the state log must record
+        to replay the budget)."""
         config = self.parts.rules.current()
         thresholds = self.model.thresholds
         if thresholds is not None:
             config = with_model_thresholds(config, thresholds.review, thresholds.block)
+        model_budget, anomaly_budget = (
+            config.budget.split(anomaly is not None) if config.budget else (None, None)
+        )
         inputs = decision_inputs(matrix, scored.scores)
         candidates = review_candidates(inputs, config)
         event_ms = pc.cast(tx.column("event_ms"), pa.int64()).to_numpy()
-        review_at = state.scores.step(event_ms, scored.scores, candidates, config.budget)
+        review_at = state.scores.step(event_ms, scored.scores, candidates, model_budget)
         model = ModelReasons(scored.reason_features, scored.feature_words)
         decided = decide(inputs, config, model, review_at=review_at)
-        return decided.severity, decided.reasons, candidates
+        if anomaly is None or self.anomaly is None:
+            return decided.severity, decided.reasons, candidates, None
+        unusual = anomaly_candidates(decided.severity, anomaly, self.anomaly.threshold)
+        rank = budget_rank(anomaly, self.anomaly.threshold, self.anomaly.tail)
+        cut = state.anomalies.step(event_ms, rank, unusual, anomaly_budget)
+        decided = review_anomalous(decided, flagged(unusual, rank, cut))
+        return decided.severity, decided.reasons, candidates, (rank, unusual)
 
     def _transactions(
         self,
         rows: pa.Table,
         matrix: np.ndarray,
         scored: ScoredBatch,
+        anomaly: np.ndarray | None,
         severity: np.ndarray,
         reasons: pa.ListArray,
     ) -> pa.Table:
@@ -320,5 +354,8 @@ class BatchSink:
             "processed_at": pa.array(
                 np.full(n, int(self.clock().timestamp() * 1e6)), pa.int64()
             ).cast(UTC_US),
+            "anomaly_score": (
+                pa.nulls(n, pa.float64()) if anomaly is None else pa.array(anomaly, pa.float64())
+            ),
         }
         return pa.table(columns)

@@ -36,6 +36,7 @@ STEPS = (
     "labels",
     "features",
     "scoring",
+    "anomaly",
     "decisions",
     "lake-files",
     "lake-commit",

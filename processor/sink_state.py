@@ -3,13 +3,15 @@
 The state: the feature engine's card and merchant state (:class:`~ml_model.features.
 FeatureEngine`), the labels already applied (:class:`~processor.label_dedup.SeenLabels`), the
 open aggregate windows (:class:`~processor.windows.Windows`) and the review budget's hourly
-score counts (:class:`~processor.decisions.budget.HourlyScores`). All four are columnar and
+counts (:class:`~processor.decisions.budget.HourlyScores`: of the model scores, and of the
+anomaly scores of the anomaly signal's candidates). All are columnar and
 change only through the same calls, in the same order, whether a batch is processed live or
 replayed.
 
 Saved as a snapshot now and then plus, for every batch since, a log of that batch's inputs
 (:class:`SinkStore`): the transactions' columns the engine and the windows read, their
-decisions, scores and whether the budget counted them as review candidates, and the labels
+decisions, scores and anomaly scores and whether the budget counted them as review or anomaly
+candidates, and the labels
 applied. Restoring the state before batch ``b`` loads the newest
 snapshot older than ``b`` and replays the logs between it and ``b`` through the same calls; the
 engine's answer does not depend on batching, and each call is deterministic, so the replayed
@@ -23,6 +25,7 @@ or later, left by the attempt that crashed, are ignored and then overwritten.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -45,8 +48,9 @@ from processor.windows import Windows, WindowSpec
 
 log = logging.getLogger(__name__)
 
-FORMAT = 4
-READABLE_FORMATS = (3, 4)  # 3: before the review budget (its hourly counts start empty)
+FORMAT = 5
+READABLE_FORMATS = (3, 4, 5)  # 3: before the review budget, 4: before the anomaly signal
+# (the counts a format lacks start empty)
 _OPTIONS = ipc.IpcWriteOptions(compression="zstd")
 _LOG = re.compile(r"^log-(\d{12})\.arrow$")
 _SNAP = re.compile(r"^snap-(\d{12})\.json$")
@@ -65,6 +69,8 @@ LOG_SCHEMA = pa.schema(
         pa.field("fraud_decision", pa.int64()),  # transactions: review or block
         pa.field("score", pa.float64()),  # transactions: the model score
         pa.field("review_candidate", pa.bool_()),  # transactions: counted by the budget
+        pa.field("anomaly", pa.float64()),  # transactions: the anomaly budget's rank
+        pa.field("anomaly_candidate", pa.bool_()),  # transactions: counted by its budget
         pa.field("transaction_id", pa.string()),  # labels
         pa.field("label_ms", pa.int64()),
         pa.field("is_fraud", pa.bool_()),
@@ -94,6 +100,7 @@ class SinkState:
     labels: SeenLabels
     windows: Windows
     scores: HourlyScores
+    anomalies: HourlyScores = dataclasses.field(default_factory=HourlyScores)
 
     @classmethod
     def empty(cls, config: FeatureConfig, spec: WindowSpec) -> SinkState:
@@ -101,6 +108,7 @@ class SinkState:
             FeatureEngine(config, spec.delay_ms),
             SeenLabels(spec.delay_ms),
             Windows(spec),
+            HourlyScores(),
             HourlyScores(),
         )
 
@@ -127,7 +135,8 @@ class SinkState:
 
     def replay(self, logged: pa.Table) -> None:
         """Apply a batch's log (see :func:`log_table`) as the live batch did. Logs written
-        before the review budget (no ``score`` column) leave its counts as they are."""
+        before the review budget (no ``score`` column) or the anomaly signal (no ``anomaly``)
+        leave their counts as they are."""
         kind = logged.column("kind").to_numpy()
         tx = logged.filter(pa.array(kind == 0))
         labels = logged.filter(pa.array(kind == 1)).select(list(LABEL_INPUT))
@@ -138,6 +147,11 @@ class SinkState:
             score = pc.fill_null(tx.column("score"), np.nan).to_numpy()
             candidate = pc.fill_null(tx.column("review_candidate"), False).to_numpy()
             self.scores.step(event_ms, score, candidate)
+        if "anomaly" in tx.column_names:
+            event_ms = pc.cast(tx.column("event_ms"), pa.int64()).to_numpy()
+            anomaly = pc.fill_null(tx.column("anomaly"), np.nan).to_numpy()
+            unusual = pc.fill_null(tx.column("anomaly_candidate"), False).to_numpy()
+            self.anomalies.step(event_ms, anomaly, unusual)
         self.advance_windows(tx, tx.column("fraud_decision").to_numpy())
 
     # -- saved form ---------------------------------------------------------------------------
@@ -146,6 +160,7 @@ class SinkState:
         tables["labels"] = self.labels.to_arrow()
         tables["windows"] = self.windows.to_arrow()
         tables["scores"] = self.scores.to_arrow()
+        tables["anomalies"] = self.anomalies.to_arrow()
         spec = self.windows.spec
         meta |= {
             "sink_format": FORMAT,
@@ -168,6 +183,11 @@ class SinkState:
                 tables["windows"], spec, meta["window_max_event_ms"], meta["window_next_start"]
             ),
             HourlyScores.from_arrow(tables["scores"]) if "scores" in tables else HourlyScores(),
+            (
+                HourlyScores.from_arrow(tables["anomalies"])
+                if "anomalies" in tables
+                else HourlyScores()
+            ),
         )
 
 
@@ -177,9 +197,13 @@ def log_table(
     fresh_labels: pa.Table,
     scores: np.ndarray | None = None,
     candidates: np.ndarray | None = None,
+    anomaly: np.ndarray | None = None,
+    anomaly_candidates: np.ndarray | None = None,
 ) -> pa.Table:
     """A batch's inputs as :data:`LOG_SCHEMA` rows: what :meth:`SinkState.replay` reads.
-    ``scores`` and ``candidates``: what the review budget counted (null when not given)."""
+    ``scores`` and ``candidates``: what the review budget counted, ``anomaly`` (the ranks of
+    :func:`~processor.decisions.anomaly.budget_rank`) and ``anomaly_candidates``: what the
+    anomaly signal's part counted (null when not given)."""
     n, m = transactions.num_rows, fresh_labels.num_rows
 
     def tx_column(name: str, kind: pa.DataType) -> pa.Array:
@@ -199,8 +223,13 @@ def log_table(
             parts.append(pa.array(values, pa.int8()))
         elif field.name == "fraud_decision":
             parts.append(pa.concat_arrays([pa.array(fraud, pa.int64()), pa.nulls(m, pa.int64())]))
-        elif field.name in ("score", "review_candidate"):
-            given = scores if field.name == "score" else candidates
+        elif field.name in ("score", "review_candidate", "anomaly", "anomaly_candidate"):
+            given = {
+                "score": scores,
+                "review_candidate": candidates,
+                "anomaly": anomaly,
+                "anomaly_candidate": anomaly_candidates,
+            }[field.name]
             values = pa.nulls(n, field.type) if given is None else pa.array(given, field.type)
             parts.append(pa.concat_arrays([values, pa.nulls(m, field.type)]))
         elif field.name in ("merchant_id", "event_ms"):

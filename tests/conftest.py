@@ -88,13 +88,14 @@ def handbook_path() -> Path:
 
 @pytest.fixture
 def faults(local_stack: Settings) -> Iterator[Callable[..., dict[str, Any]]]:
-    """Set the session emulator's fault plan for one test; reset to faithful afterwards."""
+    """Set the session emulator's fault plan for one test, ``faults(Fault(...), ..., seed=N)``;
+    ``faults.status()`` is the plan and what it injected; faithful again afterwards."""
     from fraudstream.stack.faults import FaultPlan, get_faults, set_faults
 
     endpoint = local_stack.endpoint_url or ""
 
-    def apply(**plan: Any) -> dict[str, Any]:
-        return set_faults(endpoint, FaultPlan(**plan))
+    def apply(*rules: Any, seed: int = 0) -> dict[str, Any]:
+        return set_faults(endpoint, FaultPlan(tuple(rules), seed))
 
     apply.status = lambda: get_faults(endpoint)  # type: ignore[attr-defined]
     yield apply

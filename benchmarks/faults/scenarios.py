@@ -39,14 +39,16 @@ from benchmarks.faults.streams import put_tracked, records, survey
 from benchmarks.harness import ModelServer, fresh
 from fraudstream.readback import alert_ids, ground_truth, lake_table
 from fraudstream.settings import Settings
-from fraudstream.stack.faults import FaultPlan, get_faults, set_faults
+from fraudstream.stack.faults import Fault, FaultPlan, get_faults, set_faults
 from producer.simulated import watermark_for
 
 THROTTLING = FaultPlan(
-    put_records_fail_fraction=0.3,
-    put_records_throttle_fraction=0.1,
-    batch_write_unprocessed_fraction=0.3,
-    batch_write_throttle_fraction=0.1,
+    (
+        Fault("PutRecords", probability=0.1, name="put_records_throttled"),
+        Fault("PutRecords", "partial", fraction=0.3, name="put_records_failed_records"),
+        Fault("BatchWriteItem", probability=0.1, name="batch_write_throttled"),
+        Fault("BatchWriteItem", "partial", fraction=0.3, name="batch_write_unprocessed_items"),
+    ),
     seed=7,
 )
 """Throttling for the ``throttling`` scenario: 30 % of records refused inside a successful

@@ -374,6 +374,13 @@ def _print_training(outcome: Any) -> None:
         f"{metrics['block_precision']:.2f}); frauds caught by either "
         f"{metrics['review_or_block_recall']:.0%}"
     )
+    anomaly = manifest.get("anomaly")
+    if anomaly:
+        click.echo(
+            f"  anomaly detector: {anomaly['trees']} trees of {anomaly['max_samples']}, "
+            f"anomalous from {anomaly['threshold']:.4f} ({anomaly['share']:.2%} of the "
+            "training rows)"
+        )
 
 
 @click.command()
@@ -594,10 +601,18 @@ def model() -> None:
     type=click.IntRange(0, 100),
     help="Data capture sampling [default: FRAUDSTREAM_SAGEMAKER_CAPTURE_PERCENT].",
 )
+@click.option(
+    "--model-data-url",
+    help="Roll out an artefact already at s3://<bucket>/models/<version>/model.tar.gz instead "
+    "(what CD runs): model and endpoint config are copied from the live ones with only the "
+    "model data and --image-uri (default: the live image) changed; --model-dir, --bucket, "
+    "--role-arn, --instance-* and --capture-percent do not apply.",
+)
 @click.option("--wait/--no-wait", default=False, show_default=True, help="Wait for InService.")
 @click.pass_obj
 def deploy(
     obj: CliContext,
+    model_data_url: str | None,
     model_dir: Path | None,
     endpoint_name: str | None,
     bucket: str | None,
@@ -608,23 +623,45 @@ def deploy(
     capture_percent: int | None,
     wait: bool,
 ) -> None:
-    """Upload the artifact to S3 and create or update the SageMaker model and endpoint."""
+    """Upload the artifact to S3 and create or update the SageMaker model and endpoint, or
+    with --model-data-url roll an uploaded artefact onto the live endpoint."""
     from ml_model.deploy import deploy as run_deploy
+    from ml_model.deploy import roll_out
 
     settings = obj.settings
-    result = run_deploy(
-        settings,
-        model_dir or settings.model_dir,
-        endpoint_name=endpoint_name,
-        bucket=bucket,
-        role_arn=role_arn,
-        image_uri=image_uri,
-        instance_type=instance_type,
-        instance_count=instance_count,
-        capture_percent=capture_percent,
-        wait=wait,
-        say=lambda text: click.echo(text, err=True),
-    )
+
+    def say(text: str) -> None:
+        click.echo(text, err=True)
+
+    if model_data_url is not None:
+        given = [model_dir, bucket, role_arn, instance_type, instance_count, capture_percent]
+        if any(option is not None for option in given):
+            raise click.UsageError(
+                "--model-data-url copies the live configuration: drop --model-dir, --bucket, "
+                "--role-arn, --instance-type, --instance-count and --capture-percent"
+            )
+        result = roll_out(
+            settings,
+            model_data_url,
+            endpoint_name=endpoint_name,
+            image_uri=image_uri,
+            wait=wait,
+            say=say,
+        )
+    else:
+        result = run_deploy(
+            settings,
+            model_dir or settings.model_dir,
+            endpoint_name=endpoint_name,
+            bucket=bucket,
+            role_arn=role_arn,
+            image_uri=image_uri,
+            instance_type=instance_type,
+            instance_count=instance_count,
+            capture_percent=capture_percent,
+            wait=wait,
+            say=say,
+        )
     click.echo(
         f"endpoint {result.endpoint_name} {result.action}: model {result.model_name} "
         f"(version {result.version}) from {result.model_data_url}"

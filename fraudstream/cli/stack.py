@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, TextIO
+
 import click
 
 from fraudstream.cli.context import CliContext
@@ -115,6 +117,13 @@ def env(obj: CliContext) -> None:
     help="Share of BatchWriteItem calls throttled.",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.File(),
+    help='A fault plan as JSON ({"faults": [...], "seed": N}; fraudstream/stack/faults.py '
+    "lists the rules), instead of the shares above.",
+)
 @click.option("--show", is_flag=True, help="Only show the current plan and what was injected.")
 @click.pass_obj
 def faults(
@@ -125,11 +134,12 @@ def faults(
     batch_write_unprocessed: float,
     batch_write_throttle: float,
     seed: int,
+    plan_file: TextIO | None,
     show: bool,
 ) -> None:
     """Inject AWS-style failures into the running emulator (all zero turns them off)."""
     from fraudstream.errors import StackError
-    from fraudstream.stack.faults import FaultPlan, get_faults, set_faults
+    from fraudstream.stack.faults import Fault, FaultPlan, get_faults, set_faults
 
     current = lifecycle.status(obj.settings)
     if not current.running:
@@ -138,16 +148,30 @@ def faults(
         answer = get_faults(current.endpoint)
     else:
         try:
-            plan = FaultPlan(
-                put_records_fail_fraction=put_records_fail,
-                put_records_throttle_fraction=put_records_throttle,
-                get_records_throttle_fraction=get_records_throttle,
-                batch_write_unprocessed_fraction=batch_write_unprocessed,
-                batch_write_throttle_fraction=batch_write_throttle,
-                seed=seed,
-            )
-        except ValueError as error:
-            raise StackError(str(error)) from error
+            if plan_file is not None:
+                plan = FaultPlan.from_json(plan_file.read())
+            else:
+                shares = [
+                    ("PutRecords", "error", put_records_throttle, 1.0),
+                    ("PutRecords", "partial", 1.0, put_records_fail),
+                    ("GetRecords", "error", get_records_throttle, 1.0),
+                    ("BatchWriteItem", "error", batch_write_throttle, 1.0),
+                    ("BatchWriteItem", "partial", 1.0, batch_write_unprocessed),
+                ]
+                rules = [
+                    Fault(operation, effect, probability=probability, fraction=fraction)
+                    for operation, effect, probability, fraction in shares
+                ]
+                plan = FaultPlan(tuple(f for f in rules if f.probability and f.fraction), seed=seed)
+        except (ValueError, TypeError) as error:
+            raise StackError(f"bad fault plan: {error}") from error
         answer = set_faults(current.endpoint, plan)
-    active = {k: v for k, v in answer["plan"].items() if k != "seed" and v}
+    active = "; ".join(_describe(rule) for rule in answer["plan"]["faults"])
     click.echo(f"faults: {active or 'none'}; injected so far: {answer['injected'] or 'nothing'}")
+
+
+def _describe(rule: dict[str, Any]) -> str:
+    """``PutRecords:partial 25% of records`` or ``BatchWriteItem:error 10% of calls``."""
+    if rule["effect"] == "partial":
+        return f"{rule['name']} {rule['fraction']:.0%} of records"
+    return f"{rule['name']} {rule['probability']:.0%} of calls"

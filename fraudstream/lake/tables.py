@@ -13,11 +13,13 @@ as unreferenced): :class:`LegacyLayoutError` says to run ``fraudstream lake upgr
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 from botocore.exceptions import ClientError
 
 from fraudstream import aws, lake_tables
@@ -27,6 +29,8 @@ from fraudstream.settings import Settings
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_INTERVAL = 100
 """Commits between checkpoints: a reader replays at most this many JSON commits."""
@@ -122,13 +126,37 @@ def _legacy(bucket: str, name: str) -> LegacyLayoutError:
     )
 
 
+def add_missing_columns(uri: str, options: dict[str, str], name: str) -> list[str]:
+    """Add to the Delta table at ``uri`` the columns of ``lake_tables.json`` it lacks (a
+    column added to the contract after the table was created), nullable, older rows reading
+    null; the names added. Columns are only ever added: never dropped, renamed or retyped."""
+    from deltalake import DeltaTable, Schema
+
+    table = DeltaTable(uri, storage_options=options)
+    have = {field.name for field in table.schema().fields}
+    contract = lake_tables.arrow_schema(name, with_partitions=True)
+    missing = [field for field in contract if field.name not in have]
+    if missing:
+        try:
+            table.alter.add_columns(list(Schema.from_arrow(pa.schema(missing)).fields))
+        except Exception:  # another process added them first: its commit won the put
+            table = DeltaTable(uri, storage_options=options)
+            if not {f.name for f in missing} <= {f.name for f in table.schema().fields}:
+                raise
+            return []
+        log.info("lake table %s: added column(s) %s", name, ", ".join(f.name for f in missing))
+    return [field.name for field in missing]
+
+
 def ensure_table(settings: Settings, name: str, *, s3: Any | None = None) -> None:
-    """Create table ``name`` (empty, partitioned by dt/hour) unless it exists; safe to race."""
+    """Create table ``name`` (empty, partitioned by dt/hour) unless it exists, else add the
+    contract's columns it lacks (:func:`add_missing_columns`); safe to race."""
     from deltalake import DeltaTable
 
     options = storage_options(settings)
     uri = table_uri(settings.bucket, name)
     if DeltaTable.is_deltatable(uri, options):
+        add_missing_columns(uri, options, name)
         return
     if has_legacy_objects(s3 or aws.client("s3", settings), settings.bucket, name):
         raise _legacy(settings.bucket, name)

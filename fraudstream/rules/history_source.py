@@ -54,4 +54,5 @@ def read_history(
         batch=event_ms[window] // HOUR_MS,
         model_versions=(model.version,),
         source=f"{fmt} history {data}",
+        anomaly=model.anomaly.score(rows) if model.anomaly is not None else None,
     )

@@ -41,6 +41,7 @@ def backtest_sql() -> str:
     t.event_time,
     t.batch_id,
     t.score,
+    t.anomaly_score,
     t.model_version,
     l.is_fraud,
     {features}
@@ -103,6 +104,11 @@ def rows_from_result(result: ResultSet, source: str) -> LabelledRows:
         batch=frame["batch_id"].to_numpy(dtype=np.float64, na_value=-1).astype(np.int64),
         model_versions=tuple(versions),
         source=source,
+        anomaly=(
+            frame["anomaly_score"].to_numpy(dtype=np.float64, na_value=np.nan)
+            if "anomaly_score" in frame
+            else None
+        ),
     )
 
 

@@ -18,8 +18,15 @@ from typing import Any
 import numpy as np
 
 from fraudstream.rules.rows import LabelledRows
-from processor.decisions import DecisionConfig, with_model_thresholds
-from processor.decisions.backtest import Backtest, budget_thresholds, evaluate, labels_of
+from processor.decisions import DecisionConfig, decide, with_model_thresholds
+from processor.decisions.backtest import (
+    AnomalySignal,
+    Backtest,
+    anomaly_reviews,
+    budget_thresholds,
+    evaluate,
+    labels_of,
+)
 from processor.decisions.inputs import decision_inputs
 
 CURVE_POINTS = 200
@@ -33,6 +40,8 @@ class ModelThresholds:
     review: float
     block: float
     block_precision: float | None  # the precision its block threshold reached on validation
+    anomaly_threshold: float | None = None  # its anomaly detector's, when it has one
+    anomaly_tail: tuple[float, ...] = ()
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any]) -> ModelThresholds | None:
@@ -40,11 +49,14 @@ class ModelThresholds:
         if not found:
             return None
         promise = found.get("block_precision")
+        anomaly = manifest.get("anomaly") or {}
         return cls(
             version=str(manifest.get("version", "unknown")),
             review=float(found["review"]),
             block=float(found["block"]),
             block_precision=None if promise is None else float(promise),
+            anomaly_threshold=float(anomaly["threshold"]) if "threshold" in anomaly else None,
+            anomaly_tail=tuple(float(v) for v in anomaly.get("tail", ())),
         )
 
 
@@ -128,6 +140,16 @@ class Scorecard:
         }
 
 
+def anomaly_signal(rows: LabelledRows, model: ModelThresholds | None) -> AnomalySignal | None:
+    """The anomaly signal the stream applied to ``rows``: when they carry anomaly scores (the
+    signal was on) and the model has a detector threshold."""
+    if model is None or model.anomaly_threshold is None or rows.anomaly is None:
+        return None
+    if np.isnan(rows.anomaly).all():
+        return None
+    return AnomalySignal(rows.anomaly, model.anomaly_threshold, model.anomaly_tail)
+
+
 def measure(
     rows: LabelledRows,
     config: DecisionConfig,
@@ -136,15 +158,23 @@ def measure(
     model: ModelThresholds | None,
 ) -> Scorecard:
     """Measure ``config`` on ``rows`` with the model's thresholds when the rules take them
-    from the model (``score.from_model``) and a model is given."""
+    from the model (``score.from_model``) and a model is given, and the anomaly signal's
+    reviews when the rows have anomaly scores and the model a detector."""
     applied = config
     source = "rules file"
     if model is not None and config.score.from_model:
         applied = with_model_thresholds(config, model.review, model.block)
         source = f"model {model.version}"
     inputs = decision_inputs(rows.matrix, rows.score)
-    review_at = budget_thresholds(inputs, applied, rows.event_ms, rows.batch)
-    result = evaluate(inputs, rows.is_fraud, applied, review_at=review_at)
+    signal = anomaly_signal(rows, model)
+    review_at = budget_thresholds(
+        inputs, applied, rows.event_ms, rows.batch, anomaly=signal is not None
+    )
+    anomalous = None
+    if signal is not None:  # the stream's anomaly signal, after the rest of the policy
+        before = decide(inputs, applied, review_at=review_at).severity
+        anomalous = anomaly_reviews(before, signal, applied, rows.event_ms, rows.batch)
+    result = evaluate(inputs, rows.is_fraud, applied, review_at=review_at, anomalous=anomalous)
     labelled, fraud = labels_of(rows.is_fraud)
     scored = labelled & ~np.isnan(rows.score)
     precision, recall = precision_recall(rows.score[scored], fraud[scored])

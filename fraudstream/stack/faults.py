@@ -1,73 +1,138 @@
-"""Fault injection inside the emulator process, for reliability tests and `make faults`.
+"""Fault injection inside the emulator process: the one way the tests, ``make faults`` and
+``fraudstream stack faults`` make real AWS calls fail.
 
-A WSGI middleware in front of moto that, according to a :class:`FaultPlan`, makes real calls
-fail the way AWS does:
+A WSGI middleware in front of moto applies a :class:`FaultPlan`, an ordered list of
+:class:`Fault` rules. The first rule that matches a call and fires (its ``probability``, from a
+seeded random source so runs repeat; at most ``times`` calls) decides what happens to it:
 
-- ``PutRecords``: some records rejected with ``ProvisionedThroughputExceededException`` inside
-  a successful response (they are *not* stored, as on AWS), or the whole call throttled;
-- ``BatchWriteItem``: some items returned as ``UnprocessedItems`` (not written), or the call
-  throttled;
-- ``GetRecords``: the call throttled.
+- ``error``: an AWS error without reaching the server (JSON protocol for Kinesis and DynamoDB,
+  e.g. ``ProvisionedThroughputExceededException``; S3's XML, e.g. ``503 SlowDown``);
+- ``partial``: ``PutRecords`` or ``BatchWriteItem`` with each record or item withheld with
+  chance ``fraction``: withheld ones are really not stored and come back failed
+  (``FailedRecordCount``) or as ``UnprocessedItems``, as on AWS;
+- ``disconnect``: the connection closes without an answer;
+- ``answer_lost``: the call takes effect but the client gets ``500 InternalError``.
 
 The plan is set at start-up from ``$FRAUDSTREAM_EMULATOR_FAULTS`` (JSON) or at run time with
-``POST /_fraudstream/faults`` (JSON body); ``GET`` returns the plan and what was injected.
-Choices come from a seeded random source, so a test run is repeatable.
+``POST /_fraudstream/faults`` (:func:`set_faults`); ``GET`` (:func:`get_faults`) returns the plan
+and, per rule name, what it injected (calls, or records and items for ``partial``).
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
+import socket
 import threading
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
+from http import HTTPStatus
 from io import BytesIO
 from typing import Any
 
 CONTROL_PATH = "/_fraudstream/faults"
 ENV_VAR = "FRAUDSTREAM_EMULATOR_FAULTS"
+EFFECTS = ("error", "partial", "disconnect", "answer_lost")
+PARTIAL_OPERATIONS = ("PutRecords", "BatchWriteItem")
+THROTTLED = "ProvisionedThroughputExceededException"
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+Reply = tuple[str, list[tuple[str, str]], bytes]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One rule: which calls it matches and what it does to them."""
+
+    operation: str
+    """A JSON-protocol operation (``PutRecords``, ``BatchWriteItem``, ``GetRecords``, ...) or
+    ``s3:<METHOD>`` for S3 (``s3:PUT``)."""
+    effect: str = "error"
+    probability: float = 1.0
+    fraction: float = 0.5
+    """``partial`` only: the chance of each record or item to be withheld."""
+    code: str = THROTTLED
+    status: int = 400
+    path: str = ""
+    """A regular expression the request path must contain (S3 keys), empty for any."""
+    times: int | None = None
+    """At most this many calls changed; ``None`` for no limit."""
+    name: str = ""
+    """The key of its count in :func:`get_faults`; ``<operation>:<effect>`` if empty."""
+
+    def __post_init__(self) -> None:
+        if self.effect not in EFFECTS:
+            raise ValueError(f"effect must be one of {', '.join(EFFECTS)}, got {self.effect!r}")
+        for name in ("probability", "fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1], got {getattr(self, name)}")
+        if self.effect == "partial" and self.operation not in PARTIAL_OPERATIONS:
+            raise ValueError(f"partial applies to {' and '.join(PARTIAL_OPERATIONS)} only")
+        if self.times is not None and self.times < 0:
+            raise ValueError(f"times must be >= 0, got {self.times}")
+        re.compile(self.path)
+        if not self.name:
+            object.__setattr__(self, "name", f"{self.operation}:{self.effect}")
+
+    def matches(self, target: str, method: str, path: str) -> bool:
+        if self.operation.startswith("s3:"):
+            wanted = not target and method == self.operation[3:]
+            return wanted and (not self.path or re.search(self.path, path) is not None)
+        return bool(target) and target.rsplit(".", 1)[-1] == self.operation
 
 
 @dataclass(frozen=True)
 class FaultPlan:
-    """Probabilities in [0, 1] of each injected failure; all zero means a faithful emulator."""
+    """The rules, first match wins; an empty plan means a faithful emulator."""
 
-    put_records_fail_fraction: float = 0.0
-    put_records_throttle_fraction: float = 0.0
-    batch_write_unprocessed_fraction: float = 0.0
-    batch_write_throttle_fraction: float = 0.0
-    get_records_throttle_fraction: float = 0.0
+    faults: tuple[Fault, ...] = ()
     seed: int = 0
-
-    def __post_init__(self) -> None:
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if item.name != "seed" and not 0.0 <= value <= 1.0:
-                raise ValueError(f"{item.name} must be within [0, 1], got {value}")
 
     @classmethod
     def from_json(cls, text: str) -> FaultPlan:
         data = json.loads(text or "{}")
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
+        unknown = set(data) - {"faults", "seed"}
+        known = {f.name for f in fields(Fault)}
+        for rule in data.get("faults", []):
+            unknown |= set(rule) - known
         if unknown:
             raise ValueError(f"unknown fault setting(s): {', '.join(sorted(unknown))}")
-        return cls(**data)
+        rules = tuple(Fault(**rule) for rule in data.get("faults", []))
+        return cls(rules, int(data.get("seed", 0)))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
 
 
-def _throttled(service: str) -> tuple[str, list[tuple[str, str]], bytes]:
-    body = json.dumps(
-        {
-            "__type": "ProvisionedThroughputExceededException",
-            "message": f"Rate exceeded (injected by the fraudstream emulator, {service})",
-        }
+def _json_error(target: str, code: str, status: int) -> Reply:
+    body = json.dumps({"__type": code, "message": "injected by the fraudstream emulator"}).encode()
+    headers = [("Content-Type", "application/x-amz-json-1.1")]
+    if target.startswith("DynamoDB"):
+        headers = [("Content-Type", "application/x-amz-json-1.0"), _crc32(body)]
+    return _status(status), headers, body
+
+
+def _status(code: int) -> str:
+    try:
+        return f"{code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return f"{code} Injected"
+
+
+def _s3_error(code: str, status: int) -> Reply:
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+        "<Message>injected by the fraudstream emulator</Message></Error>"
     ).encode()
-    return "400 Bad Request", [("Content-Type", "application/x-amz-json-1.1")], body
+    return _status(status), [("Content-Type", "application/xml")], body
+
+
+def _crc32(body: bytes) -> tuple[str, str]:
+    return "x-amz-crc32", str(zlib.crc32(body) & 0xFFFFFFFF)
 
 
 class FaultInjector:
@@ -75,84 +140,139 @@ class FaultInjector:
 
     def __init__(self, app: WsgiApp, plan: FaultPlan | None = None) -> None:
         self.app = app
-        self.plan = plan or FaultPlan()
-        self.injected: Counter[str] = Counter()
-        self._rng = random.Random(self.plan.seed)
         self._lock = threading.Lock()
+        self.set_plan(plan or FaultPlan())
 
     def set_plan(self, plan: FaultPlan) -> None:
         with self._lock:
             self.plan = plan
             self._rng = random.Random(plan.seed)
-            self.injected.clear()
+            self._fired: Counter[int] = Counter()
+            self.injected: Counter[str] = Counter()
 
-    def _chance(self, probability: float) -> bool:
-        if probability <= 0:
-            return False
+    def _choose(self, target: str, method: str, path: str) -> tuple[int, Fault] | None:
+        """The first rule that matches, is still armed and fires, with its index; the call
+        counts against its ``times`` (a ``partial`` rule gives it back if it withholds nothing)."""
         with self._lock:
-            return self._rng.random() < probability
+            for index, fault in enumerate(self.plan.faults):
+                armed = fault.times is None or self._fired[index] < fault.times
+                matched = armed and fault.matches(target, method, path)
+                if matched and self._rng.random() < fault.probability:
+                    self._fired[index] += 1
+                    return index, fault
+        return None
+
+    def _count(self, index: int, fault: Fault, units: int) -> None:
+        with self._lock:
+            if units:
+                self.injected[fault.name] += units
+            else:
+                self._fired[index] -= 1
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == CONTROL_PATH:
+        path = environ.get("PATH_INFO", "")
+        if path == CONTROL_PATH:
             return self._control(environ, start_response)
+        if not self.plan.faults:
+            return self.app(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        plan = self.plan
-        if target == "Kinesis_20131202.PutRecords":
-            if self._chance(plan.put_records_throttle_fraction):
-                return self._reply(
-                    start_response, *_throttled("PutRecords"), "put_records_throttled"
-                )
-            if plan.put_records_fail_fraction > 0:
-                return self._partial_put_records(environ, start_response)
-        elif target == "Kinesis_20131202.GetRecords":
-            if self._chance(plan.get_records_throttle_fraction):
-                return self._reply(
-                    start_response, *_throttled("GetRecords"), "get_records_throttled"
-                )
-        elif target == "DynamoDB_20120810.BatchWriteItem":
-            if self._chance(plan.batch_write_throttle_fraction):
-                return self._reply(
-                    start_response, *_throttled("BatchWriteItem"), "batch_write_throttled"
-                )
-            if plan.batch_write_unprocessed_fraction > 0:
-                return self._partial_batch_write(environ, start_response)
-        return self.app(environ, start_response)
+        chosen = self._choose(target, environ.get("REQUEST_METHOD", ""), path)
+        if chosen is None:
+            return self.app(environ, start_response)
+        index, fault = chosen
+        if fault.effect == "partial":
+            return self._partial(index, fault, environ, start_response)
+        self._count(index, fault, 1)
+        if fault.effect == "disconnect":
+            environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+            raise ConnectionResetError("connection closed by the fault plan")
+        if fault.effect == "answer_lost":
+            self._forward(environ, None)
+            reply = _json_error(target, "InternalFailure", 500) if target else None
+            return self._reply(start_response, *(reply or _s3_error("InternalError", 500)))
+        error = _json_error(target, fault.code, fault.status) if target else None
+        return self._reply(start_response, *(error or _s3_error(fault.code, fault.status)))
 
-    # -- helpers -----------------------------------------------------------------------------
+    def _partial(
+        self, index: int, fault: Fault, environ: dict[str, Any], start_response: StartResponse
+    ) -> list[bytes]:
+        request = json.loads(_read_body(environ) or b"{}")
+        units = request.get("RequestItems") or {"": request.get("Records", [])}
+        with self._lock:
+            withheld = {
+                (table, i)
+                for table, writes in units.items()
+                for i in range(len(writes))
+                if self._rng.random() < fault.fraction
+            }
+        self._count(index, fault, len(withheld))
+        if fault.operation == "PutRecords":
+            reply = self._withhold_records(environ, request, withheld)
+        else:
+            reply = self._withhold_items(environ, request, withheld)
+        return self._reply(start_response, *reply)
+
+    def _withhold_records(
+        self, environ: dict[str, Any], request: dict[str, Any], withheld: set[tuple[str, int]]
+    ) -> Reply:
+        records = request.get("Records", [])
+        kept = [r for i, r in enumerate(records) if ("", i) not in withheld]
+        status, headers = "200 OK", [("Content-Type", "application/x-amz-json-1.1")]
+        stored: list[dict[str, Any]] = []
+        if kept:
+            status, headers, payload = self._forward(environ, {**request, "Records": kept})
+            if not status.startswith("200"):
+                return status, headers, payload
+            stored = json.loads(payload)["Records"]
+        delivered = iter(stored)
+        merged = [
+            {"ErrorCode": THROTTLED, "ErrorMessage": "Rate exceeded for shard (injected)"}
+            if ("", i) in withheld
+            else next(delivered)
+            for i in range(len(records))
+        ]
+        failed = sum("ErrorCode" in r for r in merged)
+        return _with_json(status, headers, {"FailedRecordCount": failed, "Records": merged})
+
+    def _withhold_items(
+        self, environ: dict[str, Any], request: dict[str, Any], withheld: set[tuple[str, int]]
+    ) -> Reply:
+        kept: dict[str, list[Any]] = {}
+        unprocessed: dict[str, list[Any]] = {}
+        for table, writes in request.get("RequestItems", {}).items():
+            for i, write in enumerate(writes):
+                (unprocessed if (table, i) in withheld else kept).setdefault(table, []).append(
+                    write
+                )
+        status, headers = "200 OK", [("Content-Type", "application/x-amz-json-1.0")]
+        response: dict[str, Any] = {}
+        if kept:
+            status, headers, payload = self._forward(environ, {**request, "RequestItems": kept})
+            if not status.startswith("200"):
+                return status, headers, payload
+            response = json.loads(payload)
+        for table, writes in unprocessed.items():
+            response.setdefault("UnprocessedItems", {}).setdefault(table, []).extend(writes)
+        response.setdefault("UnprocessedItems", {})
+        return _with_json(status, headers, response)
+
+    # -- plumbing ----------------------------------------------------------------------------
     def _reply(
         self,
         start_response: StartResponse,
         status: str,
         headers: list[tuple[str, str]],
         body: bytes,
-        counter: str | None = None,
     ) -> list[bytes]:
-        if counter:
-            with self._lock:
-                self.injected[counter] += 1
-        start_response(status, [*headers, ("Content-Length", str(len(body)))])
+        kept = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        start_response(status, [*kept, ("Content-Length", str(len(body)))])
         return [body]
 
-    def _control(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
-        if environ.get("REQUEST_METHOD") == "POST":
-            try:
-                self.set_plan(FaultPlan.from_json(_read_body(environ).decode()))
-            except (ValueError, TypeError) as error:
-                body = json.dumps({"error": str(error)}).encode()
-                return self._reply(
-                    start_response, "400 Bad Request", [("Content-Type", "application/json")], body
-                )
-        with self._lock:
-            body = json.dumps({"plan": asdict(self.plan), "injected": dict(self.injected)}).encode()
-        return self._reply(start_response, "200 OK", [("Content-Type", "application/json")], body)
-
-    def _forward(
-        self, environ: dict[str, Any], body: bytes
-    ) -> tuple[str, list[tuple[str, str]], bytes]:
-        """Call moto with a replacement request body; return its status, headers and body."""
-        environ = dict(environ)
-        environ["wsgi.input"] = BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body))
+    def _forward(self, environ: dict[str, Any], request: dict[str, Any] | None) -> Reply:
+        """Call moto (with a replacement JSON body unless ``None``); its status, headers, body."""
+        if request is not None:
+            body = json.dumps(request).encode()
+            environ = {**environ, "wsgi.input": BytesIO(body), "CONTENT_LENGTH": str(len(body))}
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -168,92 +288,23 @@ class FaultInjector:
                 close()
         return captured["status"], captured["headers"], payload
 
-    def _respond_json(
-        self,
-        start_response: StartResponse,
-        status: str,
-        headers: list[tuple[str, str]],
-        data: dict[str, Any],
-    ) -> list[bytes]:
-        body = json.dumps(data).encode()
-        kept = [(k, v) for k, v in headers if k.lower() not in ("content-length", "x-amz-crc32")]
-        kept.append(("x-amz-crc32", str(zlib.crc32(body) & 0xFFFFFFFF)))
-        return self._reply(start_response, status, kept, body)
-
-    def _partial_put_records(
-        self, environ: dict[str, Any], start_response: StartResponse
-    ) -> list[bytes]:
-        request = json.loads(_read_body(environ))
-        records = request.get("Records", [])
-        failing = {
-            i for i in range(len(records)) if self._chance(self.plan.put_records_fail_fraction)
-        }
-        if not failing:
-            return self._respond_forwarded(environ, start_response, json.dumps(request).encode())
-        kept = [r for i, r in enumerate(records) if i not in failing]
-        results: list[dict[str, Any]] = []
-        status, headers = "200 OK", [("Content-Type", "application/x-amz-json-1.1")]
-        if kept:
-            status, headers, payload = self._forward(
-                environ, json.dumps({**request, "Records": kept}).encode()
-            )
-            if not status.startswith("200"):
-                return self._reply(start_response, status, headers, payload)
-            results = json.loads(payload)["Records"]
-        stored = iter(results)
-        merged = [
-            {
-                "ErrorCode": "ProvisionedThroughputExceededException",
-                "ErrorMessage": "Rate exceeded for shard (injected by the fraudstream emulator)",
-            }
-            if i in failing
-            else next(stored)
-            for i in range(len(records))
-        ]
+    def _control(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        json_type = [("Content-Type", "application/json")]
+        if environ.get("REQUEST_METHOD") == "POST":
+            try:
+                self.set_plan(FaultPlan.from_json(_read_body(environ).decode()))
+            except (ValueError, TypeError, re.error) as error:
+                body = json.dumps({"error": str(error)}).encode()
+                return self._reply(start_response, "400 Bad Request", json_type, body)
         with self._lock:
-            self.injected["put_records_failed_records"] += len(failing)
-        return self._respond_json(
-            start_response, status, headers, {"FailedRecordCount": len(failing), "Records": merged}
-        )
+            status = {"plan": asdict(self.plan), "injected": dict(self.injected)}
+        return self._reply(start_response, "200 OK", json_type, json.dumps(status).encode())
 
-    def _partial_batch_write(
-        self, environ: dict[str, Any], start_response: StartResponse
-    ) -> list[bytes]:
-        request = json.loads(_read_body(environ))
-        kept: dict[str, list[Any]] = {}
-        unprocessed: dict[str, list[Any]] = {}
-        for table, items in request.get("RequestItems", {}).items():
-            for item in items:
-                bucket = (
-                    unprocessed
-                    if self._chance(self.plan.batch_write_unprocessed_fraction)
-                    else kept
-                )
-                bucket.setdefault(table, []).append(item)
-        if not unprocessed:
-            return self._respond_forwarded(environ, start_response, json.dumps(request).encode())
-        status, headers = "200 OK", [("Content-Type", "application/x-amz-json-1.0")]
-        response: dict[str, Any] = {"UnprocessedItems": {}}
-        if kept:
-            status, headers, payload = self._forward(
-                environ, json.dumps({**request, "RequestItems": kept}).encode()
-            )
-            if not status.startswith("200"):
-                return self._reply(start_response, status, headers, payload)
-            response = json.loads(payload)
-        response["UnprocessedItems"] = unprocessed
-        with self._lock:
-            self.injected["batch_write_unprocessed_items"] += sum(
-                len(v) for v in unprocessed.values()
-            )
-        return self._respond_json(start_response, status, headers, response)
 
-    def _respond_forwarded(
-        self, environ: dict[str, Any], start_response: StartResponse, body: bytes
-    ) -> list[bytes]:
-        status, headers, payload = self._forward(environ, body)
-        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
-        return self._reply(start_response, status, headers, payload)
+def _with_json(status: str, headers: list[tuple[str, str]], data: dict[str, Any]) -> Reply:
+    body = json.dumps(data).encode()
+    kept = [(k, v) for k, v in headers if k.lower() not in ("content-length", "x-amz-crc32")]
+    return status, [*kept, _crc32(body)], body
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
@@ -268,7 +319,7 @@ def set_faults(endpoint: str, plan: FaultPlan, timeout: float = 5.0) -> dict[str
 
     request = urllib.request.Request(  # noqa: S310 - loopback http
         endpoint + CONTROL_PATH,
-        data=json.dumps(asdict(plan)).encode(),
+        data=plan.to_json().encode(),
         method="POST",
         headers={"Content-Type": "application/json"},
     )
@@ -278,7 +329,7 @@ def set_faults(endpoint: str, plan: FaultPlan, timeout: float = 5.0) -> dict[str
 
 
 def get_faults(endpoint: str, timeout: float = 5.0) -> dict[str, Any]:
-    """The emulator's fault plan and the count of failures injected so far."""
+    """The emulator's fault plan and, per rule, what it has injected so far."""
     import urllib.request
 
     with urllib.request.urlopen(endpoint + CONTROL_PATH, timeout=timeout) as response:  # noqa: S310

@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from ml_model.anomaly import AnomalyDetector
 from ml_model.artifact import (
+    ANOMALY_FILE,
     MODEL_NAME,
     booster_bytes,
     code_version,
@@ -78,9 +80,12 @@ def train_model(
     say: Say | None = None,
     progress: Progress | None = None,
     round_progress: RoundProgress | None = None,
+    anomaly_share: float | None = 0.003,
 ) -> TrainOutcome:
     """Build features over ``history`` (all of it is warm-up), train on ``[start, end)``,
-    choose thresholds on the validation split and write the artifact to ``out_dir``."""
+    choose thresholds on the validation split, fit the anomaly detector on the same rows (its
+    threshold: the score ``anomaly_share`` of them reach; None: no detector) and write the
+    artifact to ``out_dir``."""
     tell = say or (lambda _text: None)
     start = history.start_ms if train_start_ms is None else train_start_ms
     end = history.end_ms if train_end_ms is None else train_end_ms
@@ -136,6 +141,10 @@ def train_model(
         recall=valid_metrics["review_or_block_recall"],
         precision=precision(flagged),
     )
+    anomaly = None
+    if anomaly_share is not None:
+        tell(f"fitting the anomaly detector ({anomaly_share:.2%} of the rows above its threshold)")
+        anomaly = AnomalyDetector.fit(matrix[rows], share=anomaly_share)
     raw = booster_bytes(result.booster)
     now = datetime.now(UTC)
     version = new_version(raw, now)
@@ -172,6 +181,8 @@ def train_model(
         "code_version": code_version(),
         "content_types": ["text/csv", "application/json"],
     }
-    archive = write_artifact(result.booster, manifest, out_dir)
+    if anomaly is not None:
+        manifest["anomaly"] = {**anomaly.describe(), "file": ANOMALY_FILE}
+    archive = write_artifact(result.booster, manifest, out_dir, anomaly)
     tell(f"wrote {archive} (version {version})")
     return TrainOutcome(archive=archive, manifest=manifest, fit=result, thresholds=thresholds)

@@ -7,7 +7,8 @@ event time and micro-batch. The same functions as the stream decide (:func:`deci
 :func:`score_severity`, :func:`fired`), so a backtest cannot drift from production.
 
 Two policies are measured: the **model alone** (the score policy, its block conditions and the
-budget) and the **policy** (that plus every enabled rule). Per rule: hits, hit rate, precision
+budget) and the **policy** (that plus every enabled rule, and the anomaly signal's reviews when
+the rows have anomaly scores: :func:`anomaly_reviews`). Per rule: hits, hit rate, precision
 and recall of its hits, and what it adds to the model alone: the alerts it adds (flagged by
 the rule and not by the model alone), their precision, the recall they add and their share of
 the review budget. A rule that adds alerts but no recall costs analysts' time for nothing.
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from processor.decisions import columns as C
+from processor.decisions.anomaly import anomaly_candidates, budget_rank, flagged
 from processor.decisions.budget import replay_cuts, review_candidates
 from processor.decisions.config import DecisionConfig
 from processor.decisions.engine import SEVERITY, decide, fired, score_severity
@@ -199,20 +201,51 @@ def labels_of(is_fraud: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return labelled, labelled & (np.nan_to_num(values) > 0.5)
 
 
+@dataclass(frozen=True)
+class AnomalySignal:
+    """What replaying the stream's anomaly signal needs: each row's anomaly score (the lake's
+    ``anomaly_score``) and the model's detector threshold and training tail (its manifest)."""
+
+    scores: np.ndarray
+    threshold: float
+    tail: tuple[float, ...] = ()
+
+
 def budget_thresholds(
     inputs: Mapping[str, np.ndarray],
     config: DecisionConfig,
     event_ms: np.ndarray,
     batch: np.ndarray,
+    *,
+    anomaly: bool = False,
 ) -> np.ndarray | None:
     """The review budget's per-row thresholds as the stream gave them: rows replayed batch by
-    batch (``batch``: the micro-batch of each row) through the budget's state; None without a
-    budget."""
+    batch (``batch``: the micro-batch of each row) through the budget's state, the score's
+    part of it when the anomaly signal was on; None without a budget."""
     if config.budget is None:
         return None
     score = np.asarray(inputs[config.column(C.SCORE)], dtype=np.float64)
     candidate = review_candidates(inputs, config)
-    return replay_cuts(event_ms, score, candidate, batch, config.budget)
+    policy, _ = config.budget.split(anomaly)
+    return replay_cuts(event_ms, score, candidate, batch, policy)
+
+
+def anomaly_reviews(
+    severity: np.ndarray,
+    signal: AnomalySignal,
+    config: DecisionConfig,
+    event_ms: np.ndarray,
+    batch: np.ndarray,
+) -> np.ndarray:
+    """Rows the stream's anomaly signal reviewed, given the policy's decisions before it:
+    candidates replayed batch by batch through the budget's anomaly part."""
+    candidates = anomaly_candidates(severity, signal.scores, signal.threshold)
+    if config.budget is None:
+        return candidates
+    _, part = config.budget.split(True)
+    assert part is not None
+    rank = budget_rank(signal.scores, signal.threshold, signal.tail)
+    return flagged(candidates, rank, replay_cuts(event_ms, rank, candidates, batch, part))
 
 
 def evaluate(
@@ -221,11 +254,13 @@ def evaluate(
     config: DecisionConfig,
     *,
     review_at: np.ndarray | None = None,
+    anomalous: np.ndarray | None = None,
 ) -> Backtest:
     """Measure the model alone, the whole policy (the enabled rules) and each rule of the file,
     disabled ones too (each alone with the model, so a rule can be judged before it is
     switched on; one whose columns ``inputs`` lacks is left out). ``review_at``: the budget's
-    per-row thresholds (:func:`budget_thresholds`)."""
+    per-row thresholds (:func:`budget_thresholds`); ``anomalous``: the rows the anomaly
+    signal reviews (:func:`anomaly_reviews`), part of the policy."""
     labelled, fraud = labels_of(is_fraud)
     totals = Totals(
         rows=len(labelled),
@@ -235,6 +270,8 @@ def evaluate(
     )
     alone = score_severity(inputs, config, review_at)
     whole = decide(inputs, config, review_at=review_at).severity
+    if anomalous is not None:
+        whole = np.where(anomalous & (whole < REVIEW), REVIEW, whole)
     with np.errstate(invalid="ignore"):
         at_block = np.asarray(inputs[config.column(C.SCORE)], dtype=np.float64) >= (
             config.unrationed_score()

@@ -147,6 +147,24 @@ class BudgetPolicy(_Strict):
         "even over the budget, as are block scores the block conditions refuse: the budget "
         "rations only the doubtful band.",
     )
+    anomaly_part: float = Field(
+        0.1,
+        ge=0.0,
+        lt=1.0,
+        description="Part of review_share kept for rows the model approves but the anomaly "
+        "detector finds unusual (reason 'anomalous', the most unusual first); the score "
+        "rations the rest. Applies when the model has an anomaly detector and "
+        "FRAUDSTREAM_ANOMALY_SIGNAL is on; otherwise the score has all of review_share.",
+    )
+
+    def split(self, anomaly: bool) -> tuple[BudgetPolicy, BudgetPolicy | None]:
+        """(the score's budget, the anomaly signal's): ``review_share`` shared out when the
+        anomaly signal is on, all the score's when it is off."""
+        if not anomaly:
+            return self, None
+        kept = self.review_share * self.anomaly_part
+        model = self.model_copy(update={"review_share": self.review_share - kept})
+        return model, self.model_copy(update={"review_share": kept})
 
 
 class DecisionConfig(_Strict):

@@ -113,3 +113,19 @@ def test_latencies_logged_to_a_file_come_back_to_their_batches() -> None:
     ]
     with pytest.raises(ValueError, match="4 latencies logged for 5"):
         with_latencies(placeholders, counts, logged[:4])
+
+
+def test_batch_log_forgets_start_up_batches_with_their_latencies(tmp_path: Path) -> None:
+    from benchmarks.soak import NO_LATENCIES, BatchLog
+
+    log = BatchLog(tmp_path / "latencies.f32")
+    log.add(BatchRecord(0.1, 0, NO_LATENCIES, 1), np.empty(0))  # start-up's empty batch
+    log.add(BatchRecord(0.2, 2, NO_LATENCIES, 1), np.array([9.0, 9.0]))
+    log.clear()
+    log.add(BatchRecord(1.0, 2, NO_LATENCIES, 5), np.array([0.25, 0.5]))
+    log.add(BatchRecord(2.0, 1, NO_LATENCIES, 6), np.array([0.75]))
+    assert log.rows() == 3
+    rebuilt = log.close()
+    assert [b.latencies.tolist() for b in rebuilt] == [[0.25, 0.5], [0.75]]
+    assert [(b.at, b.engine_bytes) for b in rebuilt] == [(1.0, 5), (2.0, 6)]
+    assert not (tmp_path / "latencies.f32").exists()

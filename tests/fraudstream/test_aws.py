@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from fraudstream import aws
 from fraudstream.settings import Settings, load_settings
+from fraudstream.stack.faults import Fault
 
 
 def test_endpoint_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,10 +53,10 @@ def test_validate_false_leaves_the_parameter_check_to_the_service() -> None:
 def test_max_attempts_counts_every_attempt(
     fresh_streams: Settings, faults: Callable[..., dict[str, Any]], attempts: int
 ) -> None:
-    faults(put_records_throttle_fraction=1.0)
+    faults(Fault("PutRecords"))
     kinesis = aws.client("kinesis", fresh_streams, max_attempts=attempts)
     with pytest.raises(ClientError):
         kinesis.put_records(
             StreamName=fresh_streams.stream_name, Records=[{"Data": b"x", "PartitionKey": "k"}]
         )
-    assert faults.status()["injected"]["put_records_throttled"] == attempts  # type: ignore[attr-defined]
+    assert faults.status()["injected"]["PutRecords:error"] == attempts  # type: ignore[attr-defined]

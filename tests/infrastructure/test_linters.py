@@ -63,6 +63,6 @@ def test_yamllint() -> None:
 
 def test_shell_scripts_pass_shellcheck() -> None:
     scripts = sorted(INFRA.rglob("*.sh"))
-    assert len(scripts) >= 3
+    assert len(scripts) >= 2  # the model server entrypoint and spark-submit.sh
     result = run([tool("shellcheck"), "--severity=style", *map(str, scripts)])
     assert result.returncode == 0, output_of(result)

@@ -88,3 +88,13 @@ def test_cd_deploys_only_after_approval_with_oidc() -> None:
     apply_steps = " ".join(str(s.get("run", "")) for s in jobs["apply"]["steps"])
     assert "apply -lock-timeout=5m tfplan" in apply_steps  # exactly the reviewed plan
     assert load(WORKFLOWS / "cd.yml")["concurrency"]["cancel-in-progress"] is False
+
+
+def test_cd_rolls_the_model_out_through_the_cli() -> None:
+    """One way to deploy a model: the job installs the package from the hashed lock and runs
+    `fraudstream model deploy` (no separate script to drift from it)."""
+    steps = [str(s.get("run", "")) for s in load(WORKFLOWS / "cd.yml")["jobs"]["model"]["steps"]]
+    install = next(i for i, run in enumerate(steps) if "--require-hashes" in run)
+    deploy = next(i for i, run in enumerate(steps) if "fraudstream model deploy" in run)
+    assert install < deploy
+    assert "--model-data-url" in steps[deploy] and "--wait" in steps[deploy]

@@ -52,6 +52,7 @@ def test_train_writes_the_artifact_and_prints_a_summary(
     assert result.exit_code == 0, result.output
     assert "validation: AUC ROC" in result.output
     assert "thresholds: review >=" in result.output
+    assert "anomaly detector: 100 trees of 256, anomalous from" in result.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["feature_config"]["label_delay_ms"] == 86_400_000
     assert (out / "model.tar.gz").is_file()

@@ -13,16 +13,19 @@ from typing import Any
 
 import boto3
 import pytest
+from click.testing import CliRunner
 
 from fraudstream import aws
+from fraudstream.cli import cli
 from fraudstream.settings import Settings, load_settings
-from ml_model.deploy import CAPTURE_PREFIX, deploy, resource_name
+from ml_model.deploy import CAPTURE_PREFIX, deploy, resource_name, roll_out
 from ml_model.errors import DeployError
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 ROLE = "arn:aws:iam::123456789012:role/fraudstream-sagemaker"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fraudstream-model:latest"
+TAGGED = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fraudstream/model-server:0123abc"
 
 
 def test_first_deploy_creates_everything(local_stack: Settings, model_dir: Path) -> None:
@@ -128,6 +131,51 @@ def test_redeploy_points_the_endpoint_at_the_new_model(
     assert endpoint["EndpointConfigName"] == second.endpoint_config_name
     shutil.rmtree(tmp_path / "v2")
     assert json.dumps(second.steps)
+
+
+def test_roll_out_copies_the_live_configuration(
+    moto_with_update: Settings, model_dir: Path
+) -> None:
+    """What CD runs: an uploaded artefact onto the live endpoint, the rest copied from it."""
+    settings = moto_with_update
+    first = deploy(settings, model_dir, role_arn=ROLE, image_uri=IMAGE, capture_percent=30)
+    url = f"s3://{settings.bucket}/models/v2/model.tar.gz"
+    with pytest.raises(DeployError, match=r"s3://<bucket>/models/<version>/model\.tar\.gz"):
+        roll_out(settings, f"s3://{settings.bucket}/elsewhere/model.tar.gz")
+    with pytest.raises(DeployError, match="no immutable tag"):  # the live image is :latest
+        roll_out(settings, url)
+    with pytest.raises(DeployError, match="immutable tag, not latest"):
+        roll_out(settings, url, image_uri=IMAGE)
+    with pytest.raises(DeployError, match="find the artefact failed"):
+        roll_out(settings, url, image_uri=TAGGED)
+    aws.client("s3", settings).upload_file(
+        str(model_dir / "model.tar.gz"), settings.bucket, "models/v2/model.tar.gz"
+    )
+    run = ["model", "deploy", "--model-data-url", url, "--image-uri", TAGGED, "--wait"]
+    env = {"AWS_ENDPOINT_URL": settings.endpoint_url or "", "FRAUDSTREAM_STATE_DIR": "unused"}
+    result = CliRunner().invoke(cli, run, env=env)
+    assert result.exit_code == 0, result.output
+    assert "updated" in result.output
+
+    sagemaker = aws.client("sagemaker", settings)
+    live = sagemaker.describe_endpoint(EndpointName=settings.sagemaker_endpoint)
+    name = live["EndpointConfigName"]
+    assert name != first.endpoint_config_name and name.startswith(settings.sagemaker_endpoint)
+    model = sagemaker.describe_model(ModelName=name)
+    assert model["ExecutionRoleArn"] == ROLE
+    assert model["PrimaryContainer"]["Image"] == TAGGED
+    assert model["PrimaryContainer"]["ModelDataUrl"] == url
+    assert model["PrimaryContainer"]["Environment"]["MODEL_VERSION"] == "v2"
+    old = sagemaker.describe_endpoint_config(EndpointConfigName=first.endpoint_config_name)
+    new = sagemaker.describe_endpoint_config(EndpointConfigName=name)
+    assert new["DataCaptureConfig"] == old["DataCaptureConfig"]
+    assert [v | {"ModelName": ""} for v in new["ProductionVariants"]] == [
+        v | {"ModelName": ""} for v in old["ProductionVariants"]
+    ]
+    # the same artefact and image again change nothing; flags that do not apply are refused
+    assert roll_out(settings, url, image_uri=TAGGED).action == "unchanged"
+    mixed = CliRunner().invoke(cli, [*run, "--role-arn", ROLE], env=env)
+    assert mixed.exit_code == 2 and "copies the live configuration" in mixed.output
 
 
 def test_resource_names_fit_sagemaker_rules() -> None:

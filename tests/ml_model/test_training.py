@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from ml_model.artifact import (
+    ANOMALY_FILE,
     ARCHIVE_MANIFEST,
     BOOSTER_FILE,
     ModelBundle,
@@ -77,11 +78,33 @@ def test_reason_ranking_follows_treeshap_on_the_rows_that_get_reasons(
     assert (cheap == exact).mean() >= 0.8
 
 
+def test_the_anomaly_detector_travels_with_the_model(
+    bundle: ModelBundle, model_dir: Path, history_frame: object
+) -> None:
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    assert manifest["anomaly"]["file"] == ANOMALY_FILE
+    detector = bundle.anomaly
+    assert detector is not None
+    assert detector.threshold == manifest["anomaly"]["threshold"]
+    assert list(detector.tail) == manifest["anomaly"]["tail"]
+    # the threshold is the training rows' quantile: about ``share`` of them reach it
+    matrix = build(history_frame, history_frame, CONFIG)  # type: ignore[arg-type]
+    reach = detector.anomalous(matrix).mean()
+    assert 0.5 * detector.share <= reach <= 2 * detector.share
+
+
 def test_extracted_layout_loads_like_sagemaker(model_dir: Path, tmp_path: Path) -> None:
     with tarfile.open(model_dir / "model.tar.gz") as archive:
         archive.extractall(tmp_path, filter="data")
     loaded = load_model(tmp_path)
-    assert loaded.version == load_model(model_dir).version
+    original = load_model(model_dir)
+    assert loaded.version == original.version
+    assert loaded.anomaly is not None and original.anomaly is not None
+    rows = np.random.default_rng(0).normal(size=(50, len(FEATURE_NAMES)))
+    assert np.array_equal(loaded.anomaly.score(rows), original.anomaly.score(rows))
+    (tmp_path / ANOMALY_FILE).write_bytes(b"not a booster")
+    with pytest.raises(ArtifactError, match="anomaly detector does not load"):
+        load_model(tmp_path)
 
 
 def test_the_manifest_reads_without_the_booster_in_every_layout(

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from fraudstream import aws
@@ -39,6 +40,7 @@ from tests.e2e.runs import LAKE_TABLES, canonical_rows
 from tests.processor.batch_rows import RowFactory
 
 pytestmark = pytest.mark.integration
+RULES_YAML = Path(__file__).resolve().parents[2] / "processor" / "decisions" / "rules.yaml"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
@@ -223,6 +225,7 @@ def test_a_restart_from_a_snapshot_and_logs_computes_the_same(
         again = lake(fresh_sinks, "transactions/").sort_by("transaction_id")
         assert again["features"].equals(written["features"])
         assert again["score"].equals(written["score"])
+        assert again["anomaly_score"].equals(written["anomaly_score"])
         # the review budget's counts came back too: the same rows reviewed
         assert again["decision"].equals(written["decision"])
 
@@ -338,6 +341,53 @@ def test_a_crash_after_any_step_then_a_restart_writes_what_no_crash_does(
     assert sorted(tables) == sorted(uninterrupted["state"][1])
     for name, table in uninterrupted["state"][1].items():
         assert same(tables[name], table), name
+
+
+def test_approved_unusual_rows_go_to_review_as_anomalous_within_their_budget(
+    fresh_sinks: Settings,
+    generator_model_dir: Path,
+    traffic: list[GeneratedTransaction],
+    tmp_path: Path,
+) -> None:
+    model = load_model(generator_model_dir)
+    assert model.anomaly is not None  # training shipped the detector
+    batch = RowFactory().batch(traffic[:1_500])
+    # ~40 rows an event hour: a budget of 20 % of each hour, half of it for the anomalous
+    rules = tmp_path / "rules.yaml"
+    config = yaml.safe_load(RULES_YAML.read_text())
+    config["budget"] |= {"review_share": 0.2, "hours": 1, "anomaly_part": 0.5}
+    rules.write_text(yaml.safe_dump(config))
+
+    off = new_sinks(fresh_sinks.model_copy(update={"anomaly_signal": False}), tmp_path / "off")
+    quiet = make_sink(off, model)
+    quiet.parts.rules = RulesFile(rules)
+    quiet.process(batch, 0)
+    plain = lake(off, "transactions/")
+    assert plain["anomaly_score"].null_count == plain.num_rows
+    assert not any("anomalous" in r for r in plain["reasons"].to_pylist())
+
+    # a threshold so low (the batch's median) that the budget must ration the candidates
+    median = float(np.quantile(model.anomaly.score(lake_matrix(plain)), 0.5))
+    loose = replace(model.anomaly, threshold=median)
+    sink = make_sink(fresh_sinks, replace(model, anomaly=loose))
+    sink.parts.rules = RulesFile(rules)
+    sink.process(batch, 0)
+    rows = lake(fresh_sinks, "transactions/").to_pandas()
+    anomalous = rows[rows["reasons"].map(lambda r: "anomalous" in r)]
+    assert len(anomalous) > 0
+    assert (anomalous["decision"] == "review").all()
+    assert (anomalous["reasons"].map(len) == 1).all()  # nothing else found them
+    assert (anomalous["anomaly_score"] >= median).all()
+    hour = rows["event_time"].dt.floor("h")
+    allowed = rows.groupby(hour).size() * config["budget"]["review_share"] * 0.5
+    per_hour = anomalous.groupby(hour.loc[anomalous.index]).size()
+    assert (per_hour <= allowed.loc[per_hour.index]).all()  # within the anomaly part
+    approved = rows[rows["decision"] == "approve"]
+    assert (approved["anomaly_score"] >= median).sum() > len(anomalous)  # it rationed
+    alerted = {a["transaction_id"]["S"] for a in alerts(fresh_sinks)}
+    assert alerted >= set(anomalous["transaction_id"])
+    # a model trained before the detector: the signal is off, with a warning
+    assert make_sink(fresh_sinks, replace(model, anomaly=None)).anomaly is None
 
 
 def test_labels_raise_merchant_risk_after_the_delay(

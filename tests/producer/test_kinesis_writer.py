@@ -12,6 +12,7 @@ import pytest
 from fraudstream import aws, kpl
 from fraudstream.errors import ResourceMissingError
 from fraudstream.settings import Settings
+from fraudstream.stack.faults import Fault
 from fraudstream.stream_dump import read_stream
 from producer.errors import DeliveryError
 from producer.kinesis_writer import MAX_BATCH_RECORDS, KinesisWriter, _Entry, batches
@@ -87,21 +88,25 @@ def test_aggregated_records_carry_every_event_on_its_cards_shard(fresh_streams: 
 def test_partial_failures_are_retried_until_delivered_exactly_once(
     fresh_streams: Settings, faults: Callable[..., dict[str, Any]]
 ) -> None:
-    faults(put_records_fail_fraction=0.3, put_records_throttle_fraction=0.2, seed=42)
+    faults(
+        Fault("PutRecords", probability=0.2),
+        Fault("PutRecords", "partial", fraction=0.3),
+        seed=42,
+    )
     out = writer(fresh_streams)
     expected = [f"event-{i}".encode() for i in range(3_000)]
     for data in expected:
         out.put(data, data.decode())
     out.flush()
     injected = faults.status()["injected"]  # type: ignore[attr-defined]
-    assert injected["put_records_failed_records"] > 500 and injected["put_records_throttled"] > 0
-    assert out.stats.retried >= injected["put_records_failed_records"]
+    assert injected["PutRecords:partial"] > 500 and injected["PutRecords:error"] > 0
+    assert out.stats.retried >= injected["PutRecords:partial"]
     assert out.stats.sent == 3_000 and out.stats.undelivered == 0
     assert sorted(stored(fresh_streams)) == sorted(expected)
 
 
 def test_gives_up_loudly(fresh_streams: Settings, faults: Callable[..., dict[str, Any]]) -> None:
-    faults(put_records_fail_fraction=1.0)
+    faults(Fault("PutRecords", "partial", fraction=1.0))
     out = writer(fresh_streams, max_attempts=3)
     for i in range(10):
         out.put(b"doomed", f"k{i}")

@@ -114,3 +114,17 @@ def test_a_bucket_the_role_may_not_head_is_read_and_a_missing_one_is_refused(
     monkeypatch.setattr(aws, "client", lambda service, _settings: _HeadBucket("404"))
     with pytest.raises(ResourceMissingError, match="not found"):
         missing._check_bucket()
+
+
+def test_a_table_made_before_a_contract_column_gains_it(tmp_path: Path) -> None:
+    from deltalake import DeltaTable
+
+    from fraudstream.lake.tables import add_missing_columns
+
+    contract = lake_tables.arrow_schema("transactions", with_partitions=True)
+    older = pa.schema([f for f in contract if f.name != "anomaly_score"])
+    DeltaTable.create(str(tmp_path), older, partition_by=["dt", "hour"])
+    assert add_missing_columns(str(tmp_path), {}, "transactions") == ["anomaly_score"]
+    field = DeltaTable(str(tmp_path)).schema().fields[-1]
+    assert (field.name, field.nullable) == ("anomaly_score", True)
+    assert add_missing_columns(str(tmp_path), {}, "transactions") == []  # once

@@ -154,11 +154,18 @@ def test_cli_faults(tmp_path: Path) -> None:
     assert runner.invoke(cli, ["stack", "up"], env=env).exit_code == 0
     try:
         result = runner.invoke(cli, ["stack", "faults", "--put-records-fail", "0.25"], env=env)
-        assert result.exit_code == 0 and "put_records_fail_fraction': 0.25" in result.output
+        assert result.exit_code == 0 and "PutRecords:partial 25% of records" in result.output
         shown = runner.invoke(cli, ["stack", "faults", "--show"], env=env)
-        assert "0.25" in shown.output
+        assert "PutRecords:partial 25%" in shown.output
         bad = runner.invoke(cli, ["stack", "faults", "--batch-write-throttle", "3"], env=env)
         assert bad.exit_code == 1 and "within [0, 1]" in bad.output
+        plan = tmp_path / "plan.json"
+        plan.write_text('{"faults": [{"operation": "GetRecords", "probability": 0.5}]}')
+        planned = runner.invoke(cli, ["stack", "faults", "--plan", str(plan)], env=env)
+        assert "GetRecords:error 50% of calls" in planned.output
+        plan.write_text('{"faults": [{"operation": "GetRecords", "effect": "partial"}]}')
+        wrong = runner.invoke(cli, ["stack", "faults", "--plan", str(plan)], env=env)
+        assert wrong.exit_code == 1 and "partial applies to" in wrong.output
         off = runner.invoke(cli, ["stack", "faults"], env=env)
         assert "faults: none" in off.output
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from fraudstream import aws
 from fraudstream.retry import Backoff
 from fraudstream.settings import Settings
-from fraudstream.stack.fault_proxy import aws_json_error, fault_proxy, unprocessed_items
+from fraudstream.stack.faults import Fault
 from fraudstream.stack.resources import ensure_resources
 from processor.errors import SinkError
 from processor.sinks.alerts import (
@@ -24,6 +25,8 @@ from processor.sinks.alerts import (
     chunks,
 )
 from tests.processor.sinks.rows import transactions
+
+Faults = Callable[..., dict[str, Any]]
 
 
 def test_only_review_and_block_rows_become_items() -> None:
@@ -121,47 +124,41 @@ def test_writes_alerts_and_a_replay_writes_the_same_items(alerts: Settings) -> N
 
 
 @pytest.mark.integration
-def test_unprocessed_items_from_the_server_are_requeued(alerts: Settings) -> None:
-    assert alerts.endpoint_url is not None
+def test_unprocessed_items_from_the_server_are_requeued(alerts: Settings, faults: Faults) -> None:
     frame = transactions(200)
     slept: list[float] = []
-    with fault_proxy(alerts.endpoint_url, unprocessed_items(0.4, times=12), seed=3) as proxy:
-        proxied = alerts.model_copy(update={"endpoint_url": proxy.url})
-        with AlertWriter(proxied, sleep=slept.append, backoff=Backoff(base=0.001)) as writer:
-            result = writer.write(frame)
-        assert proxy.injected() == {"BatchWriteItem:UnprocessedItems": 12}
-    assert result.unprocessed > 0
+    faults(Fault("BatchWriteItem", "partial", fraction=0.4, times=12), seed=3)
+    with AlertWriter(alerts, sleep=slept.append, backoff=Backoff(base=0.001)) as writer:
+        result = writer.write(frame)
+    withheld = faults.status()["injected"]["BatchWriteItem:partial"]  # type: ignore[attr-defined]
+    assert result.unprocessed == withheld > 0
     assert result.requests > -(-result.items // 25)
     assert len(slept) > 0
     assert len(stored(alerts)) == result.items
 
 
 @pytest.mark.integration
-def test_throttling_is_retried_and_persistent_throttling_fails(alerts: Settings) -> None:
-    assert alerts.endpoint_url is not None
+def test_throttling_is_retried_and_persistent_throttling_fails(
+    alerts: Settings, faults: Faults
+) -> None:
     frame = transactions(40)
-    throttle = aws_json_error(
-        "DynamoDB_20120810.BatchWriteItem", "ProvisionedThroughputExceededException", times=3
-    )
-    with fault_proxy(alerts.endpoint_url, throttle) as proxy:
-        proxied = alerts.model_copy(update={"endpoint_url": proxy.url})
-        with AlertWriter(proxied, sleep=lambda s: None) as writer:
-            result = writer.write(frame)
-        assert result.throttled == 3
-        assert len(stored(alerts)) == result.items
-        proxy.add(aws_json_error("BatchWriteItem", "ProvisionedThroughputExceededException"))
-        with (
-            AlertWriter(proxied, sleep=lambda s: None, max_attempts=2) as writer,
-            pytest.raises(SinkError, match="2 times in a row"),
-        ):
-            writer.write(frame)
-        proxy.clear()
-        proxy.add(unprocessed_items(1.0))
-        with (
-            AlertWriter(proxied, sleep=lambda s: None, max_attempts=3) as writer,
-            pytest.raises(SinkError, match="still unprocessed"),
-        ):
-            writer.write(frame)
+    faults(Fault("BatchWriteItem", times=3))
+    with AlertWriter(alerts, sleep=lambda s: None) as writer:
+        result = writer.write(frame)
+    assert result.throttled == 3
+    assert len(stored(alerts)) == result.items
+    faults(Fault("BatchWriteItem"))
+    with (
+        AlertWriter(alerts, sleep=lambda s: None, max_attempts=2) as writer,
+        pytest.raises(SinkError, match="2 times in a row"),
+    ):
+        writer.write(frame)
+    faults(Fault("BatchWriteItem", "partial", fraction=1.0))
+    with (
+        AlertWriter(alerts, sleep=lambda s: None, max_attempts=3) as writer,
+        pytest.raises(SinkError, match="still unprocessed"),
+    ):
+        writer.write(frame)
 
 
 @pytest.mark.integration

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,16 +21,7 @@ from fraudstream.lake.tables import open_table, spark_query_id
 from fraudstream.readback import lake_table
 from fraudstream.retry import Backoff
 from fraudstream.settings import Settings, load_settings
-from fraudstream.stack.fault_proxy import (
-    Fault,
-    FaultProxy,
-    Forward,
-    ProxyRequest,
-    ProxyResponse,
-    disconnect,
-    fault_proxy,
-    s3_error,
-)
+from fraudstream.stack.faults import Fault
 from processor.errors import SinkError
 from processor.sinks.lake import (
     LakeSchemaError,
@@ -162,6 +154,13 @@ def lake(local_stack: Settings) -> Settings:
     return local_stack.model_copy(update={"bucket": bucket})
 
 
+Faults = Callable[..., dict[str, Any]]
+
+
+def injected(faults: Faults) -> dict[str, int]:
+    return dict(faults.status()["injected"])  # type: ignore[attr-defined]
+
+
 def keys(settings: Settings, prefix: str = "") -> list[str]:
     s3 = aws.client("s3", settings)
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=prefix)
@@ -170,13 +169,6 @@ def keys(settings: Settings, prefix: str = "") -> list[str]:
 
 def commits(settings: Settings, table: str) -> list[str]:
     return [k for k in keys(settings, f"{table}/_delta_log/") if k.endswith(".json")]
-
-
-def through(settings: Settings, proxy: FaultProxy) -> Any:
-    """An S3 client via the fault proxy for the writer's own requests (its data files and
-    commits); the library calls that open the table go straight to the emulator."""
-    proxied = settings.model_copy(update={"endpoint_url": proxy.url})
-    return aws.client("s3", proxied, max_attempts=1)
 
 
 QUARANTINE = pd.DataFrame(
@@ -244,66 +236,49 @@ def test_another_writers_commit_moves_the_version_on(lake: Settings) -> None:
 
 
 @pytest.mark.integration
-def test_a_commit_whose_answer_was_lost_is_not_written_twice(lake: Settings) -> None:
+def test_a_commit_whose_answer_was_lost_is_not_written_twice(
+    lake: Settings, faults: Faults
+) -> None:
     """The commit reached S3 but the answer did not: the retry's conditional put fails, and
     the writer finds its own batch in that version instead of committing it again."""
-    assert lake.endpoint_url is not None
-
-    def answer_lost(request: ProxyRequest, forward: Forward, rng: object) -> ProxyResponse:
-        forward(request)
-        return ProxyResponse(500, [("Content-Type", "application/xml")], b"<Error/>")
-
-    lost = Fault(
-        "answer-lost",
-        lambda r: r.method == "PUT" and "/_delta_log/" in r.path,
-        answer_lost,
-        times=1,
-    )
     with LakeWriter(lake, query="q") as writer:
-        writer.write("transactions", 0, transactions(2))  # creates the table, no proxy
-    with fault_proxy(lake.endpoint_url, lost) as proxy:
-        with LakeWriter(lake, s3=through(lake, proxy), query="q", sleep=lambda s: None) as writer:
-            result = writer.write("transactions", 1, transactions(3))
-        assert proxy.injected() == {"answer-lost": 1}
+        writer.write("transactions", 0, transactions(2))  # creates the table, no faults
+    faults(Fault("s3:PUT", "answer_lost", path="/_delta_log/", times=1))
+    with LakeWriter(lake, query="q", sleep=lambda s: None) as writer:
+        result = writer.write("transactions", 1, transactions(3))
+    assert injected(faults) == {"s3:PUT:answer_lost": 1}
     assert result.skipped == ["transactions"] and result.retries == 1
     assert len(commits(lake, "transactions")) == 3
     assert lake_table(lake, "transactions").num_rows == 5
 
 
 @pytest.mark.integration
-def test_transient_s3_failures_are_retried_with_backoff(lake: Settings) -> None:
-    assert lake.endpoint_url is not None
+def test_transient_s3_failures_are_retried_with_backoff(lake: Settings, faults: Faults) -> None:
     with LakeWriter(lake, query="q") as writer:  # the table exists before the faults
         writer.write("transactions", 0, transactions(1))
     slept: list[float] = []
-    with fault_proxy(
-        lake.endpoint_url,
-        s3_error(code="SlowDown", status=503, times=2),
-        disconnect(lambda r: r.method == "PUT", times=1),
-    ) as proxy:
-        with LakeWriter(
-            lake, s3=through(lake, proxy), query="q", sleep=slept.append, backoff=Backoff(base=0.01)
-        ) as writer:
-            result = writer.write("transactions", 1, transactions(3))
-        assert proxy.injected() == {"s3:PUT:SlowDown": 2, "disconnect": 1}
+    faults(
+        Fault("s3:PUT", code="SlowDown", status=503, times=2),
+        Fault("s3:PUT", "disconnect", times=1),
+    )
+    with LakeWriter(lake, query="q", sleep=slept.append, backoff=Backoff(base=0.01)) as writer:
+        result = writer.write("transactions", 1, transactions(3))
+    assert injected(faults) == {"s3:PUT:error": 2, "s3:PUT:disconnect": 1}
     assert result.retries == 3 and len(slept) == 3
     assert lake_table(lake, "transactions").num_rows == 4
 
 
 @pytest.mark.integration
-def test_persistent_failure_raises_sink_error(lake: Settings) -> None:
-    assert lake.endpoint_url is not None
+def test_persistent_failure_raises_sink_error(lake: Settings, faults: Faults) -> None:
     with LakeWriter(lake, query="q") as writer:
         writer.write("transactions", 0, transactions(1))
-    failing = s3_error(code="InternalError", status=500)
+    faults(Fault("s3:PUT", code="InternalError", status=500))
     with (
-        fault_proxy(lake.endpoint_url, failing) as proxy,
-        LakeWriter(
-            lake, s3=through(lake, proxy), query="q", sleep=lambda s: None, max_attempts=3
-        ) as writer,
+        LakeWriter(lake, query="q", sleep=lambda s: None, max_attempts=3) as writer,
         pytest.raises(SinkError, match="after 3 attempts"),
     ):
         writer.write("transactions", 1, transactions(1))
+    faults()
     missing_bucket = lake.model_copy(update={"bucket": f"absent-{uuid.uuid4().hex[:8]}"})
     with (
         LakeWriter(missing_bucket, sleep=lambda s: None, max_attempts=2) as writer,

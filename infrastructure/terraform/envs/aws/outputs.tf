@@ -51,7 +51,7 @@ output "sagemaker_endpoint" {
 }
 
 output "sagemaker_execution_role_arn" {
-  description = "Role SageMaker assumes (deploy-model.sh passes it to new models)."
+  description = "Role SageMaker assumes (`fraudstream model deploy` passes it to new models)."
   value       = module.sagemaker.execution_role_arn
 }
 

@@ -2,7 +2,7 @@
 # target-tracking autoscaling on invocations per instance.
 #
 # Terraform creates the first version (model "<endpoint>-bootstrap"). Later models and model-server
-# images roll forward with infrastructure/scripts/deploy-model.sh (new model + endpoint config,
+# images roll forward with `fraudstream model deploy --model-data-url` (new model + endpoint config,
 # UpdateEndpoint), so the bootstrap model ignores image/artefact changes and the endpoint ignores
 # changes to its configuration name here.
 
@@ -177,7 +177,7 @@ resource "aws_sagemaker_model" "bootstrap" {
   }
 
   lifecycle {
-    # Newer images and artefacts roll out through deploy-model.sh, never by replacing this model
+    # Newer images and artefacts roll out through `fraudstream model deploy`, never by replacing this model
     # (the endpoint may still run on it).
     ignore_changes = [primary_container]
   }
@@ -226,7 +226,7 @@ resource "aws_sagemaker_endpoint" "this" {
   endpoint_config_name = aws_sagemaker_endpoint_configuration.this.name
 
   lifecycle {
-    # deploy-model.sh moves the endpoint to newer configurations.
+    # `fraudstream model deploy` moves the endpoint to newer configurations.
     ignore_changes = [endpoint_config_name]
   }
 }

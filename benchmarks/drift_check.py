@@ -1,6 +1,6 @@
 """How the monitor's PSI reacts to drift, offline: what the alert thresholds mean in windows.
 
-    python -m ml_model.training.drift_check --out result.json
+    python -m benchmarks.drift_check --out result.json
 
 A model is trained on generator history (its validation rows give the monitoring baseline, as
 ``fraudstream train`` records it); then the days after the training data are cut into windows

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import drift_check
 from ml_model.features import FEATURE_NAMES
 from ml_model.monitoring import build_baseline
-from ml_model.training import drift_check
 
 
 def test_window_psi_cuts_whole_windows() -> None:

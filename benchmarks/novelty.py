@@ -1,8 +1,8 @@
 """Fraud no label has shown: leave one scenario out of training, measure what the anomaly
 signal adds at the same alert budget.
 
-    python -m ml_model.training.novelty --scenario account_takeover --out result.json
-    python -m ml_model.training.novelty --handbook transactions_2018-04_2018-07.parquet \
+    python -m benchmarks.novelty --scenario account_takeover --out result.json
+    python -m benchmarks.novelty --handbook transactions_2018-04_2018-07.parquet \
         --scenario compromised_card --train-start 2018-05-08 --test-start 2018-07-11 \
         --test-end 2018-07-25
 
