@@ -97,6 +97,7 @@ def make_batch(
         "schema_version": np.ones(n, dtype=np.int64),
         "features": features,
         "score": scores,
+        "anomaly_score": rng.uniform(0.3, 0.7, n),
         "model_version": ["bench"] * n,
         "scored_by": ["endpoint"] * n,
         "decision": decisions,
