@@ -33,6 +33,7 @@ def transactions(
                 "schema_version": 1,
                 "features": {"card_count_10m": float(i % 4), "speed_kmh_from_prev": 3.0},
                 "score": 0.95 if decision == "block" else (0.6 if decision == "review" else 0.05),
+                "anomaly_score": 0.4 + 0.01 * (i % 5),
                 "model_version": "xgb-2026-11-01",
                 "scored_by": "endpoint",
                 "decision": decision,
