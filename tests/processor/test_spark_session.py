@@ -33,3 +33,13 @@ def test_the_manager_class_ships_with_the_installed_spark() -> None:
         jar.name for jar in jars.glob("spark-sql_*.jar") if entry in zipfile.ZipFile(jar).namelist()
     ]
     assert found, f"{LOCAL_CHECKPOINT_MANAGER} is in no spark-sql jar under {jars}"
+
+
+def test_the_cleaners_collections_are_frequent_and_concurrent() -> None:
+    from processor.spark_session import DRIVER_JAVA_OPTIONS
+
+    config = session_config(load_settings())
+    assert config["spark.cleaner.periodicGC.interval"] == "10s"
+    assert "-XX:+ExplicitGCInvokesConcurrent" in DRIVER_JAVA_OPTIONS
+    script = Path(__file__).parents[2] / "infrastructure/kubernetes/spark-submit.sh"
+    assert f"spark.driver.extraJavaOptions={DRIVER_JAVA_OPTIONS}" in script.read_text()
