@@ -88,15 +88,26 @@ def test_port_taken_by_something_else_is_a_clear_error(tmp_path: Path) -> None:
             lifecycle.up(settings)
 
 
-def test_external_endpoint_only_creates_resources(local_stack: Settings, tmp_path: Path) -> None:
-    """AWS_ENDPOINT_URL at a running emulator (as with LocalStack): nothing new is started."""
-    settings = local_stack.model_copy(
-        update={"stack_port": free_port(), "state_dir": tmp_path, "bucket": "other-lake"}
+def test_external_endpoint_only_creates_resources(tmp_path: Path) -> None:
+    """AWS_ENDPOINT_URL at a running emulator (as with LocalStack): nothing new is started.
+
+    The emulator is this test's own: ``up`` points the Glue tables at its bucket, which would
+    change the session's shared stack under the tests that read it."""
+    port = free_port()
+    external = load_settings(
+        stack_port=port, endpoint_url=f"http://127.0.0.1:{port}", state_dir=tmp_path / "ext"
     )
-    status = lifecycle.up(settings)
-    assert not status.managed and status.endpoint == local_stack.endpoint_url
-    assert lifecycle.read_state(settings) is None
-    aws.client("s3", settings).head_bucket(Bucket="other-lake")
+    lifecycle.start_emulator(external)
+    try:
+        settings = external.model_copy(
+            update={"stack_port": free_port(), "state_dir": tmp_path, "bucket": "other-lake"}
+        )
+        status = lifecycle.up(settings)
+        assert not status.managed and status.endpoint == external.endpoint_url
+        assert lifecycle.read_state(settings) is None
+        aws.client("s3", settings).head_bucket(Bucket="other-lake")
+    finally:
+        lifecycle.stop_emulator(external)
 
     dead = settings.model_copy(update={"endpoint_url": f"http://127.0.0.1:{free_port()}"})
     with pytest.raises(StackError, match="does not answer"):
