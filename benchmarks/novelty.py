@@ -208,6 +208,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         for scenario in args.scenario
     ]
+    report(args, results)
+
+
+def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
+    """Print the study's arguments and results as JSON, and write them to ``--out`` if given."""
     text = json.dumps(
         {
             "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},

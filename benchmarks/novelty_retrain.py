@@ -14,7 +14,6 @@ a share of the budget for the anomaly signal.
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.novelty import Split, evaluate, generator_split
+from benchmarks.novelty import Split, evaluate, generator_split, report
 from ml_model.anomaly.detector import AnomalyDetector
 from ml_model.features.schema import DAY_MS
 from ml_model.training.fit import TrainParams, fit
@@ -94,16 +93,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for scenario in args.scenario
         for days in args.labelled_days or (0.0, 7.0, 14.0, args.days)
     ]
-    text = json.dumps(
-        {
-            "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-            "results": results,
-        },
-        indent=2,
-    )
-    if args.out:
-        args.out.write_text(text + "\n")
-    print(text)
+    report(args, results)
 
 
 if __name__ == "__main__":  # pragma: no cover
