@@ -22,6 +22,13 @@ PROCESSOR_METRICS: tuple[Metric, ...] = (
     Metric("fraudstream_rows_total", "counter", "Valid transactions processed."),
     Metric("fraudstream_decisions_total", "counter", "Decisions by outcome.", ("decision",)),
     Metric(
+        "fraudstream_decision_reasons_total",
+        "counter",
+        "Reason codes given with review and block decisions (a decision may give several), "
+        "e.g. anomalous: reviews the anomaly signal alone sent.",
+        ("reason",),
+    ),
+    Metric(
         "fraudstream_quarantined_total", "counter", "Rejected input records by reason.", ("reason",)
     ),
     Metric(
@@ -103,10 +110,22 @@ PROCESSOR_METRICS: tuple[Metric, ...] = (
         "Labels whose transaction was no longer in the monitor's buffer (not measured).",
     ),
     Metric(
+        "fraudstream_model_state_days",
+        "gauge",
+        "Days of event time the processor's feature state covers (-1 until the first window).",
+    ),
+    Metric(
+        "fraudstream_model_warm",
+        "gauge",
+        "1 when the feature state covers the history the training baseline had, so PSI means "
+        "drift; 0 while it warms up (the drift alerts hold).",
+    ),
+    Metric(
         "fraudstream_model_baseline",
         "gauge",
         "The model's validation figures the live ones compare with (measure: alert_rate, "
-        "precision, recall; -1 when the manifest has none).",
+        "precision, recall, history_days: the training history behind the baseline's rows; "
+        "-1 when the manifest has none).",
         ("measure",),
     ),
 )

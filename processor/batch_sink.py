@@ -223,7 +223,13 @@ class BatchSink:
         closed, late = state.advance_windows(tx, fraud)
         transactions = self._transactions(tx_rows, matrix, scored, anomaly, severity, reasons)
         window = self._monitor(
-            batch_id, tx_rows["transaction_id"], matrix, scored.scores, severity, fresh
+            batch_id,
+            tx_rows["transaction_id"],
+            matrix,
+            scored.scores,
+            severity,
+            fresh,
+            state.engine.history_days(),
         )
         shadow = self.parts.shadow.rows(transactions, matrix) if self.parts.shadow else None
         mark("decisions")
@@ -276,6 +282,7 @@ class BatchSink:
         scores: np.ndarray,
         severity: np.ndarray,
         labels: pa.Table,
+        state_days: float | None,
     ) -> WindowReport | None:
         """Feed the model monitor (drift, alert rate, label-delayed quality); the closed
         window's report, if this batch closed one."""
@@ -291,6 +298,7 @@ class BatchSink:
             severity == SEVERITY[C.REVIEW],
             severity == SEVERITY[C.BLOCK],
             labels.select(["transaction_id", "is_fraud"]),
+            state_days,
         )
 
     def _decide(

@@ -56,6 +56,7 @@ class BatchSummary:
     latency_p99: float | None
     latency_max: float | None
     scored_by: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
     late_events: int = 0
     duplicates: int = 0
     latencies: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False, compare=False)
@@ -127,10 +128,19 @@ def summarize(
         latency_p99=p99,
         latency_max=top,
         scored_by=_counts(_column(transactions, "scored_by")),
+        reasons=_reason_counts(_column(transactions, C.REASONS)),
         late_events=late_events,
         duplicates=duplicates,
         latencies=latencies,
     )
+
+
+def _reason_counts(column: pa.ChunkedArray | None) -> dict[str, int]:
+    """How often each reason code was given (a row with two reasons counts for both); rows
+    whose reasons are not a list (pandas input of old callers) count nothing."""
+    if column is None or len(column) == 0 or not pa.types.is_list(column.type):
+        return {}
+    return _counts(pa.chunked_array([pc.list_flatten(column.combine_chunks())]))
 
 
 def _ms(seconds: float | None) -> str:
@@ -205,6 +215,8 @@ class ProcessorMetrics:
             self.metric("fraudstream_quarantined_total").labels(reason=reason).inc(count)
         for path, count in summary.scored_by.items():
             self.metric("fraudstream_scored_total").labels(path=path).inc(count)
+        for reason, count in summary.reasons.items():
+            self.metric("fraudstream_decision_reasons_total").labels(reason=reason).inc(count)
         self.metric("fraudstream_late_events_total").inc(summary.late_events)
         self.metric("fraudstream_duplicates_total").inc(summary.duplicates)
         self.metric("fraudstream_batch_seconds").observe(summary.batch_seconds)

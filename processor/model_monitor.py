@@ -7,9 +7,16 @@ the sink feeds it and the exporter, the lake and the alarms read what it reports
 * **Drift**: every transaction's score and the baseline's top features are counted into the
   baseline's bins (:mod:`ml_model.monitoring`); when a window of at least ``window_rows``
   transactions (whole micro-batches) has passed, its PSI per column is reported and the counts
-  start again.
+  start again. The expected shares are those of the hours of day the window holds (its
+  ``hour_of_day`` feature), as the baseline has them per hour: a window of a few night hours is
+  compared with the baseline's night, not with whole days.
 * **Alert rate**: the window's share of review and of block decisions, beside the review
   budget of the rules file.
+* **Warm-up**: the baseline's rows had ``history_days`` of history behind them; a processor
+  whose feature state is younger (a first start, a new cell) sees colder cards, and its PSI
+  measures that, not drift (0.2-0.6 on unchanged traffic, docs/model.md). Each report says
+  how many days the state covers and whether that reaches the baseline's (``warm``); the drift
+  alarms (Prometheus rules, CloudWatch figures) hold until it does. PSI is still reported.
 * **Label-delayed quality**: each decided transaction's id, score and decision wait in a
   bounded buffer (the last ``pending_rows`` transactions); a label that arrives for one of them
   joins its decision, and precision, recall and average precision are measured over the last
@@ -34,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ml_model.monitoring import Baseline, bin_counts, psi
-from ml_model.monitoring.baseline import SCORE
+from ml_model.monitoring.baseline import HOURS, SCORE
 from ml_model.training.metrics import average_precision
 
 if TYPE_CHECKING:
@@ -64,6 +71,16 @@ class WindowReport:
     average_precision: float | None
     unmatched_labels: int
     baseline: Baseline = field(repr=False)
+    state_days: float | None = None
+    """Days of event time the processor's feature state covers (None: not known)."""
+
+    @property
+    def warm(self) -> bool:
+        """Whether the state covers the history the baseline had, so PSI means drift."""
+        needed = self.baseline.history_days
+        if needed is None:
+            return True
+        return self.state_days is not None and self.state_days >= needed
 
     def lake_rows(self, model_version: str, computed_at: datetime) -> pa.Table:
         """The window as rows of the lake's ``model_monitoring`` table (one per measure)."""
@@ -79,6 +96,9 @@ class WindowReport:
             ("recall", "", self.recall),
             ("average_precision", "", self.average_precision),
             ("unmatched_labels", "", float(self.unmatched_labels)),
+            ("state_days", "", self.state_days),
+            ("warm", "", float(self.warm)),
+            ("baseline_history_days", "", self.baseline.history_days),
             ("baseline_alert_rate", "", self.baseline.alert_rate),
             ("baseline_precision", "", self.baseline.precision),
             ("baseline_recall", "", self.baseline.recall),
@@ -124,6 +144,9 @@ class ModelMonitor:
         self.label_window_rows = label_window_rows
         self.pending_rows = pending_rows
         self._columns = {n: feature_names.index(n) for n in baseline.features}
+        self._hour_column = (
+            feature_names.index("hour_of_day") if "hour_of_day" in feature_names else None
+        )
         self._bins = {SCORE: baseline.score, **baseline.features}
         self._reset_window()
         self._pending: deque[pa.Table] = deque()
@@ -136,6 +159,7 @@ class ModelMonitor:
         self._rows = 0
         self._decided = {"review": 0, "block": 0}
         self._counts = {n: np.zeros(len(b.edges) + 2, np.int64) for n, b in self._bins.items()}
+        self._hours = np.zeros(HOURS, np.int64)
 
     def observe(
         self,
@@ -146,9 +170,11 @@ class ModelMonitor:
         reviewed: np.ndarray,
         blocked: np.ndarray,
         labels: pa.Table,
+        state_days: float | None = None,
     ) -> WindowReport | None:
         """Count one batch: its decided transactions (ids, feature matrix, scores, review and
-        block masks) and its first-time labels (``transaction_id``, ``is_fraud``).
+        block masks) and its first-time labels (``transaction_id``, ``is_fraud``); the
+        feature state's depth after it (:meth:`FeatureEngine.history_days`).
 
         A batch id not above the last one seen (a failed batch run again) is not counted twice.
         """
@@ -160,7 +186,7 @@ class ModelMonitor:
         self._join_labels(labels)
         if self._rows < self.window_rows:
             return None
-        report = self._report(batch_id)
+        report = self._report(batch_id, state_days)
         self._reset_window()
         return report
 
@@ -173,6 +199,9 @@ class ModelMonitor:
         self._counts[SCORE] += bin_counts(scores, self._bins[SCORE].edges)
         for name, column in self._columns.items():
             self._counts[name] += bin_counts(matrix[:, column], self._bins[name].edges)
+        if self._hour_column is not None and len(matrix):
+            hour = np.clip(matrix[:, self._hour_column].astype(np.int64), 0, HOURS - 1)
+            self._hours += np.bincount(hour, minlength=HOURS)
 
     def _remember(
         self, ids: pa.Array | pa.ChunkedArray, scores: np.ndarray, flagged: np.ndarray
@@ -213,7 +242,7 @@ class ModelMonitor:
         ).astype(np.float64)
         self._labelled = np.vstack([self._labelled, joined])[-self.label_window_rows :]
 
-    def _report(self, batch_id: int) -> WindowReport:
+    def _report(self, batch_id: int, state_days: float | None) -> WindowReport:
         scores = self._labelled[:, 0]
         flagged = self._labelled[:, 1].astype(bool)
         fraud = self._labelled[:, 2].astype(bool)
@@ -224,7 +253,9 @@ class ModelMonitor:
         return WindowReport(
             batch_id=batch_id,
             rows=self._rows,
-            psi={n: psi(self._bins[n].expected, c) for n, c in self._counts.items()},
+            psi={
+                n: psi(self._bins[n].expected_for(self._hours), c) for n, c in self._counts.items()
+            },
             alert_rate={d: n / self._rows for d, n in self._decided.items()},
             review_budget=self.review_budget,
             labelled=len(scores),
@@ -234,6 +265,7 @@ class ModelMonitor:
             average_precision=_none_if_nan(average_precision(fraud, scores)) if frauds else None,
             unmatched_labels=unmatched,
             baseline=self.baseline,
+            state_days=state_days,
         )
 
 
@@ -250,10 +282,12 @@ def export_start(metrics: ProcessorMetrics, monitor: ModelMonitor) -> None:
         ("alert_rate", baseline.alert_rate),
         ("precision", baseline.precision),
         ("recall", baseline.recall),
+        ("history_days", baseline.history_days),
     ):
         metrics.metric("fraudstream_model_baseline").labels(measure=measure).set(_known(value))
-    for name in ("precision", "recall", "average_precision"):
+    for name in ("precision", "recall", "average_precision", "state_days"):
         metrics.metric(f"fraudstream_model_{name}").set(-1)
+    metrics.metric("fraudstream_model_warm").set(0)
 
 
 def export(metrics: ProcessorMetrics, report: WindowReport) -> None:
@@ -267,6 +301,8 @@ def export(metrics: ProcessorMetrics, report: WindowReport) -> None:
     metrics.metric("fraudstream_model_recall").set(_known(report.recall))
     metrics.metric("fraudstream_model_average_precision").set(_known(report.average_precision))
     metrics.metric("fraudstream_model_labelled_decisions").set(report.labelled)
+    metrics.metric("fraudstream_model_state_days").set(_known(report.state_days))
+    metrics.metric("fraudstream_model_warm").set(int(report.warm))
     metrics.metric("fraudstream_model_unmatched_labels_total").inc(report.unmatched_labels)
 
 

@@ -3,7 +3,9 @@
 The processor reports per closed monitoring window (``processor.model_monitor``): PSI of the
 score and top features, review/block rates beside the review budget, and the label-delayed
 precision, recall and average precision of its decisions beside the model's validation
-figures. ``-1`` means unknown there; here it becomes None.
+figures. ``-1`` means unknown there; here it becomes None. Until the processor's feature state
+covers the history the baseline had (``warm``), PSI measures the cold start: the drift
+warnings hold, as the alert rules do, and one warning says how far the warm-up has come.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ RECALL = "fraudstream_model_recall"
 AVERAGE_PRECISION = "fraudstream_model_average_precision"
 LABELLED = "fraudstream_model_labelled_decisions"
 BASELINE = "fraudstream_model_baseline"
+STATE_DAYS = "fraudstream_model_state_days"
+WARM = "fraudstream_model_warm"
 
 DRIFT_PSI = 0.25
 """PSI above which a column has drifted (as the alert rules say)."""
@@ -48,6 +52,9 @@ class ModelHealth:
     labelled: int = 0
     validation: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    warm: bool = True
+    state_days: float | None = None
+    history_days: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,11 +70,21 @@ def model_health(gauges: Gauges) -> ModelHealth | None:
     score_psi = _known(psi.pop("score", None))
     budget = _known((gauges.get(BUDGET) or {}).get(""))
     recall = _known((gauges.get(RECALL) or {}).get(""))
+    history_days = validation.pop("history_days", None)
+    state_days = _known((gauges.get(STATE_DAYS) or {}).get(""))
+    warm = (gauges.get(WARM) or {}).get("", 1.0) >= 1  # absent: a processor without the gate
     warnings = []
-    if score_psi is not None and score_psi > DRIFT_PSI:
+    if not warm:
+        covered = "no" if state_days is None else f"{state_days:.1f}"
+        needed = "" if history_days is None else f" of the {history_days:.1f}"
+        warnings.append(
+            f"warming up: card state covers {covered}{needed} days of history the baseline had;"
+            " drift alerts held"
+        )
+    if warm and score_psi is not None and score_psi > DRIFT_PSI:
         warnings.append(f"score drifted from training (PSI {score_psi:.2f})")
     for name, value in sorted(psi.items(), key=lambda kv: -kv[1]):
-        if value > DRIFT_PSI:
+        if warm and value > DRIFT_PSI:
             warnings.append(f"{name} drifted from training (PSI {value:.2f})")
     review = _known(rates.get("review"))
     if review is not None and budget and review > 1.5 * budget:
@@ -87,4 +104,7 @@ def model_health(gauges: Gauges) -> ModelHealth | None:
         labelled=round((gauges.get(LABELLED) or {}).get("", 0.0)),
         validation=validation,
         warnings=warnings,
+        warm=warm,
+        state_days=state_days,
+        history_days=history_days,
     )

@@ -99,6 +99,7 @@ class FeatureEngine:
         self.merchants = MerchantStore(config, lateness_ms)
         self.categories: dict[str, int] = {}
         self.newest_ms = int(NEVER)
+        self.oldest_ms: int | None = None
         self.stats = EngineStats()
         self._expired_at = int(NEVER)
 
@@ -135,6 +136,8 @@ class FeatureEngine:
             self.cards.features(rows, out)
             self.merchants.features(merchant, t, out)
             self.newest_ms = max(self.newest_ms, int(t.max()))
+            low = int(t.min())
+            self.oldest_ms = low if self.oldest_ms is None else min(self.oldest_ms, low)
         self.stats.batches += 1
         self.stats.rows += n
         self._upkeep()
@@ -195,6 +198,14 @@ class FeatureEngine:
             self._expired_at = self.newest_ms
             self.stats.expired_cards += self.cards.expire(self.newest_ms)
             self.stats.expired_merchants += self.merchants.expire(self.newest_ms)
+
+    def history_days(self) -> float | None:
+        """How many days of event time the state has seen (None: nothing yet, or a state
+        restored from a snapshot that predates this count). Model monitoring compares it with
+        the history its training baseline had: a state younger than that has colder cards."""
+        if self.oldest_ms is None or self.newest_ms <= NEVER:
+            return None
+        return (self.newest_ms - self.oldest_ms) / DAY_MS
 
     def nbytes(self) -> dict[str, int]:
         """Bytes of state by part (``cards.*``, ``merchants.*``)."""

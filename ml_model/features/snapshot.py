@@ -20,8 +20,8 @@ from ml_model.features.entries import EntryLog
 from ml_model.features.keys import KeyIndex
 from ml_model.features.merchants import MerchantStore
 from ml_model.features.pairs import LastSeen
-from ml_model.features.rings import PeriodRings
-from ml_model.features.schema import FeatureConfig
+from ml_model.features.rings import NEVER, PeriodRings
+from ml_model.features.schema import LOOKBACK_MS, FeatureConfig
 
 FORMAT = 1
 
@@ -73,6 +73,7 @@ def to_tables(engine: FeatureEngine) -> tuple[dict[str, Any], dict[str, pa.Table
         "config": engine.config.to_dict(),
         "lateness_ms": engine.lateness_ms,
         "newest_ms": engine.newest_ms,
+        "oldest_ms": engine.oldest_ms,
         "expired_at": engine._expired_at,
         "categories": sorted(engine.categories, key=engine.categories.__getitem__),
         "card_capacity": cards.keys.capacity,
@@ -87,6 +88,10 @@ def from_tables(meta: dict[str, Any], tables: dict[str, pa.Table]) -> FeatureEng
         raise ValueError(f"unknown feature state format {meta.get('format')!r}")
     engine = FeatureEngine(FeatureConfig.from_dict(meta["config"]), int(meta["lateness_ms"]))
     engine.newest_ms = int(meta["newest_ms"])
+    # Snapshots written before the count was kept come from a processor that has been running:
+    # their state is taken to cover the longest feature window, so monitoring holds no alarm.
+    oldest = meta.get("oldest_ms", engine.newest_ms - LOOKBACK_MS)
+    engine.oldest_ms = None if oldest is None or engine.newest_ms <= NEVER else int(oldest)
     engine._expired_at = int(meta["expired_at"])
     engine.categories = {name: code for code, name in enumerate(meta["categories"])}
     cards: CardStore = engine.cards

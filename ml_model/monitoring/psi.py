@@ -13,13 +13,18 @@ import numpy as np
 FLOOR = 1e-4
 
 
-def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Counts of ``values`` in the bins the interior ``edges`` cut (``len(edges) + 1`` bins,
-    bin ``i`` holds ``edges[i-1] <= x < edges[i]``), plus one last bin for NaN."""
+def bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Each value's bin among those the interior ``edges`` cut (``len(edges) + 1`` bins, bin
+    ``i`` holds ``edges[i-1] <= x < edges[i]``), NaN in one last bin, ``len(edges) + 1``."""
     data = np.asarray(values, dtype=np.float64)
-    missing = np.isnan(data)
     index = np.searchsorted(np.asarray(edges, dtype=np.float64), data, side="right")
-    index[missing] = len(edges) + 1
+    index[np.isnan(data)] = len(edges) + 1
+    return index
+
+
+def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts of ``values`` per bin of :func:`bin_index` (``len(edges) + 2`` bins)."""
+    index = bin_index(values, edges)
     return np.bincount(index, minlength=len(edges) + 2).astype(np.int64)
 
 

@@ -140,6 +140,8 @@ def train_model(
         alert_rate=float(flagged.mean()),
         recall=valid_metrics["review_or_block_recall"],
         precision=precision(flagged),
+        history_days=(result.valid_start_ms - history.start_ms) / 86_400_000,
+        event_ms=event_ms[rows][result.valid_mask],
     )
     anomaly = None
     if anomaly_share is not None:

@@ -29,10 +29,13 @@ log = logging.getLogger(__name__)
 def metric_data(report: WindowReport, at: datetime) -> list[dict[str, Any]]:
     """The ``MetricData`` of one window: PSI of the score (``ScorePSI``) and the largest of the
     top features' (``MaxFeaturePSI``), the review and block rates, and when known the review
-    rate over the budget, precision, recall, average precision and recall over validation."""
-    features = [v for k, v in report.psi.items() if k != "score"]
+    rate over the budget, precision, recall, average precision and recall over validation.
+    While the feature state is younger than the baseline's history (``report.warm`` false) the
+    PSI figures are left out: they measure the cold start, and the drift alarms read missing
+    data as not breaching."""
+    features = [v for k, v in report.psi.items() if k != "score"] if report.warm else []
     values: dict[str, float | None] = {
-        "ScorePSI": report.psi.get("score"),
+        "ScorePSI": report.psi.get("score") if report.warm else None,
         "MaxFeaturePSI": max(features) if features else None,
         "ReviewRate": report.alert_rate.get("review"),
         "BlockRate": report.alert_rate.get("block"),

@@ -199,3 +199,15 @@ def test_the_handbook_streamed_equals_the_builder(handbook_path: object) -> None
     )
     assert np.array_equal(built, streamed)
     assert (built[:, FEATURE_INDEX["merchant_fraud_share_30d"]] > 0).any()
+
+
+def test_the_state_knows_how_many_days_of_history_it_covers() -> None:
+    frame = history(days=12.0, seed=6, config=MINUTE_BUCKETS)
+    assert FeatureEngine(MINUTE_BUCKETS).history_days() is None
+    *_, engine = stream(frame, MINUTE_BUCKETS, 10 * MINUTE_MS, seed=3)
+    span = (frame["event_ms"].max() - frame["event_ms"].min()) / DAY_MS
+    assert engine.history_days() == pytest.approx(span)
+    assert restored(engine).history_days() == engine.history_days()
+    meta, tables = to_tables(engine)
+    del meta["oldest_ms"]  # a snapshot from before the count was kept
+    assert from_tables(meta, tables).history_days() == pytest.approx(30.0)

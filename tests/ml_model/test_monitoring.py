@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 import pytest
 
@@ -40,6 +42,32 @@ def test_psi_of_an_unseen_bin_is_large_but_finite() -> None:
     assert np.isfinite(value) and value > 5
 
 
+def test_a_window_of_a_few_hours_is_compared_with_those_hours_of_the_baseline() -> None:
+    """Scores follow the daily rhythm: night windows against whole days look like drift."""
+    rng = np.random.default_rng(4)
+    hours = rng.integers(0, 24, 48_000)
+
+    def scores(h: np.ndarray) -> np.ndarray:
+        return np.where(h < 6, rng.beta(4, 20, len(h)), rng.beta(1, 40, len(h)))
+
+    bins = Bins.of(scores(hours), 10, hours)
+    assert bins.by_hour is not None and bins.by_hour.shape == (24, len(bins.expected))
+    assert np.allclose(bins.by_hour.sum(axis=1), 1.0)
+    assert bins.expected_for(None) is bins.expected
+    whole_days = bins.expected_for(np.bincount(hours, minlength=24))
+    assert np.allclose(whole_days, bins.expected, atol=1e-4)  # up to the prior rows
+    window = rng.integers(0, 6, 5_000)  # a window of night hours only
+    counts = bin_counts(scores(window), bins.edges)
+    assert psi(bins.expected, counts) > 0.5  # against whole days: a false alarm
+    assert psi(bins.expected_for(np.bincount(window, minlength=24)), counts) < 0.05
+    again = Bins.from_dict(bins.to_dict())
+    assert again.by_hour is not None and np.allclose(again.by_hour, bins.by_hour, atol=1e-6)
+    with pytest.raises(ValueError, match="hour of day"):
+        Bins.of(np.zeros(2), 10, np.array([0, 24]))
+    with pytest.raises(ValueError, match="by_hour"):
+        Bins.from_dict(bins.to_dict() | {"by_hour": [[1.0]]})
+
+
 def test_top_features_rank_by_gain_and_accept_positional_names() -> None:
     names = ["a", "b", "c", "d"]
     assert top_features({"c": 5.0, "f0": 9.0, "b": 5.0}, names, top=3) == ["a", "b", "c"]
@@ -70,4 +98,12 @@ def test_the_manifest_records_a_baseline_its_validation_rows_fit(trained: TrainO
     assert psi(baseline.score.expected, counts) == pytest.approx(0.0, abs=1e-12)
     assert baseline.recall == trained.manifest["metrics"]["validation"]["review_or_block_recall"]
     assert 0 < (baseline.alert_rate or 0) < 0.2
+    # the history behind the first validation row: what a stream's state must cover to match
+    data = trained.manifest["data"]
+    behind = datetime.fromisoformat(data["valid_start"]) - datetime.fromisoformat(
+        data["warmup_start"]
+    )
+    assert baseline.history_days == pytest.approx(behind.total_seconds() / 86_400, abs=1e-3)
+    assert Baseline.from_dict(baseline.to_dict()).to_dict() == baseline.to_dict()
     assert Baseline.from_manifest({}) is None
+    assert baseline.score.by_hour is not None  # the manifest keeps the shares per hour

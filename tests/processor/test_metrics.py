@@ -83,6 +83,26 @@ def test_summary_from_arrow_with_naive_times_and_an_empty_batch() -> None:
         summarize(3, None, None, batch_seconds=0.0, committed_at=COMMIT.replace(tzinfo=None))
 
 
+def test_reason_codes_are_counted_per_code_across_decisions() -> None:
+    table = pa.table(
+        {
+            "decision": ["approve", "review", "review", "block"],
+            "reasons": pa.array(
+                [[], ["anomalous"], ["model_score", "anomalous"], ["model_score"]],
+                pa.list_(pa.string()),
+            ),
+            "arrival_time": pa.array([COMMIT] * 4, pa.timestamp("us", tz="UTC")),
+        }
+    )
+    summary = summarize(1, table, None, batch_seconds=0.1, committed_at=COMMIT)
+    assert summary.reasons == {"anomalous": 2, "model_score": 2}
+    metrics = ProcessorMetrics()
+    metrics.record(summary)
+    count = metrics.registry.get_sample_value
+    assert count("fraudstream_decision_reasons_total", {"reason": "anomalous"}) == 2
+    assert summarize(2, decided([1]), None, batch_seconds=0.1, committed_at=COMMIT).reasons == {}
+
+
 def test_late_and_duplicate_rows_from_query_progress() -> None:
     progress = {
         "batchId": 9,

@@ -179,3 +179,58 @@ def test_the_exporter_sets_the_catalogued_metrics() -> None:
     )
     assert value("fraudstream_model_recall") == report.recall
     assert value("fraudstream_model_labelled_decisions") == 100
+
+
+def test_a_state_younger_than_the_baseline_history_is_not_warm() -> None:
+    from dataclasses import replace
+
+    from processor.metrics import ProcessorMetrics
+    from processor.model_monitor import export
+
+    monitor = ModelMonitor(replace(BASE, history_days=10.0), NAMES, window_rows=10)
+    matrix, scores = traffic(20)
+    none = np.zeros(20, bool)
+    cold = monitor.observe(0, ids(0, 20), matrix, scores, none, none, NO_LABELS, state_days=2.5)
+    assert cold is not None and cold.state_days == 2.5 and not cold.warm
+    unknown = monitor.observe(1, ids(20, 20), matrix, scores, none, none, NO_LABELS)
+    assert unknown is not None and not unknown.warm  # a depth not known is not warm
+    warm = monitor.observe(2, ids(40, 20), matrix, scores, none, none, NO_LABELS, state_days=10.0)
+    assert warm is not None and warm.warm
+    rows = {r["measure"]: r["value"] for r in cold.lake_rows("v1", datetime.now(UTC)).to_pylist()}
+    assert rows["state_days"] == 2.5 and rows["warm"] == 0.0
+    assert rows["baseline_history_days"] == 10.0
+    metrics = ProcessorMetrics()
+    export(metrics, cold)
+    assert metrics.registry.get_sample_value("fraudstream_model_warm") == 0
+    assert metrics.registry.get_sample_value("fraudstream_model_state_days") == 2.5
+    export(metrics, warm)
+    assert metrics.registry.get_sample_value("fraudstream_model_warm") == 1
+
+
+def test_a_baseline_without_its_history_never_holds_the_alarms() -> None:
+    monitor = ModelMonitor(BASE, NAMES, window_rows=10)  # a manifest from before the count
+    report = feed(monitor, 0, 0, 20)
+    assert report is not None and report.state_days is None and report.warm
+
+
+def test_a_night_window_is_held_against_the_baselines_night() -> None:
+    rng = np.random.default_rng(8)
+
+    def rows(hours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        night = hours < 6
+        scores = np.where(night, rng.beta(4, 20, len(hours)), rng.beta(1, 40, len(hours)))
+        matrix = np.column_stack([rng.lognormal(3, 1, len(hours)), night, hours])
+        return matrix.astype(np.float32), scores
+
+    hours = rng.integers(0, 24, 40_000)
+    matrix, scores = rows(hours)
+    base = build_baseline(scores, matrix, NAMES, ["amount"], event_ms=hours * 3_600_000)
+    monitor = ModelMonitor(base, NAMES, window_rows=5_000)
+    night = rng.integers(0, 6, 5_000)
+    window, window_scores = rows(night)
+    none = np.zeros(5_000, bool)
+    report = monitor.observe(0, ids(0, 5_000), window, window_scores, none, none, NO_LABELS)
+    assert report is not None and report.psi["score"] < 0.05
+    whole_days = ModelMonitor(build_baseline(scores, matrix, NAMES, ["amount"]), NAMES)
+    plain = whole_days.observe(0, ids(0, 5_000), window, window_scores, none, none, NO_LABELS)
+    assert plain is not None and plain.psi["score"] > 0.5  # what a baseline of whole days says

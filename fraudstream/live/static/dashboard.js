@@ -113,7 +113,7 @@
 
   function renderModel(m) {
     if (!m) return;
-    setText("model-score-psi", fmtPsi(m.score_psi));
+    setText("model-score-psi", fmtPsi(m.score_psi) + (m.warm === false ? " (warming up)" : ""));
     const worst = Object.entries(m.feature_psi || {}).sort((a, b) => b[1] - a[1])[0];
     setText("model-feature-psi", worst ? worst[0] + " " + fmtPsi(worst[1]) : "-");
     setText("model-reviews", fmtShare(m.review_rate) + " / " + fmtShare(m.review_budget));

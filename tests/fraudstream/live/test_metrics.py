@@ -249,3 +249,53 @@ def test_the_model_health_comes_from_the_monitoring_gauges() -> None:
         "reviews at 3.0%, over 1.5 x the 1.5% budget",
         "recall 60% against 90% on validation",
     ]
+
+
+def test_a_cold_state_holds_the_drift_warnings_and_says_how_far_it_has_warmed() -> None:
+    import numpy as np
+
+    from ml_model.monitoring import Baseline, Bins
+    from processor.model_monitor import ModelMonitor, WindowReport, export, export_start
+
+    metrics = ProcessorMetrics()
+    record_batch(metrics, 1, 100)
+    bins = Bins(np.array([0.5]), np.array([0.5, 0.5, 0.0]))
+    baseline = Baseline(bins, {"amount": bins}, 100, recall=0.9, history_days=11.2)
+    export_start(metrics, ModelMonitor(baseline, ["amount"]))
+
+    def health(state_days: float) -> dict[str, object]:
+        report = WindowReport(
+            batch_id=2,
+            rows=5_000,
+            psi={"score": 0.4, "amount": 0.5},
+            alert_rate={"review": 0.01, "block": 0.004},
+            review_budget=None,
+            labelled=0,
+            frauds=0,
+            precision=None,
+            recall=None,
+            average_precision=None,
+            unmatched_labels=0,
+            baseline=baseline,
+            state_days=state_days,
+        )
+        export(metrics, report)
+        live = LiveMetrics()
+        live.observe(parse(text(metrics)), 1.0, WALL)
+        model = live.summary().model
+        assert model is not None
+        return model
+
+    cold = health(3.04)
+    assert cold["warm"] is False and cold["history_days"] == 11.2
+    assert "recall" in cold["validation"] and "history_days" not in cold["validation"]
+    assert cold["warnings"] == [
+        "warming up: card state covers 3.0 of the 11.2 days of history the baseline had;"
+        " drift alerts held"
+    ]
+    warm = health(12.0)
+    assert warm["warm"] is True
+    assert warm["warnings"] == [
+        "score drifted from training (PSI 0.40)",
+        "amount drifted from training (PSI 0.50)",
+    ]

@@ -17,7 +17,9 @@ AT = datetime(2026, 12, 4, 17, 0, tzinfo=UTC)
 BINS = Bins(np.array([0.5]), np.array([0.5, 0.5, 0.0]))
 
 
-def report(recall: float | None = 0.6, budget: float | None = 0.015) -> WindowReport:
+def report(
+    recall: float | None = 0.6, budget: float | None = 0.015, state_days: float | None = None
+) -> WindowReport:
     return WindowReport(
         batch_id=7,
         rows=5_000,
@@ -30,18 +32,28 @@ def report(recall: float | None = 0.6, budget: float | None = 0.015) -> WindowRe
         recall=recall,
         average_precision=float("nan") if recall is None else 0.55,
         unmatched_labels=0,
-        baseline=Baseline(BINS, {}, 100, alert_rate=0.02, recall=0.8, precision=0.6),
+        baseline=Baseline(
+            BINS, {}, 100, alert_rate=0.02, recall=0.8, precision=0.6, history_days=7.0
+        ),
+        state_days=state_days,
     )
 
 
 def test_the_alarms_ratios_are_computed_and_unknowns_left_out() -> None:
-    sent = {d["MetricName"]: d["Value"] for d in metric_data(report(), AT)}
+    sent = {d["MetricName"]: d["Value"] for d in metric_data(report(state_days=7.5), AT)}
     assert sent["ScorePSI"] == 0.31 and sent["MaxFeaturePSI"] == 0.12
     assert sent["ReviewRateToBudget"] == pytest.approx(2.0)
     assert sent["RecallToValidation"] == pytest.approx(0.75)
     unknown = {d["MetricName"] for d in metric_data(report(recall=None, budget=None), AT)}
     assert not unknown & {"Recall", "RecallToValidation", "ReviewRateToBudget", "AveragePrecision"}
-    assert "ScorePSI" in unknown
+    assert "ScorePSI" not in unknown  # the state's depth is not known: not warm
+
+
+def test_psi_is_left_out_while_the_state_warms_up() -> None:
+    """The drift alarms read missing data as not breaching: a cold start does not page."""
+    sent = {d["MetricName"] for d in metric_data(report(state_days=2.0), AT)}
+    assert not sent & {"ScorePSI", "MaxFeaturePSI"}
+    assert {"ReviewRate", "Recall", "RecallToValidation"} <= sent
 
 
 def test_no_namespace_means_no_publisher(local_stack: Settings) -> None:
@@ -54,7 +66,7 @@ def test_the_emulator_receives_the_window(local_stack: Settings) -> None:
     settings = local_stack.model_copy(update={"model_metrics_namespace": "Fraudstream/Test"})
     publisher = ModelMetricsPublisher.from_settings(settings)
     assert publisher is not None
-    assert publisher.publish(report(), datetime.now(UTC))
+    assert publisher.publish(report(state_days=8.0), datetime.now(UTC))
     listed = aws.client("cloudwatch", settings).list_metrics(Namespace="Fraudstream/Test")
     assert {"ScorePSI", "RecallToValidation"} <= {m["MetricName"] for m in listed["Metrics"]}
 

@@ -136,7 +136,9 @@ resource "aws_cloudwatch_metric_alarm" "endpoint_latency" {
 # Model health: the processor puts each monitoring window's figures into
 # var.model_metrics_namespace (FRAUDSTREAM_MODEL_METRICS_NAMESPACE; processor/sinks/cloudwatch.py).
 # Missing data is not breaching: no window closes while no traffic flows, and the stalled
-# processor already pages through the iterator-age alarm.
+# processor already pages through the iterator-age alarm. The PSI figures are not put while the
+# processor's feature state is younger than the history behind the model's baseline (a first
+# start or a new cell): their drift is the cold start's, not the traffic's.
 locals {
   model_alarms = {
     score-drift = {
