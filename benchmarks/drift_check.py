@@ -33,19 +33,23 @@ CONFIG = FeatureConfig(label_delay_ms=60_000, merchant_bucket_ms=60_000)
 def window_psi(
     baseline: Baseline, scores: np.ndarray, matrix: np.ndarray, window: int
 ) -> list[dict[str, float]]:
-    """PSI of the score and the largest top-feature PSI per whole window of rows."""
+    """PSI of the score and the largest top-feature PSI per whole window of rows, each against
+    the baseline's shares for the hours of day the window holds (as the processor measures)."""
     names = list(FEATURE_NAMES)
+    hour = np.clip(matrix[:, names.index("hour_of_day")].astype(np.int64), 0, 23)
     out = []
     for start in range(0, len(scores) - window + 1, window):
         part = slice(start, start + window)
+        hours = np.bincount(hour[part], minlength=24)
         features = [
-            psi(bins.expected, bin_counts(matrix[part, names.index(name)], bins.edges))
+            psi(bins.expected_for(hours), bin_counts(matrix[part, names.index(name)], bins.edges))
             for name, bins in baseline.features.items()
         ]
         out.append(
             {
                 "score": psi(
-                    baseline.score.expected, bin_counts(scores[part], baseline.score.edges)
+                    baseline.score.expected_for(hours),
+                    bin_counts(scores[part], baseline.score.edges),
                 ),
                 "max_feature": max(features, default=float("nan")),
             }
@@ -76,6 +80,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         matrix[train][result.valid_mask],
         names,
         top_features(result.booster.get_score(importance_type="total_gain"), names),
+        event_ms=event_ms[train][result.valid_mask],
     )
 
     def windows(frame_matrix: np.ndarray, rows: np.ndarray) -> list[dict[str, float]]:
