@@ -4,10 +4,12 @@ On a private emulator with the model server in its own process, this process run
 processor (:func:`processor.streaming_job.start`, ``local[2]``, its Prometheus endpoint on) while
 ``fraudstream produce --clock simulated --drift SPEC --drift-at N`` sends the traffic (500/s,
 labels 60 event-seconds late, as in the demo). The processor starts with empty card state,
-and the drift alerts hold until that state covers the history the model's baseline rows had
-(``fraudstream_model_warm``; 11.2 days for the benchmark's model): the default population of
-2,000 cards makes a simulated day last 12 s, so the state is warm after about 2.5 minutes and
-the drift comes at 5 (the demo's 20,000 cards would need 22 minutes). Every ``--scrape``
+and the drift alerts hold until that state covers the history the model's baseline rows had,
+at most the features' 30-day lookback (``fraudstream_model_warm``). The model trains on 44 days
+of generator history from day 30 on (:data:`benchmarks.harness.WARM_DAYS`), so every baseline
+row has the full lookback, as a long-running stream's transactions do. The default population
+of 2,000 cards makes a simulated day last 12 s: the state is warm after about 6 minutes, and
+the drift comes at 12 (the demo's 20,000 cards would need an hour). Every ``--scrape``
 seconds it reads ``/metrics`` as Prometheus would and records the score's PSI, whether the
 state is warm, the recall of the decisions on the labels that have arrived, and the validation
 recall beside it.
@@ -28,7 +30,7 @@ The drift's start is dated conservatively: the first committed batch with rows, 
 largest end-to-end latency (when the producer's first transaction arrived), plus ``N``; a
 producer that falls behind its rate drifts later than that, so the times are upper bounds.
 
-Run: ``python -m benchmarks.drift_watch [--drift fraud_x5] [--drift-at 300] [--seconds 600]``.
+Run: ``python -m benchmarks.drift_watch [--drift fraud_x5] [--drift-at 720] [--seconds 1080]``.
 """
 
 from __future__ import annotations
@@ -46,7 +48,16 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks import results
-from benchmarks.harness import bench_stack, cli, environment, fresh, model_server, train
+from benchmarks.harness import (
+    WARM_DAYS,
+    WARM_START,
+    bench_stack,
+    cli,
+    environment,
+    fresh,
+    model_server,
+    train,
+)
 from fraudstream.demo.processes import free_port, produce_args
 from fraudstream.live.collector import scrape_text
 from fraudstream.live.metrics import ScrapeError
@@ -147,7 +158,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     lock = threading.Lock()
     load_before = results_load()
     with bench_stack(workdir) as stack:
-        model = train(stack, workdir)
+        model = train(stack, workdir, days=WARM_DAYS, train_start=WARM_START)
         base = stack.model_copy(update={"model_dir": model})
         with model_server(base) as url:
             port = free_port()
@@ -315,8 +326,8 @@ def summarize(
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--drift", default="fraud_x5", help="producer.drift spec")
-    parser.add_argument("--drift-at", type=float, default=300.0, help="seconds into the run")
-    parser.add_argument("--seconds", type=float, default=600.0, help="seconds of production")
+    parser.add_argument("--drift-at", type=float, default=720.0, help="seconds into the run")
+    parser.add_argument("--seconds", type=float, default=1080.0, help="seconds of production")
     parser.add_argument("--rate", type=int, default=500, help="transactions per second")
     parser.add_argument("--cards", type=int, default=2_000, help="simulated card population")
     parser.add_argument("--scrape", type=float, default=5.0, help="seconds between scrapes")

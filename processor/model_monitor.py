@@ -40,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ml_model.features.schema import DAY_MS, LOOKBACK_MS
 from ml_model.monitoring import Baseline, bin_counts, psi
 from ml_model.monitoring.baseline import HOURS, SCORE
 from ml_model.training.metrics import average_precision
@@ -76,10 +77,11 @@ class WindowReport:
 
     @property
     def warm(self) -> bool:
-        """Whether the state covers the history the baseline had, so PSI means drift."""
-        needed = self.baseline.history_days
-        if needed is None:
+        """Whether the state covers the history the baseline had (or the features' whole
+        lookback, beyond which more history changes no feature), so PSI means drift."""
+        if self.baseline.history_days is None:
             return True
+        needed = min(self.baseline.history_days, LOOKBACK_MS / DAY_MS)
         return self.state_days is not None and self.state_days >= needed
 
     def lake_rows(self, model_version: str, computed_at: datetime) -> pa.Table:

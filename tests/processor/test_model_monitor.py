@@ -234,3 +234,16 @@ def test_a_night_window_is_held_against_the_baselines_night() -> None:
     whole_days = ModelMonitor(build_baseline(scores, matrix, NAMES, ["amount"]), NAMES)
     plain = whole_days.observe(0, ids(0, 5_000), window, window_scores, none, none, NO_LABELS)
     assert plain is not None and plain.psi["score"] > 0.5  # what a baseline of whole days says
+
+
+def test_a_state_as_deep_as_the_features_lookback_is_warm_whatever_the_baseline() -> None:
+    """Past 30 days more history changes no feature: a longer baseline history never holds."""
+    from dataclasses import replace
+
+    monitor = ModelMonitor(replace(BASE, history_days=41.2), NAMES, window_rows=10)
+    matrix, scores = traffic(20)
+    none = np.zeros(20, bool)
+    young = monitor.observe(0, ids(0, 20), matrix, scores, none, none, NO_LABELS, state_days=29.9)
+    deep = monitor.observe(1, ids(20, 20), matrix, scores, none, none, NO_LABELS, state_days=30.0)
+    assert young is not None and not young.warm
+    assert deep is not None and deep.warm
