@@ -1,18 +1,18 @@
 """A drift you can watch: how soon the model's monitoring sees a drift injected mid-run.
 
 On a private emulator with the model server in its own process, this process runs the real
-processor (:func:`processor.streaming_job.start`, ``local[2]``, its Prometheus endpoint on) while
-``fraudstream produce --clock simulated --drift SPEC --drift-at N`` sends the traffic (500/s,
-labels 60 event-seconds late, as in the demo). The processor starts with empty card state,
-and the drift alerts hold until that state covers the history the model's baseline rows had,
-at most the features' 30-day lookback (``fraudstream_model_warm``). The model trains on 44 days
-of generator history from day 30 on (:data:`benchmarks.harness.WARM_DAYS`), so every baseline
-row has the full lookback, as a long-running stream's transactions do. The default population
-of 2,000 cards makes a simulated day last 12 s: the state is warm after about 6 minutes, and
-the drift comes at 12 (the demo's 20,000 cards would need an hour). Every ``--scrape``
-seconds it reads ``/metrics`` as Prometheus would and records the score's PSI, whether the
-state is warm, the recall of the decisions on the labels that have arrived, and the validation
-recall beside it.
+processor (:func:`processor.streaming_job.start`, ``local[2]``, its Prometheus endpoint on)
+while ``fraudstream produce --clock simulated --drift SPEC --drift-at N`` sends the traffic
+(500/s, labels 60 event-seconds late, as in the demo). The processor starts with empty card
+state, and the drift alerts hold until that state covers the history the model's baseline rows
+had, at most the features' 30-day lookback (``fraudstream_model_warm``). The model trains on 14
+days of generator history after 30 of warm-up (:data:`benchmarks.harness.WARM_UP_DAYS`), so
+every baseline row has the full lookback, as a long-running stream's transactions do. The
+default population of 2,000 cards makes a simulated day last 12 s: the state is warm after about
+6 minutes, and the drift comes at 12 (the demo's 20,000 cards would need an hour). Every
+``--scrape`` seconds it reads ``/metrics`` as Prometheus would and records the score's PSI,
+whether the state is warm, the recall of the decisions on the labels that have arrived, and the
+validation recall beside it.
 
 Reported (``benchmarks/results/drift_watch.json``), in seconds from the drift's start:
 
@@ -41,7 +41,6 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +48,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks import results
 from benchmarks.harness import (
-    WARM_DAYS,
-    WARM_START,
+    WARM_UP_DAYS,
     bench_stack,
     cli,
     environment,
@@ -61,6 +59,7 @@ from benchmarks.harness import (
 from fraudstream.demo.processes import free_port, produce_args
 from fraudstream.live.collector import scrape_text
 from fraudstream.live.metrics import ScrapeError
+from fraudstream.live.model_watch import firing_time, first_at_or_after
 from processor.metrics import BatchSummary
 from producer.simulated import watermark_for
 
@@ -94,32 +93,6 @@ def model_figures(text: str) -> dict[str, float]:
                 if measure in ("recall", "history_days"):
                     found[f"baseline_{measure}"] = float(sample.value)
     return found
-
-
-def first_at_or_after(
-    series: Sequence[tuple[float, float]], start: float, test: Callable[[float], bool]
-) -> float | None:
-    """Time of the first sample at or after ``start`` whose value passes ``test``."""
-    return next((t for t, v in series if t >= start and test(v)), None)
-
-
-def firing_time(
-    series: Sequence[tuple[float, float]], start: float, threshold: float, hold_s: float
-) -> float | None:
-    """When a Prometheus rule ``value > threshold`` with ``for: hold_s`` would fire, evaluated
-    at the samples: the first sample at which the value has been above the threshold at every
-    sample since one at least ``hold_s`` earlier (and at or after ``start``)."""
-    since: float | None = None
-    for t, value in series:
-        if t < start:
-            continue
-        if value > threshold:
-            since = t if since is None else since
-            if t - since >= hold_s:
-                return t
-        else:
-            since = None
-    return None
 
 
 class Scraper:
@@ -158,7 +131,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     lock = threading.Lock()
     load_before = results_load()
     with bench_stack(workdir) as stack:
-        model = train(stack, workdir, days=WARM_DAYS, train_start=WARM_START)
+        model = train(stack, workdir, days=14.0, warm_up=WARM_UP_DAYS)
         base = stack.model_copy(update={"model_dir": model})
         with model_server(base) as url:
             port = free_port()

@@ -15,6 +15,8 @@ from fraudstream.settings import DEV_TOKEN_KEY
 from producer.generator import GeneratorConfig, TransactionGenerator
 
 DAILY_TRANSACTIONS_PER_CARD = 3.0
+HISTORY_START = datetime(2026, 1, 1, tzinfo=UTC)
+"""Where generated history begins unless a caller says otherwise."""
 
 
 def history_schema() -> pa.Schema:
@@ -45,7 +47,7 @@ def generate_history(
     """
     if days <= 0:
         raise ValueError("days must be positive")
-    begin = start or datetime(2026, 1, 1, tzinfo=UTC)
+    begin = start or HISTORY_START
     realistic = rate is None
     config = GeneratorConfig(
         start=begin,

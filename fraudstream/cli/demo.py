@@ -53,7 +53,15 @@ def _positive(name: str, value: float) -> None:
     type=float,
     default=14.0,
     show_default=True,
-    help="Days of generated history when a model must be trained first.",
+    help="Days of generated history the model trains on when it must be trained first.",
+)
+@click.option(
+    "--train-warm-up",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Days of generated history before --train-days that only warm the features up, so "
+    "the model's drift baseline comes from cards with a full 30-day history.",
 )
 @click.option(
     "--drift",
@@ -79,6 +87,7 @@ def demo(
     report_path: Path | None,
     train_cards: int,
     train_days: float,
+    train_warm_up: float,
     drift: str | None,
     drift_at: float | None,
     no_live: bool,
@@ -97,6 +106,8 @@ def demo(
     _positive("cards", cards)
     _positive("train-cards", train_cards)
     _positive("train-days", train_days)
+    if train_warm_up < 0:
+        raise FraudstreamError(f"--train-warm-up must be 0 or more (got {train_warm_up:g})")
     if not 0 <= fraud_rate < 0.5:
         raise FraudstreamError(f"--fraud-rate must be in [0, 0.5) (got {fraud_rate:g})")
     if drift is not None:
@@ -114,6 +125,7 @@ def demo(
         seed=seed,
         train_cards=train_cards,
         train_days=train_days,
+        train_warm_up=train_warm_up,
         live=not no_live,
         keep_stack=keep_stack,
         report_path=report_path,

@@ -113,6 +113,16 @@ def _train_params(options: dict[str, Any]) -> Any:
 )
 @click.option("--cards", type=int, default=5_000, show_default=True, help="Generated cards.")
 @click.option("--days", type=float, default=30.0, show_default=True, help="Generated days.")
+@click.option(
+    "--warm-up",
+    "warm_up",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Days of generated history before the --days that only warm the card features up "
+    "(30 covers the longest lookback): the model and its monitoring baseline then see cards "
+    "with a full history behind them, as a long-running stream does.",
+)
 @click.option("--seed", type=int, default=7, show_default=True, help="Generator seed.")
 @click.option(
     "--fraud-rate", type=float, default=0.01, show_default=True, help="Generated fraud share."
@@ -204,6 +214,7 @@ def train(
     fmt: str,
     cards: int,
     days: float,
+    warm_up: float,
     seed: int,
     fraud_rate: float,
     train_start: str | None,
@@ -239,13 +250,25 @@ def train(
         )
         return
     delay_ms = parse_duration_ms(label_delay) if label_delay else None
+    if warm_up < 0:
+        raise click.BadParameter("must be 0 or more", param_hint="--warm-up")
+    if warm_up and (data is not None or train_start):
+        raise click.BadParameter(
+            "applies to generated history without --train-start (with your own data, set "
+            "--train-start that many days after its first day)",
+            param_hint="--warm-up",
+        )
+    warm_start_ms: int | None = None
     if data is None:
-        from producer.history import generate_history
+        from producer.history import HISTORY_START, generate_history
 
-        report.say(f"generating {days:g} days of history for {cards:,} cards (seed {seed})")
+        warmed = f" after {warm_up:g} days of warm-up" if warm_up else ""
+        report.say(f"generating {days:g} days of history{warmed} for {cards:,} cards (seed {seed})")
+        if warm_up:
+            warm_start_ms = int((HISTORY_START.timestamp() + warm_up * 86_400) * 1000)
         table = generate_history(
             cards=cards,
-            days=days,
+            days=days + warm_up,
             seed=seed,
             fraud_rate=fraud_rate,
             token_key=settings.card_token_key.get_secret_value().encode(),
@@ -267,7 +290,7 @@ def train(
     except ValueError as error:
         raise click.BadParameter(str(error)) from error
     report.say(f"label delay {delay_ms / 1000:g} s, merchant buckets of {bucket_ms / 1000:g} s")
-    start = parse_day(train_start) if train_start else None
+    start = parse_day(train_start) if train_start else warm_start_ms
     end = parse_day(train_end) + 86_400_000 if train_end else None
     outcome = train_model(
         history,

@@ -29,6 +29,7 @@ from fraudstream.demo.processes import Child, free_port, http_ok, produce_args
 from fraudstream.errors import FraudstreamError
 from fraudstream.live.collector import Collector, scrape_text
 from fraudstream.live.metrics import Histogram, HistoryPoint, ScrapeError, Summary, parse
+from fraudstream.live.model_watch import ModelWatch
 from fraudstream.live.terminal import LiveView
 from fraudstream.settings import Settings, to_environment
 from fraudstream.stack import lifecycle
@@ -56,6 +57,7 @@ class DemoOptions:
     drain_timeout: float = 180.0
     train_cards: int = 5_000
     train_days: float = 14.0
+    train_warm_up: float = 30.0  # days before train_days that only build card history
     live: bool = True
     keep_stack: bool = False
     report_path: Path | None = None
@@ -141,7 +143,8 @@ def ensure_model(
         pass
     say(
         f"no model at {settings.model_dir}: training one on {options.train_days:g} days of "
-        f"generated history ({options.train_cards:,} cards); about a minute"
+        f"generated history after {options.train_warm_up:g} days of warm-up "
+        f"({options.train_cards:,} cards); a minute or two"
     )
     trainer = Child.start(
         "train",
@@ -151,6 +154,8 @@ def ensure_model(
             str(options.train_cards),
             "--days",
             str(options.train_days),
+            "--warm-up",
+            str(options.train_warm_up),
             "--out",
             str(settings.model_dir),
         ],
@@ -284,8 +289,23 @@ def run(base: Settings, options: DemoOptions, console: Console | None = None) ->
         cleanup.callback(producer.stop)
         expected = round(options.rate * options.duration)
         producing_from = time.monotonic()
+        watch = ModelWatch()
+
+        def watch_model(summary: Summary) -> None:
+            at = time.monotonic() - producing_from
+            for news in watch.observe(at, summary.model):
+                say(f"model at {at:,.0f} s: {news}")
+
         drained, drain_seconds = _show_live(
-            collector, producer, (processor, server), settings, expected, options, stop, console
+            collector,
+            producer,
+            (processor, server),
+            settings,
+            expected,
+            options,
+            stop,
+            console,
+            watch_model,
         )
         if producer.process.returncode != 0:
             raise producer.fail(f"exited with status {producer.process.returncode}")
@@ -316,6 +336,10 @@ def run(base: Settings, options: DemoOptions, console: Console | None = None) ->
             latency,
             elapsed,
         )
+        drift_start = None
+        if options.drift:
+            drift_start = options.duration / 2 if options.drift_at is None else options.drift_at
+        facts.update({f"model: {k}": v for k, v in watch.report(drift_start).items()})
         policy = measure_policy(settings, say)
         report_path = options.report_path or run_dir / "report.html"
         scored = joined(transactions, labels)
@@ -352,9 +376,11 @@ def _show_live(
     options: DemoOptions,
     stop: threading.Event,
     console: Console,
+    watch_model: Callable[[Summary], None],
 ) -> tuple[bool, float]:
     """The live view while producing, then while the processor drains the stream; a
-    ``watched`` child (processor, model server) that dies ends the run with its log."""
+    ``watched`` child (processor, model server) that dies ends the run with its log.
+    ``watch_model`` sees the figures every second (the model's drift and recall news)."""
     view = LiveView(collector, console=console) if options.live else None
     last_line = [time.monotonic()]
 
@@ -362,6 +388,7 @@ def _show_live(
         for child in watched:
             if not child.running:
                 raise child.fail(f"stopped unexpectedly (status {child.process.returncode})")
+        watch_model(collector.snapshot().summary)
         if view is not None:
             view.update()
         elif time.monotonic() - last_line[0] >= PROGRESS_SECONDS:

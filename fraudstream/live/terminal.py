@@ -121,10 +121,38 @@ def _figures(snapshot: Snapshot) -> Table:
             f"{r} {n:,}" for r, n in sorted(s.quarantined_by_reason.items(), key=lambda i: -i[1])
         )
         grid.add_row("by reason", "", "", Text(reasons, style="magenta"))
+    _model_rows(grid, s.model)
     rates = [p.rows_per_second for p in snapshot.history]
     if rates:
         grid.add_row("rows/s", "", "", Text(sparkline(rates), style="cyan"))
     return grid
+
+
+def _model_rows(grid: Table, model: dict[str, Any] | None) -> None:
+    """Score PSI (or the warm-up), recall against validation and the model's warnings."""
+    if not model:
+        return
+    psi = model.get("score_psi")
+    if not model.get("warm", True):
+        state, needed = model.get("state_days"), model.get("history_days")
+        drift = Text(
+            f"warming up {0.0 if state is None else state:.1f}"
+            f"{'' if needed is None else f'/{needed:.1f}'} d",
+            style="dim",
+        )
+    else:
+        drift = Text("-" if psi is None else f"{psi:.3f}", style="bold")
+    recall, promised = model.get("recall"), (model.get("validation") or {}).get("recall")
+    grid.add_row(
+        "score PSI",
+        drift,
+        "recall",
+        ("-" if recall is None else f"{recall:.1%}")
+        + ("" if promised is None else f" (validation {promised:.1%})"),
+    )
+    for warning in model.get("warnings") or []:
+        if not warning.startswith("warming up"):
+            grid.add_row("model", "", "", Text(warning, style="yellow"))
 
 
 def _decisions(snapshot: Snapshot) -> Table:

@@ -62,7 +62,11 @@ def test_demo_trains_runs_reports_and_cleans_up(tmp_path: Path) -> None:
     )
     out, _ = demo.communicate(timeout=600)
     assert demo.returncode == 0, out
-    assert "training one on 6 days" in out
+    assert "training one on 6 days of generated history" in " ".join(out.split())
+    assert "after 30 days of warm-up" in " ".join(out.split())
+    # the model's monitoring baseline comes from cards with the features' full lookback
+    data = json.loads((tmp_path / "model" / "manifest.json").read_text())["data"]
+    assert data["start"] >= "2026-01-31" and data["warmup_start"] < "2026-01-02"
     summaries = list((tmp_path / "state" / "demo").glob("*/summary.json"))
     assert len(summaries) == 1
     summary = json.loads(summaries[0].read_text())

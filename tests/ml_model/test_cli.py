@@ -67,7 +67,9 @@ def test_train_without_data_generates_history(tmp_path: Path) -> None:
             "--cards",
             "300",
             "--days",
-            "12",
+            "8",
+            "--warm-up",
+            "4",
             "--seed",
             "3",
             "--fraud-rate",
@@ -83,6 +85,24 @@ def test_train_without_data_generates_history(tmp_path: Path) -> None:
     assert manifest["feature_config"]["label_delay_ms"] == 60_000
     assert manifest["feature_config"]["merchant_bucket_ms"] == 60_000
     assert manifest["data"]["source"] == "generator table"
+    # 12 days generated; the first 4 only build card history, so the baseline's rows are warm
+    assert manifest["data"]["warmup_start"].startswith("2026-01-01")
+    assert manifest["data"]["start"] >= "2026-01-05" > manifest["data"]["warmup_start"]
+    assert manifest["data"]["end"].startswith("2026-01-12")
+    assert manifest["monitoring"]["history_days"] > 4
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--warm-up", "-1"], "must be 0 or more"),
+        (["--warm-up", "3", "--train-start", "2026-01-05"], "without --train-start"),
+    ],
+)
+def test_train_rejects_a_warm_up_it_cannot_honour(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, ["train", *args])
+    assert result.exit_code == 2
+    assert message in result.output
 
 
 def test_train_on_generator_file(tmp_path: Path) -> None:

@@ -124,3 +124,23 @@ def test_live_view_runs_until_stopped(processor: RunningProcessor) -> None:
     LiveView(collector, console=console, refresh_seconds=0.01).run(stop)
     assert "processor up" in out.getvalue()
     assert HOSTILE_REASON not in out.getvalue()  # no alerts reader: no alerts
+
+
+def test_the_view_shows_the_model_warming_up_then_its_drift_and_recall() -> None:
+    snapshot = running_snapshot()
+    cold = {"score_psi": 1.4, "warm": False, "state_days": 12.5, "history_days": 41.2}
+    cold["warnings"] = ["warming up: card state covers 12.5 of the 41.2 days ...; held"]
+    screen = text_of(replace(snapshot, summary=replace(snapshot.summary, model=cold)))
+    assert re.search(r"score PSI +warming up 12.5/41.2 d", screen)
+    assert "warming up:" not in screen  # the row says it; the warning would repeat it
+    drifted = {
+        "score_psi": 0.412,
+        "warm": True,
+        "recall": 0.61,
+        "validation": {"recall": 0.9},
+        "warnings": ["score drifted from training (PSI 0.41)", "recall 61% against 90% ..."],
+    }
+    screen = text_of(replace(snapshot, summary=replace(snapshot.summary, model=drifted)))
+    assert re.search(r"score PSI +0.412 +recall +61.0% \(validation 90.0%\)", screen)
+    assert re.search(r"model +score drifted from training \(PSI 0.41\)", screen)
+    assert "score PSI" not in text_of(snapshot)  # no window closed yet: no row
