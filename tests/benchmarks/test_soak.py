@@ -27,9 +27,10 @@ def sample(at: float, **values: float) -> Sample:
 def test_windows_cut_batches_and_samples_by_time() -> None:
     batches = [batch(10, 1.0), batch(50, 3.0), batch(70, 2.0)]
     samples = [
-        sample(30, driver_rss=400 * MIB, lake_objects=10),
-        sample(59, driver_rss=420 * MIB, lake_objects=25),
-        sample(90, driver_rss=410 * MIB, lake_objects=40),
+        sample(30, driver_rss=400 * MIB, lake_objects=10, driver_cpu=5.0, emulator_cpu=1.0),
+        sample(59, driver_rss=420 * MIB, lake_objects=25, driver_cpu=7.5, emulator_cpu=2.0),
+        sample(90, driver_rss=410 * MIB, driver_cpu=9.0, emulator_cpu=6.0),  # lake not listed
+        sample(100, driver_rss=410 * MIB, lake_objects=40),
     ]
     first, second = windows(batches, samples, window_s=60, end_s=120)
     assert (first["minute"], first["rows"], first["batches"]) == (0.0, 20, 2)
@@ -39,6 +40,9 @@ def test_windows_cut_batches_and_samples_by_time() -> None:
     assert (second["minute"], second["rows"], second["e2e_p99_ms"]) == (1.0, 10, 2000)
     assert (second["lake_objects"], second["lake_objects_written"]) == (40, 15)
     assert second["jvm_rss_mib"] is None  # never sampled
+    # CPU counters are cumulative: each window also says what it used
+    assert (first["driver_cpu_s"], first["driver_cpu_in_window_s"]) == (7.5, 7.5)
+    assert (second["driver_cpu_in_window_s"], second["emulator_cpu_in_window_s"]) == (1.5, 4.0)
 
 
 def test_targets_pass_when_flat_and_fail_when_growing() -> None:
@@ -57,6 +61,34 @@ def test_targets_pass_when_flat_and_fail_when_growing() -> None:
     assert verdict["engine_bytes"]["pass"] is False
     assert verdict["p99_last_over_first"]["pass"] is False
     assert verdict["all_pass"] is False
+
+
+def test_a_sawtooth_state_passes_on_its_peaks_and_growing_teeth_fail() -> None:
+    """The state folder grows by a log per batch and drops at each snapshot: where one sample
+    lands in a tooth says nothing; the peaks of the two stretches do."""
+    steady = [batch(t, 1.0) for t in range(0, 1000, 10)]
+
+    def tooth(t: int, height: float) -> float:
+        return (20 + height * (t % 200) / 200) * MIB  # 20 MiB after a snapshot, then growing
+
+    teeth = [
+        sample(t, driver_rss=500 * MIB, sink_state_bytes=tooth(t, 20)) for t in range(0, 1000, 10)
+    ]
+    # one sample at the steady start (20 MiB, a snapshot just taken) and one at the end (39
+    # MiB) would read +95 %; the peaks are equal
+    verdict = targets(steady, teeth, steady_s=200, warmup_s=100, stretch_s=200, end_s=1000)
+    assert verdict["sink_state_bytes"] == {
+        "from": 39.0 * MIB,
+        "to": 39.0 * MIB,
+        "change": 0.0,
+        "pass": True,
+    }
+    taller = [
+        sample(t, driver_rss=500 * MIB, sink_state_bytes=tooth(t, 20 + t / 20))
+        for t in range(0, 1000, 10)
+    ]
+    verdict = targets(steady, taller, steady_s=200, warmup_s=100, stretch_s=200, end_s=1000)
+    assert verdict["sink_state_bytes"]["pass"] is False
 
 
 def test_targets_say_unknown_without_data() -> None:
