@@ -59,13 +59,10 @@ from benchmarks.harness import (
 from fraudstream.demo.processes import free_port, produce_args
 from fraudstream.live.collector import scrape_text
 from fraudstream.live.metrics import ScrapeError
-from fraudstream.live.model_watch import firing_time, first_at_or_after
+from fraudstream.live.model_health import DRIFT_PSI, RECALL_RATIO
+from fraudstream.live.model_watch import SCORE_DRIFT_FOR_S, firing_time, first_at_or_after
 from processor.metrics import BatchSummary
 from producer.simulated import watermark_for
-
-PSI_ALERT = 0.25  # FraudstreamScoreDrift's threshold
-PSI_FOR_S = 60.0  # ... and its `for:`
-RECALL_SHARE = 0.8  # FraudstreamRecallFalling: recall below 80 % of the validation recall
 
 
 def model_figures(text: str) -> dict[str, float]:
@@ -218,15 +215,15 @@ def summarize(
     baseline = next((f["baseline_recall"] for _, f in samples if f["baseline_recall"] >= 0), None)
     before = [v for t, v in psi if drift_start - 60 <= t < drift_start]
     # what unchanged traffic showed in the two minutes before: a drift is seen once above it
-    prior = max((v for t, v in psi if drift_start - 120 <= t < drift_start), default=PSI_ALERT)
-    above_prior = firing_time(psi, drift_start, max(prior, PSI_ALERT), PSI_FOR_S)
-    fired_before = firing_time(gated, 0.0, PSI_ALERT, PSI_FOR_S)
-    ungated_before = firing_time(psi, 0.0, PSI_ALERT, PSI_FOR_S)
-    crossing = first_at_or_after(gated, drift_start, lambda v: v > PSI_ALERT)
-    fired = firing_time(gated, drift_start, PSI_ALERT, PSI_FOR_S)
+    prior = max((v for t, v in psi if drift_start - 120 <= t < drift_start), default=DRIFT_PSI)
+    above_prior = firing_time(psi, drift_start, max(prior, DRIFT_PSI), SCORE_DRIFT_FOR_S)
+    fired_before = firing_time(gated, 0.0, DRIFT_PSI, SCORE_DRIFT_FOR_S)
+    ungated_before = firing_time(psi, 0.0, DRIFT_PSI, SCORE_DRIFT_FOR_S)
+    crossing = first_at_or_after(gated, drift_start, lambda v: v > DRIFT_PSI)
+    fired = firing_time(gated, drift_start, DRIFT_PSI, SCORE_DRIFT_FOR_S)
     warm_before = [v for t, v in gated if t < drift_start and v >= 0]
     recall_low = (
-        first_at_or_after(recall, drift_start, lambda v: v < RECALL_SHARE * baseline)
+        first_at_or_after(recall, drift_start, lambda v: v < RECALL_RATIO * baseline)
         if baseline
         else None
     )

@@ -67,7 +67,6 @@ def windows(
         # the lake is listed less often than the rest is sampled: the last listing before
         lake_before = _last([s for s in samples if s.at < lo], "lake_objects") or 0
         lake_now = _last(seen, "lake_objects")
-
         out.append(
             {
                 "minute": round(lo / 60, 2),

@@ -65,6 +65,13 @@ class DemoOptions:
     drift: str | None = None  # producer.drift's spec, e.g. "fraud_x5"; None: steady traffic
     drift_at: float | None = None  # seconds into production [producer default: half]
 
+    @property
+    def drift_start(self) -> float | None:
+        """Seconds into production the drift starts; None without one (the producer's rule)."""
+        if not self.drift:
+            return None
+        return self.duration / 2 if self.drift_at is None else self.drift_at
+
 
 @dataclass
 class DemoResult:
@@ -263,9 +270,8 @@ def run(base: Settings, options: DemoOptions, console: Console | None = None) ->
         ).start()
         cleanup.callback(collector.stop)
         drift = ""
-        if options.drift:
-            at = options.duration / 2 if options.drift_at is None else options.drift_at
-            drift = f", drift {options.drift} from {at:g} s"
+        if options.drift_start is not None:
+            drift = f", drift {options.drift} from {options.drift_start:g} s"
         say(
             f"producing {options.rate:g} transactions/s for {options.duration:g} s "
             f"({options.cards:,} cards, {options.fraud_rate:.1%} injected fraud{drift}); "
@@ -336,10 +342,7 @@ def run(base: Settings, options: DemoOptions, console: Console | None = None) ->
             latency,
             elapsed,
         )
-        drift_start = None
-        if options.drift:
-            drift_start = options.duration / 2 if options.drift_at is None else options.drift_at
-        facts.update({f"model: {k}": v for k, v in watch.report(drift_start).items()})
+        facts.update({f"model: {k}": v for k, v in watch.report(options.drift_start).items()})
         policy = measure_policy(settings, say)
         report_path = options.report_path or run_dir / "report.html"
         scored = joined(transactions, labels)
