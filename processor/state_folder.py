@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from pathlib import Path
 
 from fraudstream import aws
@@ -71,10 +72,12 @@ class StateFolder:
 
     def write(self, name: str, data: bytes) -> None:
         if self._dir is not None:
-            target = self._dir / name
-            temporary = target.with_name(target.name + ".tmp")
-            temporary.write_bytes(data)
-            os.replace(temporary, target)
+            # A temporary name of its own per write: the cells of one count all record their
+            # count in the shared location at start, at the same moment.
+            handle, temporary = tempfile.mkstemp(dir=self._dir, prefix=f".{name}.", suffix=".tmp")
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+            os.replace(temporary, self._dir / name)
         else:
             self._s3.put_object(Bucket=self._bucket, Key=self._prefix + name, Body=data)
         if self._listing is not None:

@@ -3,6 +3,7 @@ folder's real content (local and S3), and a new object finds what an earlier one
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,21 @@ def test_s3_listing_follows_writes_and_deletes(local_stack: Settings) -> None:
     location = f"s3a://{local_stack.bucket}/checkpoints/folder-test/"
     expected = churn(StateFolder(location, local_stack))
     assert StateFolder(location, local_stack).listing() == expected
+
+
+def test_local_writers_of_one_name_at_once_do_not_collide(tmp_path: Path) -> None:
+    """Cells starting together all record their count in the shared location: concurrent
+    writes of one name must each land whole, none fail on another's temporary file."""
+    location = str(tmp_path / "shared")
+    folders = [StateFolder(location, load_settings()) for _ in range(6)]
+
+    def write_many(folder: StateFolder, marker: bytes) -> None:
+        for _ in range(150):
+            folder.write("cells.json", marker)
+
+    with ThreadPoolExecutor(len(folders)) as pool:
+        jobs = [pool.submit(write_many, f, b"%d" % i) for i, f in enumerate(folders)]
+        for job in jobs:
+            job.result()
+    assert (tmp_path / "shared" / "cells.json").read_bytes() in {b"%d" % i for i in range(6)}
+    assert [p.name for p in (tmp_path / "shared").iterdir()] == ["cells.json"]
