@@ -4,12 +4,14 @@ Runs moto's HTTP server with :mod:`fraudstream.stack.moto_patches` applied (unle
 ``--stock``, which the benchmark uses to measure the unpatched emulator side by side; AWS's
 per-shard Kinesis limits come with the patch unless ``--no-shard-limits``), behind
 the fault-injection middleware of :mod:`fraudstream.stack.faults` (inactive unless a fault
-plan is set).
+plan is set). The patched emulator also keeps its heap's collections short and logs only the
+requests that failed (:mod:`fraudstream.stack.emulator_upkeep`; ``--log-requests`` logs all).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -30,15 +32,21 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="accept any Kinesis throughput (AWS's per-shard limits are on by default)",
     )
+    parser.add_argument(
+        "--log-requests", action="store_true", help="log every request (default: failed ones)"
+    )
     args = parser.parse_args(argv)
 
     # IAM managed policies are needed by Terraform's data-plane apply against the emulator.
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     os.environ.setdefault("MOTO_PORT", str(args.port))
     if not args.stock:
-        from fraudstream.stack import moto_patches
+        from fraudstream.stack import emulator_upkeep, moto_patches
 
         moto_patches.apply(shard_limits=not args.no_shard_limits)
+        emulator_upkeep.PeriodicFreeze().start()
+        if not args.log_requests:
+            logging.getLogger("werkzeug").addFilter(emulator_upkeep.FailedRequestsOnly())
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,

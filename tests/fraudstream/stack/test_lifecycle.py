@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
 from fraudstream import aws
@@ -50,7 +51,15 @@ def test_up_is_idempotent_and_down_stops_it(tmp_path: Path) -> None:
         table = aws.client("dynamodb", settings).describe_table(TableName="fraud-alerts")["Table"]
         assert [k["AttributeName"] for k in table["KeySchema"]] == ["card_id", "alert_key"]
         aws.client("s3", settings).head_bucket(Bucket="fraudstream-lake")
+        with pytest.raises(ClientError):
+            aws.client("s3", settings).head_object(Bucket="fraudstream-lake", Key="absent")
         assert lifecycle.status(settings).running
+        # The request log keeps the failed request, not the many that succeeded.
+        requests = [
+            line for line in Path(first.log_path or "").read_text().splitlines() if '"' in line
+        ]
+        assert any("HEAD /fraudstream-lake/absent" in line and " 404 " in line for line in requests)
+        assert not any('" 200 ' in line for line in requests)
     finally:
         assert lifecycle.stop_emulator(settings)
     assert not lifecycle.status(settings).running
