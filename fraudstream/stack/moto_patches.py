@@ -30,6 +30,11 @@ Fifth, moto's server finds the service of every request by listing its own packa
 request, a third of a PutRecords of aggregated records); the list cannot change while the
 server runs, so it is read once.
 
+Sixth, moto writes the request id into every response by running a regular expression over
+the whole body (``BaseResponse._enrich_response``), so a GetRecords answer of 400 KB was
+scanned in Python on its way out: two thirds of the emulator's CPU while reading a stream.
+Only an XML body holding ``<RequestId>`` can match; the others are passed through as they are.
+
 The patch is applied only inside the emulator process started by :mod:`fraudstream.stack`,
 never to a user's moto in tests that mock AWS in-process.
 """
@@ -238,6 +243,14 @@ def _get_records_response(self: Any) -> str:
     )
 
 
+def _enrich_response(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+    """moto's own, after a check that its regular expression can match (module docstring)."""
+    if isinstance(body, str) and "<RequestId>" in body:
+        enriched: tuple[dict[str, str], Any] = _ORIGINAL["enrich_response"](headers, body)
+        return enriched
+    return _ORIGINAL["enrich_response"](headers, "")[0], body
+
+
 def apply(*, shard_limits: bool = True) -> None:
     """Install the patch into moto's Kinesis classes (idempotent); ``shard_limits`` turns
     AWS's per-shard limits on or off (it may be changed by calling again)."""
@@ -251,6 +264,11 @@ def apply(*, shard_limits: bool = True) -> None:
     modules = tuple(backends.list_of_moto_modules())
     _ORIGINAL.setdefault("list_of_moto_modules", backends.list_of_moto_modules)
     backends.list_of_moto_modules = lambda: modules
+
+    from moto.core.responses import BaseResponse
+
+    _ORIGINAL.setdefault("enrich_response", BaseResponse._enrich_response)
+    BaseResponse._enrich_response = staticmethod(_enrich_response)  # type: ignore[method-assign]
 
     _ORIGINAL.setdefault("put_records", models.KinesisBackend.put_records)
     _ORIGINAL.setdefault("put_record", models.KinesisBackend.put_record)

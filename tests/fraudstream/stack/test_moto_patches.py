@@ -195,3 +195,40 @@ def test_the_service_list_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
         for name in ("put_records", "put_record"):
             setattr(models.KinesisBackend, name, moto_patches._ORIGINAL[name])
         moto_patches._APPLIED = False
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<ListResponse><RequestId>old</RequestId><Items/></ListResponse>",  # rewritten
+        '{"Records": [{"Data": "PFJlcXVlc3RJZD4="}], "MillisBehindLatest": 0}',  # as is
+        b"PAR1 parquet bytes",  # not text: moto's regex fails on it, and skips it
+    ],
+)
+def test_responses_are_enriched_as_stock_moto_does(body: str | bytes) -> None:
+    """The body is the same as moto's (its request id aside) and so are the headers' names; a
+    body without ``<RequestId>`` is returned untouched, not scanned."""
+    from moto.core.responses import BaseResponse
+
+    stock = BaseResponse._enrich_response
+    moto_patches._APPLIED = False
+    moto_patches.apply()
+    try:
+        patched_headers, patched_body = BaseResponse._enrich_response({"status": 200}, body)  # type: ignore[dict-item]
+    finally:
+        BaseResponse._enrich_response = stock  # type: ignore[method-assign]
+        for name, function in STOCK.items():
+            setattr(models.Shard, name, function)
+        for name in ("put_records", "put_record"):
+            setattr(models.KinesisBackend, name, moto_patches._ORIGINAL[name])
+        moto_patches._APPLIED = False
+    stock_headers, stock_body = stock({"status": 200}, body)  # type: ignore[dict-item]
+    request_id = patched_headers["x-amzn-requestid"]
+    assert patched_headers["status"] == stock_headers["status"] == "200"
+    assert sorted(patched_headers) == sorted(stock_headers)
+    if isinstance(body, str) and "<RequestId>" in body:
+        assert patched_body == stock_body.replace(stock_headers["x-amzn-requestid"], request_id)
+        assert f"<RequestId>{request_id}</RequestId>" in patched_body
+    else:
+        assert patched_body is body
+        assert stock_body == body
