@@ -62,5 +62,5 @@ class FailedRequestsOnly(logging.Filter):
         args = record.args
         if record.levelno != logging.INFO or not isinstance(args, tuple) or len(args) < 2:
             return True
-        code = str(getattr(args[1], "value", args[1]))
+        code = str(args[1])
         return not (code.isdigit() and int(code) < 400)

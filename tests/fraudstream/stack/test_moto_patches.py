@@ -56,16 +56,20 @@ class CountingDict(OrderedDict[int, Any]):
 
 @pytest.fixture
 def patched() -> Iterator[None]:
+    """The patch applied for one test, then every piece of moto it replaced put back."""
+    from moto import backends
+    from moto.core.responses import BaseResponse
+
     moto_patches._APPLIED = False
     moto_patches.apply()
     yield
     for name, function in STOCK.items():
         setattr(models.Shard, name, function)
-    from moto import backends
-
     for name, function in moto_patches._ORIGINAL.items():
         if name == "list_of_moto_modules":
             backends.list_of_moto_modules = function  # type: ignore[assignment]
+        elif name == "enrich_response":
+            BaseResponse._enrich_response = staticmethod(function)  # type: ignore[method-assign]
         else:
             setattr(models.KinesisBackend, name, function)
     moto_patches._APPLIED = False
@@ -178,23 +182,14 @@ def test_stock_concurrent_puts_lose_a_record() -> None:
     assert list(shard.records) == [1]
 
 
+@pytest.mark.usefixtures("patched")
 def test_the_service_list_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto import backends
 
-    stock = list(backends.list_of_moto_modules())
-    moto_patches._APPLIED = False
-    moto_patches.apply()
-    try:
-        monkeypatch.setattr("os.listdir", lambda path: pytest.fail("listed the folder again"))
-        assert list(backends.list_of_moto_modules()) == stock
-        assert "kinesis" in stock
-    finally:
-        backends.list_of_moto_modules = moto_patches._ORIGINAL["list_of_moto_modules"]  # type: ignore[assignment]
-        for name, function in STOCK.items():
-            setattr(models.Shard, name, function)
-        for name in ("put_records", "put_record"):
-            setattr(models.KinesisBackend, name, moto_patches._ORIGINAL[name])
-        moto_patches._APPLIED = False
+    stock = list(moto_patches._ORIGINAL["list_of_moto_modules"]())
+    monkeypatch.setattr("os.listdir", lambda path: pytest.fail("listed the folder again"))
+    assert list(backends.list_of_moto_modules()) == stock
+    assert "kinesis" in stock
 
 
 @pytest.mark.parametrize(
@@ -205,23 +200,14 @@ def test_the_service_list_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
         b"PAR1 parquet bytes",  # not text: moto's regex fails on it, and skips it
     ],
 )
+@pytest.mark.usefixtures("patched")
 def test_responses_are_enriched_as_stock_moto_does(body: str | bytes) -> None:
     """The body is the same as moto's (its request id aside) and so are the headers' names; a
     body without ``<RequestId>`` is returned untouched, not scanned."""
     from moto.core.responses import BaseResponse
 
-    stock = BaseResponse._enrich_response
-    moto_patches._APPLIED = False
-    moto_patches.apply()
-    try:
-        patched_headers, patched_body = BaseResponse._enrich_response({"status": 200}, body)  # type: ignore[dict-item]
-    finally:
-        BaseResponse._enrich_response = stock  # type: ignore[method-assign]
-        for name, function in STOCK.items():
-            setattr(models.Shard, name, function)
-        for name in ("put_records", "put_record"):
-            setattr(models.KinesisBackend, name, moto_patches._ORIGINAL[name])
-        moto_patches._APPLIED = False
+    stock = moto_patches._ORIGINAL["enrich_response"]
+    patched_headers, patched_body = BaseResponse._enrich_response({"status": 200}, body)  # type: ignore[dict-item]
     stock_headers, stock_body = stock({"status": 200}, body)  # type: ignore[dict-item]
     request_id = patched_headers["x-amzn-requestid"]
     assert patched_headers["status"] == stock_headers["status"] == "200"
