@@ -111,12 +111,15 @@ def storage_options(settings: Settings) -> dict[str, str]:
 
 
 def has_legacy_objects(s3: Any, bucket: str, name: str) -> bool:
-    """True when the table's prefix holds objects but no transaction log."""
+    """True when the table's prefix holds objects but no transaction log.
+
+    Asks for any object first and for the log second: writers put the log's version 0 before
+    any data file and never remove the whole log, so a table another process creates between
+    the two listings reads as a table, never as the old layout."""
     prefix = table_prefix(name)
-    listing = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=2)
-    return any(
-        not o["Key"].startswith(prefix + LOG_FOLDER + "/") for o in listing.get("Contents", [])
-    )
+    if not s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("KeyCount", 0):
+        return False
+    return not _has_log(s3, bucket, name)
 
 
 def _legacy(bucket: str, name: str) -> LegacyLayoutError:
@@ -207,7 +210,17 @@ def open_table(
 ) -> DeltaTable | None:
     """Table ``name`` in the settings' bucket (see :func:`open_uri`); a prefix in the old
     plain-object layout raises :class:`LegacyLayoutError` rather than reading as empty."""
-    table = open_uri(table_uri(settings.bucket, name), storage_options(settings), as_of=as_of)
-    if table is None and has_legacy_objects(aws.client("s3", settings), settings.bucket, name):
-        raise _legacy(settings.bucket, name)
+    uri, options = table_uri(settings.bucket, name), storage_options(settings)
+    table = open_uri(uri, options, as_of=as_of)
+    if table is None:
+        s3 = aws.client("s3", settings)
+        if has_legacy_objects(s3, settings.bucket, name):
+            raise _legacy(settings.bucket, name)
+        if _has_log(s3, settings.bucket, name):  # created since the open looked: read it
+            table = open_uri(uri, options, as_of=as_of)
     return table
+
+
+def _has_log(s3: Any, bucket: str, name: str) -> bool:
+    log_prefix = f"{table_prefix(name)}{LOG_FOLDER}/"
+    return bool(s3.list_objects_v2(Bucket=bucket, Prefix=log_prefix, MaxKeys=1).get("KeyCount", 0))
