@@ -35,6 +35,9 @@ the whole body (``BaseResponse._enrich_response``), so a GetRecords answer of 40
 scanned in Python on its way out: two thirds of the emulator's CPU while reading a stream.
 Only an XML body holding ``<RequestId>`` can match; the others are passed through as they are.
 
+Seventh, moto's S3 answers each ListObjectsV2 page at the cost of the whole bucket;
+:mod:`fraudstream.stack.s3_listing` answers it at the cost of the page.
+
 The patch is applied only inside the emulator process started by :mod:`fraudstream.stack`,
 never to a user's moto in tests that mock AWS in-process.
 """
@@ -47,6 +50,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from typing import Any
 
+from fraudstream.stack import s3_listing
 from fraudstream.stack.shard_limits import ShardLimits
 
 _APPLIED = False
@@ -261,6 +265,7 @@ def apply(*, shard_limits: bool = True) -> None:
     from moto import backends
     from moto.kinesis import models
 
+    s3_listing.apply()
     modules = tuple(backends.list_of_moto_modules())
     _ORIGINAL.setdefault("list_of_moto_modules", backends.list_of_moto_modules)
     backends.list_of_moto_modules = lambda: modules

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from moto.kinesis import models
 
-from fraudstream.stack import moto_patches
+from fraudstream.stack import moto_patches, s3_listing
 
 STOCK = {
     name: getattr(models.Shard, name)
@@ -72,6 +72,7 @@ def patched() -> Iterator[None]:
             BaseResponse._enrich_response = staticmethod(function)  # type: ignore[method-assign]
         else:
             setattr(models.KinesisBackend, name, function)
+    s3_listing.restore()
     moto_patches._APPLIED = False
 
 
