@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -43,6 +44,9 @@ CARDS = 6_000
 3.3 days a wall minute, so the cards' 30-day history is full by minute 9 and the state the
 soak compares from minute 15 is the steady state (with the benchmarks' 20,000 cards it fills
 at minute ~30, and minutes 15-30 measured the filling, not a leak)."""
+
+PROGRESS_S = 60.0
+"""Seconds between the progress lines the run prints on stderr."""
 
 NO_LATENCIES = np.empty(0)
 """What a batch record holds while the run lasts: its latencies are in the file."""
@@ -232,7 +236,20 @@ def run(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    producer.wait()
+    report_at = PROGRESS_S
+    while producer.poll() is None:  # a line a minute: an hour with no output looks hung
+        time.sleep(1.0)
+        elapsed = time.monotonic() - clock["began"]
+        if elapsed >= report_at:
+            report_at += PROGRESS_S
+            with lock:
+                rows, batches = log.rows(), len(log.batches)
+            print(
+                f"soak: minute {elapsed / 60:.0f} of {seconds / 60:g}: {rows:,} transactions "
+                f"processed in {batches:,} batches",
+                file=sys.stderr,
+                flush=True,
+            )
     produced_at = time.monotonic() - clock["began"]
     expected = round(rate * seconds)
     while time.monotonic() - clock["began"] < produced_at + grace:
