@@ -111,15 +111,23 @@ def storage_options(settings: Settings) -> dict[str, str]:
 
 
 def has_legacy_objects(s3: Any, bucket: str, name: str) -> bool:
-    """True when the table's prefix holds objects but no transaction log.
+    """True when the table's prefix holds objects but no transaction log."""
+    return _layout(s3, bucket, name) == "legacy"
 
-    Asks for any object first and for the log second: writers put the log's version 0 before
-    any data file and never remove the whole log, so a table another process creates between
-    the two listings reads as a table, never as the old layout."""
+
+def _layout(s3: Any, bucket: str, name: str) -> str:
+    """What the table's prefix holds: "empty", "delta" (a transaction log) or "legacy" (objects
+    and no log). Asks for any object first and for the log second: writers put the log's
+    version 0 before any data file and never remove the whole log, so a table another process
+    creates between the two listings reads as "delta", never as the old layout."""
     prefix = table_prefix(name)
-    if not s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("KeyCount", 0):
-        return False
-    return not _has_log(s3, bucket, name)
+    if not _holds_any(s3, bucket, prefix):
+        return "empty"
+    return "delta" if _holds_any(s3, bucket, f"{prefix}{LOG_FOLDER}/") else "legacy"
+
+
+def _holds_any(s3: Any, bucket: str, prefix: str) -> bool:
+    return bool(s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("KeyCount", 0))
 
 
 def _legacy(bucket: str, name: str) -> LegacyLayoutError:
@@ -213,14 +221,9 @@ def open_table(
     uri, options = table_uri(settings.bucket, name), storage_options(settings)
     table = open_uri(uri, options, as_of=as_of)
     if table is None:
-        s3 = aws.client("s3", settings)
-        if has_legacy_objects(s3, settings.bucket, name):
+        layout = _layout(aws.client("s3", settings), settings.bucket, name)
+        if layout == "legacy":
             raise _legacy(settings.bucket, name)
-        if _has_log(s3, settings.bucket, name):  # created since the open looked: read it
+        if layout == "delta":  # created since the open looked: read it
             table = open_uri(uri, options, as_of=as_of)
     return table
-
-
-def _has_log(s3: Any, bucket: str, name: str) -> bool:
-    log_prefix = f"{table_prefix(name)}{LOG_FOLDER}/"
-    return bool(s3.list_objects_v2(Bucket=bucket, Prefix=log_prefix, MaxKeys=1).get("KeyCount", 0))
