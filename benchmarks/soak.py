@@ -5,9 +5,12 @@ quiet machine). On a private emulator with the model server in its own process, 
 runs the real processor (:func:`processor.streaming_job.start`, ``local[2]``) while
 ``fraudstream produce --clock simulated`` sends the traffic. Every ``--sample`` seconds it
 records the resident memory and CPU time of the driver, the JVM, the Python workers and the
-emulator, the bytes and files of the sink's state folder and of Spark's checkpoint, the lake's
-objects and the load average; every committed batch records its rows, per-transaction
-end-to-end latencies and the feature engine's bytes (``FeatureEngine.nbytes()``). The report
+emulator, the bytes and files of the sink's state folder and of Spark's checkpoint and the
+load average; every committed batch records its rows, per-transaction end-to-end latencies,
+the feature engine's bytes (``FeatureEngine.nbytes()``) and the lake files it committed. The
+lake is listed once, after the run: listed while it ran, at 70,000 objects a listing cost this
+process (the driver) 5.6 s of CPU and the emulator 9 s, a stall that grew with the lake and
+was the soak's own p99 growth. The report
 (``benchmarks/results/soak.json``, or ``--name``) has one row per ``--window`` minutes and the
 verdicts of :func:`benchmarks.soak_report.targets`.
 
@@ -24,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +103,7 @@ def with_latencies(
     if bounds[-1] != len(logged):
         raise ValueError(f"{len(logged)} latencies logged for {bounds[-1]} transactions")
     return [
-        BatchRecord(b.at, b.rows, logged[start:end].astype(np.float64), b.engine_bytes)
+        replace(b, latencies=logged[start:end].astype(np.float64))
         for b, start, end in zip(batches, bounds[:-1], bounds[1:], strict=True)
     ]
 
@@ -118,7 +122,7 @@ def folder_size(path: Path) -> tuple[int, int]:
 
 
 def lake_size(settings: Settings) -> tuple[int, int]:
-    """(objects, bytes) in the lake bucket."""
+    """(objects, bytes) in the lake bucket: data files, logs and checkpoints."""
     s3 = aws.client("s3", settings)
     objects = size = 0
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket):
@@ -137,16 +141,11 @@ class Sampler:
         began: float,
         every: float,
         emulator: int | None = None,
-        lake_every: float = 300.0,
     ) -> None:
         self.settings = settings
         self.began = began
         self.every = every
         self.emulator = emulator
-        # Listing the lake is a scan of the whole bucket in the emulator (moto filters every
-        # key on each page): every 10 s it became a load of its own, growing with the lake.
-        self.lake_every = lake_every
-        self._lake_at: float | None = None
         self.samples: list[Sample] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="soak-sampler", daemon=True)
@@ -169,11 +168,6 @@ class Sampler:
         sink_bytes, sink_files = folder_size(checkpoint / "sink-state")
         spark_bytes, spark_files = folder_size(checkpoint / "query")
         now = time.monotonic()
-        lake_objects: int | None = None
-        lake_bytes: int | None = None
-        if self._lake_at is None or now - self._lake_at >= self.lake_every:
-            self._lake_at = now
-            lake_objects, lake_bytes = lake_size(self.settings)
         values: dict[str, float | None] = {
             "driver_rss": procstat.rss_bytes(tree.driver),
             "jvm_rss": procstat.total([procstat.rss_bytes(p) for p in tree.jvm]),
@@ -186,8 +180,6 @@ class Sampler:
             "sink_state_files": sink_files,
             "checkpoint_bytes": spark_bytes,
             "checkpoint_files": spark_files,
-            "lake_objects": lake_objects,
-            "lake_bytes": lake_bytes,
             "load_1m": os.getloadavg()[0],
         }
         return Sample(now - self.began, values)
@@ -215,7 +207,14 @@ def run(
         handle = holder.get("handle")
         state = handle.sink.state if handle is not None else None
         engine = sum(state.engine.nbytes().values()) if state is not None else 0
-        record = BatchRecord(time.monotonic() - clock["began"], summary.rows, NO_LATENCIES, engine)
+        record = BatchRecord(
+            time.monotonic() - clock["began"],
+            summary.rows,
+            NO_LATENCIES,
+            engine,
+            summary.lake_files,
+            summary.lake_bytes,
+        )
         with lock:
             log.add(record, summary.latencies)
 
@@ -262,12 +261,15 @@ def run(
     with lock:
         recorded = log.close()
     processed = sum(b.rows for b in recorded)
+    lake_objects, lake_bytes = lake_size(settings)
     summary = {
         "produced": expected,
         "processed": processed,
         "producer_exit": producer.returncode,
         "produced_after_s": round(produced_at, 1),
         "caught_up": processed >= expected,
+        "lake_objects_at_end": lake_objects,
+        "lake_mib_at_end": round(lake_bytes / 2**20, 1),
     }
     return recorded, sampler.samples, summary
 
@@ -330,7 +332,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"minute {row['minute']:>5}: rows {row['rows']:>7,} p50 {row['e2e_p50_ms']} ms "
             f"p99 {row['e2e_p99_ms']} ms driver {row['driver_rss_mib']} MiB "
             f"jvm {row['jvm_rss_mib']} MiB engine {row['engine_mib']} MiB "
-            f"state {row['sink_state_mib']} MiB lake +{row['lake_objects_written']} objects "
+            f"state {row['sink_state_mib']} MiB lake +{row['lake_files_written']} files "
             f"load {row['load_1m']}",
             flush=True,
         )

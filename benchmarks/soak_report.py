@@ -1,13 +1,13 @@
 """The soak's figures per time window and its verdicts, from what the run recorded (pure logic).
 
 A run records :class:`BatchRecord` (each committed micro-batch: when, rows, per-transaction
-end-to-end latencies, the feature engine's bytes) and :class:`Sample` (every few seconds:
-memory and CPU time of the driver, the JVM and the Python workers, the state folders, the lake,
-the load average). :func:`windows` cuts them into fixed windows from the start of traffic;
-:func:`targets` checks the issue's targets: driver RSS and state size within ±10 % between the
-stretch from steady state and the last stretch (their peaks: the state folder is a sawtooth of
-snapshots and logs, and one sample of it says where in a tooth it was), and the p99 latency of
-the last stretch within 1.2x that of the first stretch after warm-up.
+end-to-end latencies, the feature engine's bytes, the lake files it added) and :class:`Sample`
+(every few seconds: memory and CPU time of the driver, the JVM and the Python workers, the
+state folders, the load average). :func:`windows` cuts them into fixed windows from the start
+of traffic; :func:`targets` checks the issue's targets: driver RSS and state size within ±10 %
+between the stretch from steady state and the last stretch (their peaks: the state folder is a
+sawtooth of snapshots and logs, and one sample of it says where in a tooth it was), and the
+p99 latency of the last stretch within 1.2x that of the first stretch after warm-up.
 """
 
 from __future__ import annotations
@@ -26,12 +26,14 @@ class BatchRecord:
     rows: int
     latencies: np.ndarray  # seconds, one per transaction
     engine_bytes: int
+    lake_files: int = 0  # data files the batch committed to the lake
+    lake_bytes: int = 0
 
 
 @dataclass(frozen=True)
 class Sample:
     at: float  # seconds since traffic started
-    values: dict[str, float | None]  # driver_rss, jvm_rss, ..., lake_objects, load_1m
+    values: dict[str, float | None]  # driver_rss, jvm_rss, ..., load_1m
 
 
 def _percentile(values: np.ndarray, q: float) -> float | None:
@@ -64,9 +66,7 @@ def windows(
         mine = [b for b in batches if lo <= b.at < hi]
         seen = [s for s in samples if lo <= s.at < hi]
         latencies = _latencies(mine)
-        # the lake is listed less often than the rest is sampled: the last listing before
-        lake_before = _last([s for s in samples if s.at < lo], "lake_objects") or 0
-        lake_now = _last(seen, "lake_objects")
+        so_far = [b for b in batches if b.at < hi]
         out.append(
             {
                 "minute": round(lo / 60, 2),
@@ -90,9 +90,9 @@ def windows(
                 "sink_state_files": _int(_last(seen, "sink_state_files")),
                 "spark_checkpoint_mib": _mib(_last(seen, "checkpoint_bytes")),
                 "spark_checkpoint_files": _int(_last(seen, "checkpoint_files")),
-                "lake_objects": _int(lake_now),
-                "lake_objects_written": None if lake_now is None else int(lake_now - lake_before),
-                "lake_mib": _mib(_last(seen, "lake_bytes")),
+                "lake_files": sum(b.lake_files for b in so_far),
+                "lake_files_written": sum(b.lake_files for b in mine),
+                "lake_mib": _mib(sum(b.lake_bytes for b in so_far)),
                 "load_1m": _round(_max(seen, "load_1m")),
             }
         )

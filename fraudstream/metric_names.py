@@ -35,6 +35,12 @@ PROCESSOR_METRICS: tuple[Metric, ...] = (
         "fraudstream_late_events_total", "counter", "Events dropped as later than the watermark."
     ),
     Metric("fraudstream_duplicates_total", "counter", "Duplicate deliveries removed."),
+    Metric(
+        "fraudstream_lake_files_total",
+        "counter",
+        "Data files committed to the lake (compaction's backlog: `fraudstream lake compact`).",
+    ),
+    Metric("fraudstream_lake_bytes_total", "counter", "Bytes of data files committed to the lake."),
     Metric("fraudstream_batch_seconds", "histogram", "Wall time of one micro-batch."),
     Metric(
         "fraudstream_end_to_end_latency_seconds",

@@ -244,7 +244,7 @@ class BatchSink:
             tables["model_monitoring"] = window.lake_rows(self.model.version, self.clock())
         if shadow is not None:
             tables["shadow_scores"] = shadow
-        self.parts.lake.write_tables(batch_id, tables)
+        lake = self.parts.lake.write_tables(batch_id, tables)
         mark("lake")
         self.parts.alerts.write(transactions)
         mark("alerts")
@@ -261,6 +261,8 @@ class BatchSink:
             batch_seconds=time.monotonic() - started,
             committed_at=self.clock(),
             late_events=late,
+            lake_files=len(lake.written),
+            lake_bytes=sum(o.bytes for o in lake.written),
         )
         report(summary, self.parts.metrics)
         if window is not None and self.parts.metrics is not None:

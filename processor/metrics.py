@@ -59,6 +59,8 @@ class BatchSummary:
     reasons: dict[str, int] = field(default_factory=dict)
     late_events: int = 0
     duplicates: int = 0
+    lake_files: int = 0
+    lake_bytes: int = 0
     latencies: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False, compare=False)
 
 
@@ -104,12 +106,15 @@ def summarize(
     committed_at: datetime,
     late_events: int = 0,
     duplicates: int = 0,
+    lake_files: int = 0,
+    lake_bytes: int = 0,
 ) -> BatchSummary:
     """Summarise a committed batch.
 
     ``transactions``: the decided rows written (columns ``decision``, ``arrival_time`` and,
     if present, ``scored_by``); ``quarantine``: the rejected rows (column ``reason``).
-    ``committed_at``: when the sinks finished (timezone-aware).
+    ``committed_at``: when the sinks finished (timezone-aware). ``lake_files`` and
+    ``lake_bytes``: the data files the batch added to the lake (0 for a replay the lake held).
     """
     if committed_at.tzinfo is None:
         raise ValueError("committed_at must be timezone-aware")
@@ -131,6 +136,8 @@ def summarize(
         reasons=_reason_counts(_column(transactions, C.REASONS)),
         late_events=late_events,
         duplicates=duplicates,
+        lake_files=lake_files,
+        lake_bytes=lake_bytes,
         latencies=latencies,
     )
 
@@ -219,6 +226,8 @@ class ProcessorMetrics:
             self.metric("fraudstream_decision_reasons_total").labels(reason=reason).inc(count)
         self.metric("fraudstream_late_events_total").inc(summary.late_events)
         self.metric("fraudstream_duplicates_total").inc(summary.duplicates)
+        self.metric("fraudstream_lake_files_total").inc(summary.lake_files)
+        self.metric("fraudstream_lake_bytes_total").inc(summary.lake_bytes)
         self.metric("fraudstream_batch_seconds").observe(summary.batch_seconds)
         latency = self.metric("fraudstream_end_to_end_latency_seconds")
         for seconds in summary.latencies.tolist():

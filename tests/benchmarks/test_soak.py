@@ -16,8 +16,10 @@ from benchmarks.soak import folder_size
 from benchmarks.soak_report import MIB, BatchRecord, Sample, targets, windows
 
 
-def batch(at: float, latency_s: float, engine: int = 100 * MIB, rows: int = 10) -> BatchRecord:
-    return BatchRecord(at, rows, np.full(rows, latency_s), engine)
+def batch(
+    at: float, latency_s: float, engine: int = 100 * MIB, rows: int = 10, files: int = 0
+) -> BatchRecord:
+    return BatchRecord(at, rows, np.full(rows, latency_s), engine, files, files * MIB)
 
 
 def sample(at: float, **values: float) -> Sample:
@@ -25,20 +27,20 @@ def sample(at: float, **values: float) -> Sample:
 
 
 def test_windows_cut_batches_and_samples_by_time() -> None:
-    batches = [batch(10, 1.0), batch(50, 3.0), batch(70, 2.0)]
+    batches = [batch(10, 1.0, files=4), batch(50, 3.0, files=2), batch(70, 2.0, files=3)]
     samples = [
-        sample(30, driver_rss=400 * MIB, lake_objects=10, driver_cpu=5.0, emulator_cpu=1.0),
-        sample(59, driver_rss=420 * MIB, lake_objects=25, driver_cpu=7.5, emulator_cpu=2.0),
-        sample(90, driver_rss=410 * MIB, driver_cpu=9.0, emulator_cpu=6.0),  # lake not listed
-        sample(100, driver_rss=410 * MIB, lake_objects=40),
+        sample(30, driver_rss=400 * MIB, driver_cpu=5.0, emulator_cpu=1.0),
+        sample(59, driver_rss=420 * MIB, driver_cpu=7.5, emulator_cpu=2.0),
+        sample(90, driver_rss=410 * MIB, driver_cpu=9.0, emulator_cpu=6.0),
+        sample(100, driver_rss=410 * MIB),
     ]
     first, second = windows(batches, samples, window_s=60, end_s=120)
     assert (first["minute"], first["rows"], first["batches"]) == (0.0, 20, 2)
     assert first["e2e_p50_ms"] == 2000 and first["driver_rss_mib"] == 420.0
     assert first["driver_rss_max_mib"] == 420.0 and first["engine_mib"] == 100.0
-    assert (first["lake_objects"], first["lake_objects_written"]) == (25, 25)
+    assert (first["lake_files"], first["lake_files_written"], first["lake_mib"]) == (6, 6, 6.0)
     assert (second["minute"], second["rows"], second["e2e_p99_ms"]) == (1.0, 10, 2000)
-    assert (second["lake_objects"], second["lake_objects_written"]) == (40, 15)
+    assert (second["lake_files"], second["lake_files_written"], second["lake_mib"]) == (9, 3, 9.0)
     assert second["jvm_rss_mib"] is None  # never sampled
     # CPU counters are cumulative: each window also says what it used
     assert (first["driver_cpu_s"], first["driver_cpu_in_window_s"]) == (7.5, 7.5)

@@ -195,8 +195,13 @@ def test_batches_land_once_everywhere_and_replay_identically(
 
     # A restart re-runs batch 1 from batch 0's log: same objects, scores and alerts.
     keys_before = object_keys(fresh_sinks)
+    data_files = [k for k in keys_before if k.endswith(".parquet") and "_delta_log" not in k]
+    assert summary0.lake_files + summary1.lake_files == len(data_files)
+    assert summary1.lake_bytes > 0
     replay = make_sink(fresh_sinks, model)
-    assert replay.process(batch1, 1).rows == 1_500
+    replayed = replay.process(batch1, 1)
+    assert replayed.rows == 1_500
+    assert (replayed.lake_files, replayed.lake_bytes) == (0, 0)  # the lake held it: nothing added
     assert object_keys(fresh_sinks) == keys_before
     again = lake(fresh_sinks, "transactions/")
     assert again.num_rows == 3_000

@@ -124,7 +124,13 @@ def test_metrics_are_served_with_their_catalogue_names(caplog: pytest.LogCapture
     metrics = ProcessorMetrics()
     assert metrics.metric("fraudstream_last_batch_id")._value.get() == -1  # nothing committed
     summary = summarize(
-        42, decided([100, 200, 300, 900]), QUARANTINE, batch_seconds=0.5, committed_at=COMMIT
+        42,
+        decided([100, 200, 300, 900]),
+        QUARANTINE,
+        batch_seconds=0.5,
+        committed_at=COMMIT,
+        lake_files=3,
+        lake_bytes=4096,
     )
     with caplog.at_level(logging.INFO, logger="processor.batches"):
         line = report(summary, metrics)
@@ -145,6 +151,8 @@ def test_metrics_are_served_with_their_catalogue_names(caplog: pytest.LogCapture
         'fraudstream_decisions_total{decision="block"} 1.0',
         'fraudstream_quarantined_total{reason="bad_json"} 2.0',
         "fraudstream_late_events_total 2.0",
+        "fraudstream_lake_files_total 3.0",
+        "fraudstream_lake_bytes_total 4096.0",
         'fraudstream_scored_total{path="fallback"} 1.0',
         "fraudstream_batch_seconds_count 1.0",
         'fraudstream_end_to_end_latency_seconds_bucket{le="0.25"} 2.0',
