@@ -5,9 +5,11 @@ through :class:`~processor.model_monitor.ModelMonitor` as the sink feeds it: bin
 score and the baseline's 8 top features, the decision buffer, and, from the second batch on, a
 batch of labels for the transactions decided ``--label-lag`` batches earlier, joined through the
 buffer. Reported: CPU microseconds per transaction (``time.process_time``, all threads), for the
-traffic alone and with the label join, and the buffer's bytes at its cap.
+traffic alone and with the label join, and the buffer's bytes at its cap; for ``--batch`` rows
+a batch and for ``--small-batch`` (the soak's: 1,000/s cut into batches of about a third of a
+second), where a cost per batch weighs 14 times more per transaction.
 
-Run: ``python -m benchmarks.model_monitor [--batch 5000] [--batches 200]``.
+Run: ``python -m benchmarks.model_monitor [--batch 5000] [--small-batch 350] [--batches 200]``.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def run(size: int, count: int, label_lag: int, with_labels: bool) -> dict[str, f
         )
         cpu += time.process_time() - started
         windows += report is not None
-    pending = sum(t.nbytes for t in monitor._pending)
+    pending = monitor._pending.nbytes
     return {
         "cpu_us_per_transaction": round(cpu / (size * count) * 1e6, 3),
         "cpu_ms_per_batch": round(cpu / count * 1e3, 3),
@@ -88,6 +90,7 @@ def run(size: int, count: int, label_lag: int, with_labels: bool) -> dict[str, f
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=5_000, help="transactions per batch")
+    parser.add_argument("--small-batch", type=int, default=350, help="a small batch's rows")
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--label-lag", type=int, default=12, help="batches until labels arrive")
     args = parser.parse_args(argv)
@@ -96,6 +99,14 @@ def main(argv: list[str] | None = None) -> int:
         "load_average": os.getloadavg(),
         "traffic_only": run(args.batch, args.batches, args.label_lag, with_labels=False),
         "with_labels": run(args.batch, args.batches, args.label_lag, with_labels=True),
+    }
+    # as many small batches as fill the buffer (200,000 rows) and then as many again
+    small = max(args.batches, 2 * 200_000 // args.small_batch)
+    out["small_batches"] = {
+        "batch": args.small_batch,
+        "batches": small,
+        "traffic_only": run(args.small_batch, small, args.label_lag, with_labels=False),
+        "with_labels": run(args.small_batch, small, args.label_lag, with_labels=True),
     }
     print(out, flush=True)
     print(f"wrote {write('model_monitor', out)}")

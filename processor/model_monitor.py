@@ -31,19 +31,18 @@ traffic, not an exactly-once record (the lake is that).
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ml_model.features.schema import DAY_MS, LOOKBACK_MS
 from ml_model.monitoring import Baseline, bin_counts, psi
 from ml_model.monitoring.baseline import HOURS, SCORE
 from ml_model.training.metrics import average_precision
+from processor.recent_decisions import RecentDecisions
 
 if TYPE_CHECKING:
     from fraudstream.settings import Settings
@@ -151,8 +150,7 @@ class ModelMonitor:
         )
         self._bins = {SCORE: baseline.score, **baseline.features}
         self._reset_window()
-        self._pending: deque[pa.Table] = deque()
-        self._pending_count = 0
+        self._pending = RecentDecisions(pending_rows)
         self._labelled = np.zeros((0, 3))  # score, flagged, is_fraud
         self._unmatched = 0
         self._last_batch = -1
@@ -208,40 +206,17 @@ class ModelMonitor:
     def _remember(
         self, ids: pa.Array | pa.ChunkedArray, scores: np.ndarray, flagged: np.ndarray
     ) -> None:
-        if len(scores) == 0:
-            return
-        batch = pa.table(
-            {
-                "transaction_id": ids,
-                "score": pa.array(scores, pa.float64()),
-                "flagged": pa.array(flagged, pa.bool_()),
-            }
-        )
-        self._pending.append(batch)
-        self._pending_count += batch.num_rows
-        while self._pending_count - self._pending[0].num_rows >= self.pending_rows:
-            self._pending_count -= self._pending.popleft().num_rows
+        self._pending.add(ids, scores, flagged)
 
     def _join_labels(self, labels: pa.Table) -> None:
         if labels.num_rows == 0:
             return
-        if not self._pending:
-            self._unmatched += labels.num_rows
-            return
-        pending = pa.concat_tables(self._pending).combine_chunks()
-        where = pc.index_in(labels["transaction_id"], value_set=pending["transaction_id"])
-        found = where.is_valid().to_numpy(zero_copy_only=False)
+        found, scores, flagged = self._pending.find(labels["transaction_id"])
         self._unmatched += int(np.count_nonzero(~found))
         if not found.any():
             return
-        index = pc.drop_null(where).to_numpy(zero_copy_only=False)
-        joined = np.column_stack(
-            [
-                pending["score"].to_numpy()[index],
-                pending["flagged"].to_numpy(zero_copy_only=False)[index],
-                labels["is_fraud"].filter(pa.array(found)).to_numpy(zero_copy_only=False),
-            ]
-        ).astype(np.float64)
+        fraud = labels["is_fraud"].to_numpy(zero_copy_only=False)[found]
+        joined = np.column_stack([scores, flagged, fraud]).astype(np.float64)
         self._labelled = np.vstack([self._labelled, joined])[-self.label_window_rows :]
 
     def _report(self, batch_id: int, state_days: float | None) -> WindowReport:
