@@ -56,8 +56,10 @@ class DemoOptions:
     label_delay: float = 60.0
     drain_timeout: float = 180.0
     train_cards: int = 5_000
-    train_days: float = 14.0
-    train_warm_up: float = 30.0  # days before train_days that only build card history
+    # 44 days: the first hold cold cards the model must know (a demo's state starts empty),
+    # the last fifth (validation and the drift baseline) cards with the full 30-day lookback
+    train_days: float = 44.0
+    train_warm_up: float = 0.0  # days before train_days that only build card history
     live: bool = True
     keep_stack: bool = False
     report_path: Path | None = None
@@ -148,10 +150,10 @@ def ensure_model(
         return
     except ArtifactError:
         pass
+    warmed = f" after {options.train_warm_up:g} days of warm-up" if options.train_warm_up else ""
     say(
         f"no model at {settings.model_dir}: training one on {options.train_days:g} days of "
-        f"generated history after {options.train_warm_up:g} days of warm-up "
-        f"({options.train_cards:,} cards); a minute or two"
+        f"generated history{warmed} ({options.train_cards:,} cards); a minute or two"
     )
     trainer = Child.start(
         "train",
