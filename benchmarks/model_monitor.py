@@ -25,7 +25,7 @@ import pyarrow as pa
 from benchmarks.results import write
 from ml_model.features import FEATURE_NAMES
 from ml_model.monitoring import build_baseline
-from processor.model_monitor import ModelMonitor
+from processor.model_monitor import DEFAULT_PENDING_ROWS, ModelMonitor
 
 
 def batches(rng: np.random.Generator, size: int, count: int) -> list[dict[str, Any]]:
@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         "traffic_only": run(args.batch, args.batches, args.label_lag, with_labels=False),
         "with_labels": run(args.batch, args.batches, args.label_lag, with_labels=True),
     }
-    # as many small batches as fill the buffer (200,000 rows) and then as many again
-    small = max(args.batches, 2 * 200_000 // args.small_batch)
+    # as many small batches as fill the decision buffer and then as many again
+    small = max(args.batches, 2 * DEFAULT_PENDING_ROWS // args.small_batch)
     out["small_batches"] = {
         "batch": args.small_batch,
         "batches": small,

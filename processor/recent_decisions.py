@@ -54,6 +54,10 @@ class _Rows:
     def take(self, index: np.ndarray) -> _Rows:
         return _Rows(*(getattr(self, f)[index] for f in _FIELDS))
 
+    def by_key(self) -> _Rows:
+        """These rows sorted by key; rows of equal keys keep the order they were added in."""
+        return self.take(np.argsort(self.keys, kind="stable"))
+
     @property
     def nbytes(self) -> int:
         return sum(getattr(self, f).nbytes for f in _FIELDS)
@@ -112,8 +116,7 @@ class RecentDecisions:
             self._merge()
 
     def _merge(self) -> None:
-        tail = _Rows.concat(self._tail)
-        tail = tail.take(np.argsort(tail.keys, kind="stable"))
+        tail = _Rows.concat(self._tail).by_key()
         at = np.searchsorted(self._sorted.keys, tail.keys, side="right")
         merged = _Rows(
             *(np.insert(getattr(self._sorted, f), at, getattr(tail, f)) for f in _FIELDS)
@@ -132,8 +135,7 @@ class RecentDecisions:
         scores[found] = self._sorted.scores[at[found]]
         flagged[found] = self._sorted.flagged[at[found]]
         if self._tail and not found.all():
-            tail = _Rows.concat(self._tail)
-            tail = tail.take(np.argsort(tail.keys, kind="stable"))
+            tail = _Rows.concat(self._tail).by_key()
             rest = ~found
             in_tail, where = tail.lookup(keys[rest], self._oldest)
             hit = np.flatnonzero(rest)[in_tail]
