@@ -131,6 +131,19 @@ def _share(value: Any) -> str:
     return fmt_share(None if value is None else float(value))
 
 
+def _promise_verdict(policy: Mapping[str, Any]) -> str:
+    """The block promise's verdict in words (see ``Scorecard.block_promise_verdict``)."""
+    verdict = policy.get("block_promise_verdict")
+    upper = f"at most {_share(policy.get('block_precision_upper'))} with 95% confidence"
+    if verdict is None:
+        return "no labelled block to check"
+    if verdict == "holds":
+        return "holds"
+    if verdict == "unproven":
+        return f"below it, but too few labelled blocks to show it broken ({upper})"
+    return f"BROKEN: fewer blocks are fraud than promised ({upper})"
+
+
 def policy_section(policy: Mapping[str, Any] | None) -> str:
     """The decision policy: model alone against the whole policy, the block promise, and one
     row per rule (a JSON scorecard of ``fraudstream rules test``)."""
@@ -152,12 +165,7 @@ def policy_section(policy: Mapping[str, Any] | None) -> str:
             )
         )
     promise = policy.get("block_promise")
-    holds = policy.get("block_promise_holds")
-    verdict = (
-        "no labelled block to check"
-        if holds is None
-        else ("holds" if holds else "BROKEN: fewer blocks are fraud than promised")
-    )
+    verdict = _promise_verdict(policy)
     rules = [
         (
             rule["name"],

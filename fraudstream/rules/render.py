@@ -99,13 +99,13 @@ def render(card: Scorecard) -> str:
             f"the model's own precision at the policy's recall ({pct(result.policy.recall)}): "
             f"{pct(frontier)}"
         )
-    holds = card.block_promise_holds
-    if holds is not None:
-        verdict = "holds" if holds else "BROKEN"
+    verdict = card.block_promise_verdict
+    if verdict is not None:
         lines.append(
             f"blocks: {pct(result.policy.blocks.precision)} fraud among "
             f"{count(result.policy.blocks.labelled)} labelled; promised >= "
-            f"{pct(card.block_promise, 0)} (the model's validation): {verdict}"
+            f"{pct(card.block_promise, 0)} (the model's validation): "
+            f"{promise_verdict(verdict, card.block_precision_upper)}"
         )
     lines.append("")
     rows = [
@@ -153,3 +153,13 @@ def render(card: Scorecard) -> str:
     else:
         lines.append("no rules in the file: the policy is the model alone")
     return "\n".join(lines) + "\n"
+
+
+def promise_verdict(verdict: str, upper: float | None) -> str:
+    """The block promise's verdict in words, with the 95 % upper bound when it is not kept."""
+    if verdict == "holds":
+        return "holds"
+    bound = f"at most {pct(upper)} with 95% confidence"
+    if verdict == "unproven":
+        return f"below it, but not shown broken ({bound})"
+    return f"BROKEN ({bound})"

@@ -60,12 +60,24 @@ class Thresholds:
 
 def wilson_lower(precision: np.ndarray, alerts: np.ndarray, confidence: float) -> np.ndarray:
     """One-sided Wilson lower bound of a precision measured on ``alerts`` transactions."""
+    return _wilson(precision, alerts, confidence, -1.0)
+
+
+def wilson_upper(precision: np.ndarray, alerts: np.ndarray, confidence: float) -> np.ndarray:
+    """One-sided Wilson upper bound: below it lies the true precision with ``confidence``, so a
+    promise above it is broken beyond what the sample's size can explain."""
+    return _wilson(precision, alerts, confidence, 1.0)
+
+
+def _wilson(
+    precision: np.ndarray, alerts: np.ndarray, confidence: float, side: float
+) -> np.ndarray:
     z = NormalDist().inv_cdf(confidence)
     n = np.maximum(np.asarray(alerts, dtype=np.float64), 1.0)
     p = np.asarray(precision, dtype=np.float64)
     centre = p + z * z / (2 * n)
     spread = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    bound: np.ndarray = (centre - spread) / (1 + z * z / n)
+    bound: np.ndarray = (centre + side * spread) / (1 + z * z / n)
     return bound
 
 

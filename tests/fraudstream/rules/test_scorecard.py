@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -63,12 +64,37 @@ def test_the_model_thresholds_apply_when_the_rules_take_them_from_the_model() ->
 def test_the_block_promise_is_checked_against_the_labels() -> None:
     card = measure(rows(), parse_rules(RULES), rules_file="r.yaml", model=MODEL)
     blocks = card.backtest.policy.blocks
-    assert blocks.labelled > 0
-    assert card.block_promise_holds == (blocks.precision >= 0.9)
+    assert blocks.labelled > 0 and blocks.precision is not None
+    upper = card.block_precision_upper
+    assert upper is not None and blocks.precision <= upper <= 1
+    assert card.block_promise_verdict == ("holds" if blocks.precision >= 0.9 else "unproven")
     strict = ModelThresholds("m-7", 0.2, 0.7, block_precision=1.01)  # no block can keep it
-    assert measure(
-        rows(), parse_rules(RULES), rules_file="r", model=strict
-    ).block_promise_holds is (False)
+    broken = measure(rows(), parse_rules(RULES), rules_file="r", model=strict)
+    assert (broken.block_promise_verdict, broken.block_promise_holds) == ("broken", False)
+
+
+@pytest.mark.parametrize(
+    ("frauds", "blocks", "verdict"),
+    [
+        (230, 257, "unproven"),  # 89.5 %: its 95 % upper bound, 92.2 %, still reaches 90 %
+        (314, 369, "broken"),  # 85.1 %: at most 87.9 %, so the labels show 90 % is not kept
+        (17_900, 20_000, "broken"),  # 89.5 % again, on enough blocks to tell (at most 89.9 %)
+        (232, 257, "holds"),  # 90.3 %
+    ],
+)
+def test_a_precision_short_of_the_promise_is_broken_only_beyond_the_samples_noise(
+    frauds: int, blocks: int, verdict: str
+) -> None:
+    card = measure(rows(), parse_rules(RULES), rules_file="r.yaml", model=MODEL)
+    counts = replace(card.backtest.policy.blocks, labelled=blocks, frauds=frauds)
+    policy = replace(card.backtest.policy, blocks=counts)
+    judged = replace(card, backtest=replace(card.backtest, policy=policy))
+    assert judged.block_promise_verdict == verdict
+    assert judged.to_json()["block_promise_verdict"] == verdict
+    rendered = render.render(judged)
+    assert {"holds": "holds", "unproven": "not shown broken", "broken": "BROKEN"}[
+        verdict
+    ] in rendered
 
 
 def test_the_model_curve_is_thinned_and_bounds_the_policy() -> None:
