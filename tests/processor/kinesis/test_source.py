@@ -81,6 +81,22 @@ def test_records_fetched_for_a_batch_travel_in_its_partitions(double: Double) ->
     reader.stop()
 
 
+def test_a_partitions_records_travel_compressed_and_read_back_whole(double: Double) -> None:
+    body = json.dumps({"card": "c" * 16, "amount": 12.5, "merchant": "m" * 12, "mcc": "5411"})
+    for n in range(400):
+        double.clock.advance(0.001)
+        double.fake.put(double.stream, f"card{n % 7}", f"{body}{n}".encode(), None)
+    reader = reader_for(double, dataType="string", prefetch="false")
+    start = reader.initialOffset()
+    partitions = reader.partitions(start, reader.latestOffset(start, ReadAllAvailable()))
+    rows = rows_of(reader, partitions)  # type: ignore[arg-type]
+    assert sorted(int(r["data"][len(body) :]) for r in rows) == list(range(400))
+    sent = sum(len(p.payload or b"") for p in partitions)  # type: ignore[attr-defined]
+    raw = sum(len(r["data"]) for r in rows)
+    assert sent < raw / 3  # what crosses the JVM is a third or less of the records' bytes
+    reader.stop()
+
+
 def test_the_reader_pickles_without_its_planner_or_client(double: Double) -> None:
     double.put("card0", 0)
     reader = reader_for(double)
