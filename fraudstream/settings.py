@@ -182,6 +182,14 @@ class Settings(BaseSettings):
         le=10_000,
         description="Partitions of the de-duplication state (spark.sql.shuffle).",
     )
+    state_store: Literal["memory", "rocksdb"] = Field(
+        "memory",
+        description=(
+            "Where Spark keeps the de-duplication state: memory (a hash map copied each "
+            "micro-batch; cheapest while the watermark holds few keys) or rocksdb (on local "
+            "disk, for watermarks that hold millions of transactions)."
+        ),
+    )
     read_tasks: int = Field(
         2,
         ge=1,

@@ -35,6 +35,20 @@ def test_the_manager_class_ships_with_the_installed_spark() -> None:
     assert found, f"{LOCAL_CHECKPOINT_MANAGER} is in no spark-sql jar under {jars}"
 
 
+def test_the_state_store_setting_picks_a_provider_the_installed_spark_ships() -> None:
+    from processor.spark_session import STATE_STORES
+
+    jars = [
+        zipfile.ZipFile(jar)
+        for jar in (Path(pyspark.__file__).parent / "jars").glob("spark-sql_*.jar")
+    ]
+    for store, provider in STATE_STORES.items():
+        config = session_config(load_settings(state_store=store))
+        assert config["spark.sql.streaming.stateStore.providerClass"] == provider
+        entry = provider.replace(".", "/") + ".class"
+        assert any(entry in jar.namelist() for jar in jars), f"{provider} is in no spark-sql jar"
+
+
 def test_the_cleaners_collections_are_frequent_and_concurrent() -> None:
     from processor.spark_session import DRIVER_JAVA_OPTIONS
 
