@@ -52,7 +52,7 @@ def session_config(settings: Settings) -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
         # The only state Spark keeps is the de-duplication keys of one watermark: in memory
-        # by default (a 1.5 million backlog, 150,000 ids: 57 µs of JVM CPU a transaction
+        # by default (a 1.5 million backlog, 150,000 ids: 57-63 µs of JVM CPU a transaction
         # against RocksDB's 76), in RocksDB where the watermark holds millions (EKS; deploy.md).
         "spark.sql.streaming.stateStore.providerClass": STATE_STORES[settings.state_store],
         "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",

@@ -25,6 +25,7 @@ import pandas as pd
 
 from fraudstream.demo.outcome import FLAGGED, Outcome
 from fraudstream.live.metrics import HistoryPoint
+from fraudstream.rules.render import promise_verdict
 
 
 def pr_curve(scores: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -132,16 +133,11 @@ def _share(value: Any) -> str:
 
 
 def _promise_verdict(policy: Mapping[str, Any]) -> str:
-    """The block promise's verdict in words (see ``Scorecard.block_promise_verdict``)."""
+    """The block promise's verdict in the words ``fraudstream rules test`` prints."""
     verdict = policy.get("block_promise_verdict")
-    upper = f"at most {_share(policy.get('block_precision_upper'))} with 95% confidence"
     if verdict is None:
         return "no labelled block to check"
-    if verdict == "holds":
-        return "holds"
-    if verdict == "unproven":
-        return f"below it, but too few labelled blocks to show it broken ({upper})"
-    return f"BROKEN: fewer blocks are fraud than promised ({upper})"
+    return promise_verdict(verdict, policy.get("block_precision_upper"))
 
 
 def policy_section(policy: Mapping[str, Any] | None) -> str:

@@ -109,7 +109,7 @@ def test_the_policy_section_shows_rules_and_the_block_promise() -> None:
     assert "BROKEN" in page and "85.0% fraud, promised at least" in page
     assert "at most 87.4% with 95% confidence" in page
     unproven = {**POLICY, "block_promise_verdict": "unproven", "block_promise_holds": True}
-    assert "too few labelled blocks to show it broken" in render(outcome, {}, [], scored, unproven)
+    assert "below it, but not shown broken" in render(outcome, {}, [], scored, unproven)
     assert "<td>large_first_purchase</td><td>review</td><td>21</td><td>67.0%</td>" in page
     assert "<td>amount_over_5x_card_mean</td><td>off</td>" in page
     assert "<td>policy</td><td>1,000</td><td>55.0%</td><td>88.0%</td>" in page
