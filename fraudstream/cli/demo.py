@@ -164,11 +164,15 @@ def demo(
         f"{share(outcome.precision)} / {share(outcome.recall)}",
     )
     if result.policy is not None:
+        from fraudstream.rules.render import VERDICT_WORDS
+
         promise = result.policy["block_promise"]
+        verdict = VERDICT_WORDS.get(result.policy.get("block_promise_verdict") or "")
         facts.add_row(
             "blocks that are fraud (promised)",
             f"{share(result.policy['policy']['block_precision'])} "
-            f"({'n/a' if promise is None else f'>= {promise:.0%}'})",
+            f"({'n/a' if promise is None else f'>= {promise:.0%}'})"
+            + ("" if verdict is None else f": {verdict}"),
         )
     facts.add_row(
         "lake rows / distinct / duplicates",

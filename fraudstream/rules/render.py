@@ -155,11 +155,15 @@ def render(card: Scorecard) -> str:
     return "\n".join(lines) + "\n"
 
 
+VERDICT_WORDS = {"holds": "holds", "unproven": "not shown broken", "broken": "BROKEN"}
+"""The block promise's verdicts in a word or three (``Scorecard.block_promise_verdict``)."""
+
+
 def promise_verdict(verdict: str, upper: float | None) -> str:
     """The block promise's verdict in words, with the 95 % upper bound when it is not kept."""
     if verdict == "holds":
-        return "holds"
+        return VERDICT_WORDS[verdict]
     bound = f"at most {pct(upper)} with 95% confidence"
     if verdict == "unproven":
-        return f"below it, but not shown broken ({bound})"
-    return f"BROKEN ({bound})"
+        return f"below it, but {VERDICT_WORDS[verdict]} ({bound})"
+    return f"{VERDICT_WORDS[verdict]} ({bound})"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from fraudstream.rules.render import VERDICT_WORDS
 from fraudstream.settings import load_settings
 from fraudstream.stack.lifecycle import is_reachable
 from tests.conftest import free_port
@@ -94,6 +95,9 @@ def test_demo_trains_runs_reports_and_cleans_up(tmp_path: Path) -> None:
     assert page.count("data:image/png;base64,") == 2
     assert f"{outcome['true_positives']}" in page
     # The printed summary is the lake's.
+    verdict = (summary.get("policy") or {}).get("block_promise_verdict")
+    if verdict is not None:  # a block threshold validated and some blocks are labelled
+        assert f": {VERDICT_WORDS[verdict]}" in out
     assert f"{produced:,} / {produced:,} / 0" in out
     assert (tmp_path / "model" / "manifest.json").exists()
     assert not is_reachable(endpoint, timeout=1.0)  # the stack it started is stopped
