@@ -24,29 +24,26 @@ def test_local_checkpoints_get_the_filesystem_manager_and_object_stores_keep_spa
     assert MANAGER_KEY not in remote
 
 
+def spark_sql_jars_holding(class_name: str) -> list[str]:
+    """The installed Spark's spark-sql jars that hold ``class_name``: Spark resolves a class
+    named in its configuration only when a query starts, so a release that moved it would
+    fail every query; look for it in the jars now."""
+    entry = class_name.replace(".", "/") + ".class"
+    jars = (Path(pyspark.__file__).parent / "jars").glob("spark-sql_*.jar")
+    return [jar.name for jar in jars if entry in zipfile.ZipFile(jar).namelist()]
+
+
 def test_the_manager_class_ships_with_the_installed_spark() -> None:
-    # Spark resolves the class only when a query starts; a release that moved it would fail
-    # every local query, so look for it in the jars now.
-    jars = Path(pyspark.__file__).parent / "jars"
-    entry = LOCAL_CHECKPOINT_MANAGER.replace(".", "/") + ".class"
-    found = [
-        jar.name for jar in jars.glob("spark-sql_*.jar") if entry in zipfile.ZipFile(jar).namelist()
-    ]
-    assert found, f"{LOCAL_CHECKPOINT_MANAGER} is in no spark-sql jar under {jars}"
+    assert spark_sql_jars_holding(LOCAL_CHECKPOINT_MANAGER), LOCAL_CHECKPOINT_MANAGER
 
 
 def test_the_state_store_setting_picks_a_provider_the_installed_spark_ships() -> None:
     from processor.spark_session import STATE_STORES
 
-    jars = [
-        zipfile.ZipFile(jar)
-        for jar in (Path(pyspark.__file__).parent / "jars").glob("spark-sql_*.jar")
-    ]
     for store, provider in STATE_STORES.items():
         config = session_config(load_settings(state_store=store))
         assert config["spark.sql.streaming.stateStore.providerClass"] == provider
-        entry = provider.replace(".", "/") + ".class"
-        assert any(entry in jar.namelist() for jar in jars), f"{provider} is in no spark-sql jar"
+        assert spark_sql_jars_holding(provider), provider
 
 
 def test_the_cleaners_collections_are_frequent_and_concurrent() -> None:
