@@ -94,8 +94,7 @@ def union_rows(
                 "arrival_time": arrival,
             }
         )
-    schema = pa.schema([f for f in ROW_SCHEMA if f.name != "dedup_key"])
-    return pa.Table.from_pylist(rows, schema=schema)
+    return pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
 
 
 def batches(count: int, rows: int) -> list[pa.Table]:

@@ -176,20 +176,6 @@ class Settings(BaseSettings):
     spark_master: str = Field(
         "local[2]", description="Spark master when not set by spark-submit (local runs)."
     )
-    shuffle_partitions: int = Field(
-        2,
-        ge=1,
-        le=10_000,
-        description="Partitions of the de-duplication state (spark.sql.shuffle).",
-    )
-    state_store: Literal["memory", "rocksdb"] = Field(
-        "memory",
-        description=(
-            "Where Spark keeps the de-duplication state: memory (a hash map copied each "
-            "micro-batch; cheapest while the watermark holds few keys) or rocksdb (on local "
-            "disk, for watermarks that hold millions of transactions)."
-        ),
-    )
     read_tasks: int = Field(
         2,
         ge=1,

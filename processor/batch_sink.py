@@ -2,7 +2,9 @@
 
 For the batch's rows (transactions, labels, quarantined records), as Arrow columns end to end:
 
-1. keep the labels not applied before (:class:`~processor.label_dedup.SeenLabels`);
+1. keep the transactions not processed before and not older than the watermark, and the
+   labels not applied before (:class:`~processor.seen_ids.SeenIds`: Kinesis delivers at least
+   once);
 2. compute every transaction's features with the feature engine (:class:`~ml_model.features.
    FeatureEngine`, the code training replays), the new labels counting from their label time;
 3. score the batch (endpoint, in-process fallback) and its anomaly (the model's anomaly
@@ -67,7 +69,8 @@ from processor.windows import WindowSpec
 log = logging.getLogger(__name__)
 
 UTC_US = pa.timestamp("us", tz="UTC")
-ENGINE_COLUMNS = (
+ENGINE_COLUMNS = (  # what the engine, the windows and the state's log read
+    "transaction_id",
     "card_id",
     "merchant_id",
     "amount",
@@ -210,6 +213,9 @@ class BatchSink:
         first_time = pa.array(state.admit_labels(labels), pa.bool_())
         fresh, label_rows = labels.filter(first_time), label_rows.filter(first_time)
         tx_rows = _rows(table, TX)
+        kept, late_rows, duplicates = state.admit_transactions(tx_rows)
+        if not kept.all():
+            tx_rows = tx_rows.filter(pa.array(kept))
         tx = engine_inputs(tx_rows)
         mark("labels")
         matrix = state.features(tx, fresh)
@@ -260,7 +266,8 @@ class BatchSink:
             quarantine,
             batch_seconds=time.monotonic() - started,
             committed_at=self.clock(),
-            late_events=late,
+            late_events=late_rows + late,
+            duplicates=duplicates,
             lake_files=len(lake.written),
             lake_bytes=sum(o.bytes for o in lake.written),
         )

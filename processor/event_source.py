@@ -5,9 +5,9 @@ rows typed, so this source wraps two of the project's Kinesis readers (:mod:`pro
 kinesis.source`: planning, exactly-once offsets, replay) and does the rest in the executors'
 ``read()``, in Arrow: it validates each record against the contract
 (:mod:`processor.validation.arrow`) and yields rows of :data:`ROW_SCHEMA`, where ``kind`` says
-whether a row is a transaction, a label or a quarantined record and ``dedup_key`` is what
-Spark de-duplicates on. One source means one Python scan per micro-batch (two Kinesis sources
-and a validation UDF were three), one offset and one AvailableNow decision for both streams.
+whether a row is a transaction, a label or a quarantined record. One source means one Python
+scan per micro-batch (two Kinesis sources and a validation UDF were three), one offset and one
+AvailableNow decision for both streams.
 
 Options: ``transactions.<option>`` and ``labels.<option>``, each a Kinesis source option
 (:data:`processor.kinesis.options.OPTION_DOCS`), and ``tasks``: how many Spark tasks read a
@@ -64,7 +64,6 @@ ROW_SCHEMA = pa.schema(
         pa.field("sequence_number", pa.string()),
         pa.field("sub_sequence_number", pa.int64()),
         pa.field("arrival_time", UTC_US),
-        pa.field("dedup_key", pa.string()),
     ]
 )
 """One row per Kinesis record of either stream. Transactions carry the contract's fields and
@@ -126,14 +125,6 @@ def _empty(n: int, kind: pa.DataType) -> pa.Array:
     return pa.nulls(n, kind)
 
 
-def _record_key(raw: pa.RecordBatch) -> pa.Array:
-    """``record:<stream>:<shard>:<sequence number>:<sub-sequence number>``: a user record's own
-    identity (several travel in one KPL-aggregated Kinesis record)."""
-    parts = [raw.column(n) for n in ("stream_name", "shard_id", "sequence_number")]
-    sub = pc.cast(raw.column("sub_sequence_number"), pa.string())
-    return pc.binary_join_element_wise("record", *parts, sub, ":")
-
-
 def _batch(columns: dict[str, Any]) -> pa.RecordBatch:
     arrays = {
         name: value.combine_chunks() if isinstance(value, pa.ChunkedArray) else value
@@ -157,11 +148,6 @@ def transaction_rows(raw: pa.RecordBatch) -> pa.RecordBatch:
     verdicts = validate_events(raw.column("data"), pc.cast(arrival, pa.int64()).to_numpy())
     n = raw.num_rows
     rejected = verdicts.column("reason").is_valid()
-    key = pc.if_else(
-        rejected,
-        _record_key(raw),
-        pc.binary_join_element_wise("tx", verdicts.column("transaction_id"), ":"),
-    )
     columns: dict[str, Any] = {"kind": pc.if_else(rejected, QUARANTINE, TX)}
     for name in EVENT_FIELD_NAMES:
         columns[name] = verdicts.column(name)
@@ -171,7 +157,7 @@ def transaction_rows(raw: pa.RecordBatch) -> pa.RecordBatch:
         columns[name] = _empty(n, ROW_SCHEMA.field(name).type)
     for name in ("raw", "reason", "detail"):
         columns[name] = verdicts.column(name)
-    columns |= _source_columns(raw) | {"dedup_key": key}
+    columns |= _source_columns(raw)
     return _batch(columns)
 
 
@@ -181,7 +167,7 @@ def label_rows(raw: pa.RecordBatch) -> pa.RecordBatch:
     n = raw.num_rows
     rejected = verdicts.column("reason").is_valid()
     columns: dict[str, Any] = {"kind": pc.if_else(rejected, QUARANTINE, LABEL)}
-    source = _source_columns(raw) | {"dedup_key": _record_key(raw)}
+    source = _source_columns(raw)
     for field in ROW_SCHEMA:
         if field.name in columns or field.name in source:
             continue

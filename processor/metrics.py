@@ -8,8 +8,8 @@ cannot drift) and :func:`serve` exposes them over HTTP for Prometheus.
 
 End-to-end latency is measured per transaction from its Kinesis arrival
 (``arrival_time``, ApproximateArrivalTimestamp) to the moment the batch's sinks committed.
-Late and duplicate counts come from the query's progress (:func:`progress_drops`), which Spark
-reports after the batch (read by :mod:`processor.progress`).
+Late and duplicate counts are the sink's: the transactions it dropped as older than the
+watermark or as already processed (:meth:`processor.sink_state.SinkState.admit_transactions`).
 """
 
 from __future__ import annotations
@@ -169,19 +169,6 @@ def format_line(summary: BatchSummary) -> str:
     )
 
 
-def progress_drops(progress: Mapping[str, Any]) -> tuple[int, int]:
-    """(late events, duplicates) one batch's ``StreamingQueryProgress`` JSON reports.
-
-    Late: ``numRowsDroppedByWatermark`` over every stateful operator. Duplicates: the
-    deduplication operators' ``numDroppedDuplicateRows`` custom metric.
-    """
-    late = duplicates = 0
-    for operator in progress.get("stateOperators") or []:
-        late += int(operator.get("numRowsDroppedByWatermark") or 0)
-        duplicates += int((operator.get("customMetrics") or {}).get("numDroppedDuplicateRows") or 0)
-    return late, duplicates
-
-
 class ProcessorMetrics:
     """The processor's Prometheus metrics, in their own registry."""
 
@@ -234,13 +221,6 @@ class ProcessorMetrics:
             latency.observe(seconds)
         self.metric("fraudstream_last_batch_id").set(summary.batch_id)
         self.catch_up.processed(summary.rows)
-
-    def record_progress(self, progress: Mapping[str, Any]) -> tuple[int, int]:
-        """Count late events and duplicates from a query progress report; return them."""
-        late, duplicates = progress_drops(progress)
-        self.metric("fraudstream_late_events_total").inc(late)
-        self.metric("fraudstream_duplicates_total").inc(duplicates)
-        return late, duplicates
 
     def record_source(
         self, *, records: int = 0, millis_behind: Mapping[str, float] | None = None

@@ -3,13 +3,14 @@
     transactions ─┐   format("fraudstream"): read, validate in Arrow     ┌─ tx rows
                   ├──►  (valid transactions typed; labels parsed;       ─┼─ label rows
     labels ───────┘      anything else a quarantine row with a reason)  └─ quarantine rows
-        └──► watermark (event_time; null for labels and quarantine rows)
-        └──► dedup on dedup_key (the transaction id; a record's own shard and sequence number
-             for labels and quarantine rows, which the state forgets at the next batch)
-        └──► foreachBatch: features, scoring, decisions, windows, lake, alerts
+        └──► foreachBatch: de-duplication and the watermark, features, scoring, decisions,
+             windows, lake, alerts
 
 One query, so both streams are read once per micro-batch and one checkpoint covers both.
-Spark keeps what it is best at: reading offsets, the de-duplication state and the checkpoint.
+Spark keeps what it is best at: reading offsets and the checkpoint. The plan has no shuffle
+and no Spark state: the transactions already processed are one watermark of ids in the
+sink's columnar state (:class:`~processor.seen_ids.SeenIds`, ADR 0016), where the labels'
+already were.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from pyspark.sql import DataFrame, SparkSession
 
 from fraudstream.settings import Settings
 from processor.event_source import options_from_settings
-from processor.rows import DEDUP_KEY
 
 
 def read_events(spark: SparkSession, settings: Settings) -> DataFrame:
@@ -29,9 +29,4 @@ def read_events(spark: SparkSession, settings: Settings) -> DataFrame:
 
 def build(spark: SparkSession, settings: Settings) -> DataFrame:
     """The rows the batch sink receives (see the module diagram)."""
-    return (
-        read_events(spark, settings)
-        .withWatermark("event_time", settings.watermark)
-        .dropDuplicatesWithinWatermark([DEDUP_KEY])
-        .drop(DEDUP_KEY)
-    )
+    return read_events(spark, settings)

@@ -8,5 +8,4 @@ and its tests need no Spark installed to know a label row from a transaction.
 from __future__ import annotations
 
 KIND = "kind"  # the column that says which of the three a row is
-DEDUP_KEY = "dedup_key"  # what Spark de-duplicates on; dropped before the sink
 TX, LABEL, QUARANTINE = "tx", "label", "quarantine"

@@ -1,7 +1,8 @@
 """What the batch sink remembers between micro-batches, and how it survives a restart.
 
 The state: the feature engine's card and merchant state (:class:`~ml_model.features.
-FeatureEngine`), the labels already applied (:class:`~processor.label_dedup.SeenLabels`), the
+FeatureEngine`), the transactions already processed and the labels already applied (two
+:class:`~processor.seen_ids.SeenIds`, one watermark of each), the
 open aggregate windows (:class:`~processor.windows.Windows`) and the review budget's hourly
 counts (:class:`~processor.decisions.budget.HourlyScores`: of the model scores, and of the
 anomaly scores of the anomaly signal's candidates). All are columnar and
@@ -11,14 +12,13 @@ replayed.
 Saved as a snapshot now and then plus, for every batch since, a log of that batch's inputs
 (:class:`SinkStore`): the transactions' columns the engine and the windows read, their
 decisions, scores and anomaly scores and whether the budget counted them as review or anomaly
-candidates, and the labels
-applied. Restoring the state before batch ``b`` loads the newest
-snapshot older than ``b`` and replays the logs between it and ``b`` through the same calls; the
-engine's answer does not depend on batching, and each call is deterministic, so the replayed
-state equals the state the first run had. A log is small (a few dozen bytes a row, zstd), so a
-busy batch writes what it received rather than the cards it touched; a snapshot is written once
-the logs since the last one reach ``snapshot_log_bytes`` (16 MiB by default, some 300,000 rows:
-a restore replays at most that much, a few seconds) or ``max_logs`` batches.
+candidates, their ids, and the labels applied. Restoring the state before batch ``b`` loads the
+newest snapshot older than ``b`` and replays the logs between it and ``b`` through the same
+calls; the engine's answer does not depend on batching, and each call is deterministic, so the
+replayed state equals the state the first run had. A log is small (a few dozen bytes a row,
+zstd), so a busy batch writes what it received rather than the cards it touched; a snapshot is
+written once the logs since the last one reach ``snapshot_log_bytes`` (16 MiB by default, some
+300,000 rows: a restore replays at most that much, a few seconds) or ``max_logs`` batches.
 Spark re-runs the last uncommitted batch after a crash with the same input; files of that batch
 or later, left by the attempt that crashed, are ignored and then overwritten.
 """
@@ -42,15 +42,15 @@ from ml_model.features import FeatureConfig, FeatureEngine
 from ml_model.features.engine import TX_COLUMNS, TX_OPTIONAL
 from ml_model.features.snapshot import from_tables, to_tables
 from processor.decisions.budget import HourlyScores
-from processor.label_dedup import SeenLabels
+from processor.seen_ids import SeenIds
 from processor.state_folder import StateFolder
 from processor.windows import Windows, WindowSpec
 
 log = logging.getLogger(__name__)
 
-FORMAT = 5
-READABLE_FORMATS = (3, 4, 5)  # 3: before the review budget, 4: before the anomaly signal
-# (the counts a format lacks start empty)
+FORMAT = 6
+READABLE_FORMATS = (3, 4, 5, 6)  # 3: before the review budget, 4: before the anomaly signal,
+# 5: before the transactions' ids (the counts and ids a format lacks start empty)
 _OPTIONS = ipc.IpcWriteOptions(compression="zstd")
 _LOG = re.compile(r"^log-(\d{12})\.arrow$")
 _SNAP = re.compile(r"^snap-(\d{12})\.json$")
@@ -71,7 +71,7 @@ LOG_SCHEMA = pa.schema(
         pa.field("review_candidate", pa.bool_()),  # transactions: counted by the budget
         pa.field("anomaly", pa.float64()),  # transactions: the anomaly budget's rank
         pa.field("anomaly_candidate", pa.bool_()),  # transactions: counted by its budget
-        pa.field("transaction_id", pa.string()),  # labels
+        pa.field("transaction_id", pa.string()),  # both (transactions: null before format 6)
         pa.field("label_ms", pa.int64()),
         pa.field("is_fraud", pa.bool_()),
     ]
@@ -97,7 +97,8 @@ def decode(data: bytes) -> pa.Table:
 @dataclass
 class SinkState:
     engine: FeatureEngine
-    labels: SeenLabels
+    transactions: SeenIds
+    labels: SeenIds
     windows: Windows
     scores: HourlyScores
     anomalies: HourlyScores = dataclasses.field(default_factory=HourlyScores)
@@ -106,13 +107,34 @@ class SinkState:
     def empty(cls, config: FeatureConfig, spec: WindowSpec) -> SinkState:
         return cls(
             FeatureEngine(config, spec.delay_ms),
-            SeenLabels(spec.delay_ms),
+            SeenIds(spec.delay_ms),
+            SeenIds(spec.delay_ms),
             Windows(spec),
             HourlyScores(),
             HourlyScores(),
         )
 
-    # -- the three steps of a batch (live and replayed alike) --------------------------------
+    # -- the steps of a batch (live and replayed alike) --------------------------------------
+    def admit_transactions(self, transactions: pa.Table) -> tuple[np.ndarray, int, int]:
+        """Mask of the transactions to process, and how many were dropped as late (older than
+        the watermark of the batches before) and as duplicates (an id already processed, or
+        repeated within the batch: the first is kept). Kept ones are remembered."""
+        n = transactions.num_rows
+        if n == 0:
+            return np.zeros(0, dtype=bool), 0, 0
+        event_ms = pc.cast(transactions.column("event_ms"), pa.int64()).to_numpy()
+        on_time = ~self.transactions.late(event_ms)
+        keep = np.zeros(n, dtype=bool)
+        ids = transactions.column("transaction_id")
+        if on_time.all():
+            keep = self.transactions.admit(ids, event_ms)
+        elif on_time.any():
+            keep[on_time] = self.transactions.admit(
+                ids.filter(pa.array(on_time)), event_ms[on_time]
+            )
+        late = int(n - on_time.sum())
+        return keep, late, int(n - late - keep.sum())
+
     def admit_labels(self, labels: pa.Table) -> np.ndarray:
         """Mask of the labels not applied before (the first of repeats), which are remembered
         from now on."""
@@ -139,6 +161,9 @@ class SinkState:
         leave their counts as they are."""
         kind = logged.column("kind").to_numpy()
         tx = logged.filter(pa.array(kind == 0))
+        ids = tx.column("transaction_id")
+        if ids.null_count < len(ids):  # logs before format 6 have no transaction ids
+            self.transactions.admit(ids, pc.cast(tx.column("event_ms"), pa.int64()).to_numpy())
         labels = logged.filter(pa.array(kind == 1)).select(list(LABEL_INPUT))
         fresh = labels.filter(pa.array(self.admit_labels(labels)))
         self.features(tx, fresh)
@@ -157,6 +182,7 @@ class SinkState:
     # -- saved form ---------------------------------------------------------------------------
     def to_tables(self) -> tuple[dict[str, Any], dict[str, pa.Table]]:
         meta, tables = to_tables(self.engine)
+        tables["transactions_seen"] = self.transactions.to_arrow()
         tables["labels"] = self.labels.to_arrow()
         tables["windows"] = self.windows.to_arrow()
         tables["scores"] = self.scores.to_arrow()
@@ -165,6 +191,7 @@ class SinkState:
         meta |= {
             "sink_format": FORMAT,
             "labels_newest_ms": self.labels.newest_ms,
+            "transactions_newest_ms": self.transactions.newest_ms,
             "window_spec": [spec.size_ms, spec.slide_ms, spec.delay_ms],
             "window_max_event_ms": self.windows.max_event_ms,
             "window_next_start": self.windows.next_start,
@@ -176,9 +203,16 @@ class SinkState:
         if meta.get("sink_format") not in READABLE_FORMATS:
             raise ValueError(f"unknown sink state format {meta.get('sink_format')!r}")
         spec = WindowSpec(*meta["window_spec"])
+        seen = tables.get("transactions_seen")
+        if seen is None:  # format 5 and older: Spark kept these ids; late still means late
+            seen = pa.table(
+                {"transaction_id": pa.array([], pa.string()), "ms": pa.array([], pa.int64())}
+            )
+        newest = meta.get("transactions_newest_ms", meta["window_max_event_ms"])
         return cls(
             from_tables(meta, tables),
-            SeenLabels.from_arrow(tables["labels"], spec.delay_ms, int(meta["labels_newest_ms"])),
+            SeenIds.from_arrow(seen, spec.delay_ms, None if newest is None else int(newest)),
+            SeenIds.from_arrow(tables["labels"], spec.delay_ms, int(meta["labels_newest_ms"])),
             Windows.from_arrow(
                 tables["windows"], spec, meta["window_max_event_ms"], meta["window_next_start"]
             ),
@@ -232,7 +266,7 @@ def log_table(
             }[field.name]
             values = pa.nulls(n, field.type) if given is None else pa.array(given, field.type)
             parts.append(pa.concat_arrays([values, pa.nulls(m, field.type)]))
-        elif field.name in ("merchant_id", "event_ms"):
+        elif field.name in ("merchant_id", "event_ms", "transaction_id"):
             parts.append(
                 pa.concat_arrays(
                     [tx_column(field.name, field.type), label_column(field.name, field.type)]

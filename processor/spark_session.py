@@ -25,12 +25,6 @@ LOCAL_CHECKPOINT_MANAGER = (
 )
 
 
-STATE_STORES = {  # FRAUDSTREAM_STATE_STORE -> Spark's state store provider
-    "memory": "org.apache.spark.sql.execution.streaming.state.HDFSBackedStateStoreProvider",
-    "rocksdb": "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider",
-}
-
-
 DRIVER_JAVA_OPTIONS = "-XX:+ExplicitGCInvokesConcurrent"
 """The cleaner's periodic ``System.gc()`` as a concurrent cycle: it frees dead batches' task
 binaries without pausing the batch in flight."""
@@ -50,22 +44,14 @@ def session_config(settings: Settings) -> dict[str, str]:
     state store, 2-core box). Object stores keep Spark's default, which their semantics need."""
     config = {
         "spark.sql.session.timeZone": "UTC",
-        "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
-        # The only state Spark keeps is the de-duplication keys of one watermark: in memory
-        # by default (a 1.5 million backlog, 150,000 ids: 57-63 µs of JVM CPU a transaction
-        # against RocksDB's 76), in RocksDB where the watermark holds millions (EKS; deploy.md).
-        "spark.sql.streaming.stateStore.providerClass": STATE_STORES[settings.state_store],
-        "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         # No empty batches: nothing here needs one (the sink's windows close on the next rows).
         "spark.sql.streaming.noDataMicroBatches.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         # What the driver JVM keeps per micro-batch must not grow with the batches run (a
-        # catch-up runs hundreds of them; docs/reliability.md, "After an outage"): one
-        # de-duplication state version in memory besides the one being written (each version is
-        # a full copy of the map), and the status store's history of queries, jobs, stages and
-        # tasks (kept even with the UI off) cut from Spark's defaults of 1,000 / 100,000.
-        "spark.sql.streaming.maxBatchesToRetainInMemory": "1",
+        # catch-up runs hundreds of them; docs/reliability.md, "After an outage"): the status
+        # store's history of queries, jobs, stages and tasks (kept even with the UI off) cut
+        # from Spark's defaults of 1,000 / 100,000. (The plan has no Spark state: ADR 0016.)
         "spark.sql.ui.retainedExecutions": str(RETAINED_HISTORY),
         "spark.ui.retainedJobs": str(RETAINED_HISTORY),
         "spark.ui.retainedStages": str(RETAINED_HISTORY),

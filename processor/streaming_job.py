@@ -25,7 +25,7 @@ from fraudstream.settings import Settings, load_settings
 from ml_model.artifact import ModelBundle, load_model
 from ml_model.errors import ArtifactError
 from ml_model.scoring.client import ScoringClient
-from processor import cell_checkpoint
+from processor import cell_checkpoint, retired_state
 from processor.batch_sink import BatchSink, SinkParts
 from processor.decisions import RulesFile
 from processor.heap import FreezeAfterStartUp
@@ -100,10 +100,9 @@ def make_parts(settings: Settings, model: ModelBundle, metrics: ProcessorMetrics
 
 
 def progress_handler(metrics: ProcessorMetrics) -> Callable[[Mapping[str, Any]], None]:
-    """Late events, duplicates, timings and Kinesis figures from each batch's progress."""
+    """Timings and Kinesis figures from each batch's progress."""
 
     def handle(report: Mapping[str, Any]) -> None:
-        metrics.record_progress(report)
         timing.info(timing_line(report))
         behind: dict[str, float] = {}
         records = 0
@@ -133,6 +132,7 @@ def start(
 
     model = load_job_model(settings)
     cell_checkpoint.check(settings)
+    retired_state.retire(settings)
     spark = build_session(settings)
     metrics = ProcessorMetrics()
     server = serve_from_settings(metrics, settings)

@@ -113,7 +113,6 @@ submit_cell() {
     --conf spark.executor.memoryOverhead=1g
     --conf spark.driver.port=7078
     --conf spark.blockManager.port=7079
-    --conf spark.sql.shuffle.partitions=16
     --conf spark.hadoop.fs.s3a.aws.credentials.provider=software.amazon.awssdk.auth.credentials.WebIdentityTokenFileCredentialsProvider
     --conf "spark.hadoop.fs.s3a.endpoint.region=${AWS_REGION}"
     # No s3a encryption setting: objects get the bucket's default customer key (an explicit

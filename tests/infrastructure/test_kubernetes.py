@@ -198,7 +198,6 @@ def test_lake_compaction_runs_hourly_alone_with_its_own_role(rendered: Path) -> 
     assert pod["containers"][0]["args"][:2] == ["lake", "compact"]
     settings = (KUBERNETES / "30-configmap.yaml").read_text()
     assert "FRAUDSTREAM_WATERMARK: 10 minutes" in settings
-    assert "FRAUDSTREAM_STATE_STORE: rocksdb" in settings  # a watermark of ids at AWS rates
 
 
 def test_retraining_runs_weekly_alone_and_registers_only_in_the_challenger_prefix(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -421,3 +422,33 @@ def test_an_empty_batch_is_fine(fresh_sinks: Settings, generator_model_dir: Path
     sink = make_sink(fresh_sinks, model)
     summary = sink.process(RowFactory().batch([]), 0)
     assert summary.rows == 0 and lake(fresh_sinks, "transactions/").num_rows == 0
+
+
+def test_repeats_and_late_transactions_are_dropped_and_counted_across_a_restart(
+    fresh_sinks: Settings, generator_model_dir: Path, traffic: list[GeneratedTransaction]
+) -> None:
+    # Kinesis delivers at least once: a transaction seen before (in this batch or an earlier
+    # one, before a restart too) is processed once; one older than the watermark of the batches
+    # before is dropped as late. Both are counted.
+    model = load_model(generator_model_dir)
+    rows = RowFactory()
+    window = fresh_sinks.watermark_ms
+
+    def ms(g: GeneratedTransaction) -> int:
+        return int(g.event.event_time.timestamp() * 1000)
+
+    first, second = traffic[:1_000], traffic[1_000:2_000]
+    newest = max(ms(g) for g in first)
+    recent = [g for g in first if ms(g) >= newest - window][-20:]  # within the watermark
+    old = [g for g in first if ms(g) < newest - window][:30]  # past it
+    assert len(recent) >= 5 and len(old) == 30
+    sink = make_sink(fresh_sinks, model)
+    summary0 = sink.process(rows.batch(first + first[-5:]), 0)  # five repeated in the batch
+    assert (summary0.rows, summary0.duplicates, summary0.late_events) == (1_000, 5, 0)
+
+    restarted = make_sink(fresh_sinks, model)  # the ids come back from the sink's store
+    summary1 = restarted.process(rows.batch(second + recent + old), 1)
+    assert (summary1.rows, summary1.duplicates, summary1.late_events) == (1_000, len(recent), 30)
+    ids = Counter(lake(fresh_sinks, "transactions/")["transaction_id"].to_pylist())
+    assert set(ids) == {g.event.transaction_id for g in first + second}
+    assert max(ids.values()) == 1

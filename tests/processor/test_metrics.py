@@ -16,7 +16,6 @@ from fraudstream.settings import load_settings
 from processor.metrics import (
     ProcessorMetrics,
     format_line,
-    progress_drops,
     report,
     serve,
     serve_from_settings,
@@ -103,22 +102,6 @@ def test_reason_codes_are_counted_per_code_across_decisions() -> None:
     assert summarize(2, decided([1]), None, batch_seconds=0.1, committed_at=COMMIT).reasons == {}
 
 
-def test_late_and_duplicate_rows_from_query_progress() -> None:
-    progress = {
-        "batchId": 9,
-        "stateOperators": [
-            {
-                "operatorName": "dedupeWithinWatermark",
-                "numRowsDroppedByWatermark": 3,
-                "customMetrics": {"numDroppedDuplicateRows": 5},
-            },
-            {"operatorName": "stateStoreSave", "numRowsDroppedByWatermark": 1, "customMetrics": {}},
-        ],
-    }
-    assert progress_drops(progress) == (4, 5)
-    assert progress_drops({}) == (0, 0)
-
-
 @pytest.mark.integration
 def test_metrics_are_served_with_their_catalogue_names(caplog: pytest.LogCaptureFixture) -> None:
     metrics = ProcessorMetrics()
@@ -129,13 +112,14 @@ def test_metrics_are_served_with_their_catalogue_names(caplog: pytest.LogCapture
         QUARANTINE,
         batch_seconds=0.5,
         committed_at=COMMIT,
+        late_events=2,
+        duplicates=1,
         lake_files=3,
         lake_bytes=4096,
     )
     with caplog.at_level(logging.INFO, logger="processor.batches"):
         line = report(summary, metrics)
     assert caplog.records[-1].getMessage() == line
-    metrics.record_progress({"stateOperators": [{"numRowsDroppedByWatermark": 2}]})
     metrics.record_source(records=10, millis_behind={"shardId-000000000000": 1500})
     server = serve(metrics)
     try:
@@ -151,6 +135,7 @@ def test_metrics_are_served_with_their_catalogue_names(caplog: pytest.LogCapture
         'fraudstream_decisions_total{decision="block"} 1.0',
         'fraudstream_quarantined_total{reason="bad_json"} 2.0',
         "fraudstream_late_events_total 2.0",
+        "fraudstream_duplicates_total 1.0",
         "fraudstream_lake_files_total 3.0",
         "fraudstream_lake_bytes_total 4096.0",
         'fraudstream_scored_total{path="fallback"} 1.0',

@@ -72,3 +72,40 @@ def test_state_saved_before_the_budget_still_loads_and_replays() -> None:
     assert old.scores.totals.sum() == 0  # the budget starts counting afresh
     old.replay(logged.drop_columns(["score", "review_candidate"]))  # a log from before
     assert old.scores.totals.sum() == 0 and old.engine.stats.rows == 200  # the log applied
+
+
+def with_ids(table: pa.Table, first: int) -> pa.Table:
+    ids = [f"tx-{i}" for i in range(first, first + table.num_rows)]
+    return table.append_column("transaction_id", pa.array(ids))
+
+
+def test_the_transactions_seen_survive_a_log_replay_and_a_snapshot() -> None:
+    live = SinkState.empty(FeatureConfig(), SPEC)
+    tx, scores, candidates = transactions(200, 0)
+    tx = with_ids(tx, 0)
+    kept, late, duplicates = live.admit_transactions(pa.concat_tables([tx, tx.slice(0, 3)]))
+    assert (int(kept.sum()), late, duplicates) == (200, 0, 3)
+    logged = log_table(tx, np.zeros(200, np.int64), no_labels(), scores, candidates)
+    replayed = SinkState.empty(FeatureConfig(), SPEC)
+    replayed.replay(logged)
+    meta, tables = live.to_tables()
+    for state in (replayed, SinkState.from_tables(meta, tables)):
+        again, late, duplicates = state.admit_transactions(tx.slice(190))
+        assert (int(again.sum()), late, duplicates) == (0, 0, 10)
+
+
+def test_state_saved_while_spark_kept_the_ids_still_drops_late_transactions() -> None:
+    # Format 5: the transactions' ids were Spark's; the set starts empty, and the windows'
+    # newest event time stands in for its own, so what the watermark passed stays late.
+    live = SinkState.empty(FeatureConfig(), SPEC)
+    live_batch(live, 0)
+    meta, tables = live.to_tables()
+    meta["sink_format"] = 5
+    del meta["transactions_newest_ms"], tables["transactions_seen"]
+    old = SinkState.from_tables(meta, tables)
+    newest = int(meta["window_max_event_ms"])
+    probe = pa.table(
+        {"transaction_id": ["late", "fine"], "event_ms": [newest - 2 * HOUR_MS, newest]}
+    )
+    kept, late, duplicates = old.admit_transactions(probe)
+    assert kept.tolist() == [False, True] and (late, duplicates) == (1, 0)

@@ -37,15 +37,6 @@ def test_the_manager_class_ships_with_the_installed_spark() -> None:
     assert spark_sql_jars_holding(LOCAL_CHECKPOINT_MANAGER), LOCAL_CHECKPOINT_MANAGER
 
 
-def test_the_state_store_setting_picks_a_provider_the_installed_spark_ships() -> None:
-    from processor.spark_session import STATE_STORES
-
-    for store, provider in STATE_STORES.items():
-        config = session_config(load_settings(state_store=store))
-        assert config["spark.sql.streaming.stateStore.providerClass"] == provider
-        assert spark_sql_jars_holding(provider), provider
-
-
 def test_the_cleaners_collections_are_frequent_and_concurrent() -> None:
     from processor.spark_session import DRIVER_JAVA_OPTIONS
 
