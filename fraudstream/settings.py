@@ -203,9 +203,12 @@ class Settings(BaseSettings):
         description="Admission control: most bytes of records read per micro-batch per stream.",
     )
     spark_driver_memory: str = Field(
-        "2g",
+        "1g",
         pattern=r"^[1-9][0-9]*[mgMG]$",
-        description="Heap of Spark's driver JVM when run locally (spark-submit sets its own).",
+        description=(
+            "Heap of Spark's driver JVM when run locally, fixed at that size from the start "
+            "(spark-submit sets its own)."
+        ),
     )
     rules_path: Path | None = Field(
         None, description="Decision rules YAML; unset uses the default shipped with the processor."

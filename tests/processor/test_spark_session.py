@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
@@ -37,11 +38,13 @@ def test_the_manager_class_ships_with_the_installed_spark() -> None:
     assert spark_sql_jars_holding(LOCAL_CHECKPOINT_MANAGER), LOCAL_CHECKPOINT_MANAGER
 
 
-def test_the_cleaners_collections_are_frequent_and_concurrent() -> None:
-    from processor.spark_session import DRIVER_JAVA_OPTIONS
+def test_the_cleaners_collections_are_concurrent_and_the_heap_fixed_here_and_on_eks() -> None:
+    from processor.spark_session import driver_java_options
 
     config = session_config(load_settings())
     assert config["spark.cleaner.periodicGC.interval"] == "10s"
-    assert "-XX:+ExplicitGCInvokesConcurrent" in DRIVER_JAVA_OPTIONS
-    script = Path(__file__).parents[2] / "infrastructure/kubernetes/spark-submit.sh"
-    assert f"spark.driver.extraJavaOptions={DRIVER_JAVA_OPTIONS}" in script.read_text()
+    assert driver_java_options("1g") == "-XX:+ExplicitGCInvokesConcurrent -Xms1g"
+    script = (Path(__file__).parents[2] / "infrastructure/kubernetes/spark-submit.sh").read_text()
+    heap = re.search(r"spark\.driver\.memory=(\w+)", script)
+    assert heap is not None
+    assert f'"spark.driver.extraJavaOptions={driver_java_options(heap.group(1))}"' in script
