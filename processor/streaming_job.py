@@ -3,9 +3,8 @@
 
 Runs until stopped (SIGTERM/SIGINT stop the query cleanly), or with ``--available-now``
 processes what the streams hold and exits. Checkpoints go to ``settings.checkpoint_dir``
-(``<dir>/query`` for Spark's offsets and state stores, ``<dir>/sink-state`` for the batch
-sink's snapshots and logs): a local path, or ``s3a://`` where the
-image has hadoop-aws.
+(``<dir>/query`` for Spark's offsets and commits, ``<dir>/sink-state`` for the batch sink's
+snapshots and logs): a local path, or ``s3a://`` where the image has hadoop-aws.
 """
 
 from __future__ import annotations
