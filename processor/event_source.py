@@ -68,7 +68,7 @@ ROW_SCHEMA = pa.schema(
 )
 """One row per Kinesis record of either stream. Transactions carry the contract's fields and
 ``event_ms``; labels their id fields and ``is_fraud``, ``scenario``, ``label_event_time``,
-``label_time`` (with ``event_time`` null, so no label moves the watermark); quarantined records
+``label_time`` (with ``event_time`` null: a label's times are its own); quarantined records
 ``raw``, ``reason`` and ``detail``."""
 
 

@@ -240,9 +240,9 @@ class ProcessorMetrics:
 
 def timing_line(progress: Mapping[str, Any]) -> str:
     """Where a micro-batch's time went, from Spark's progress report: the whole trigger, the
-    sources' offset and batch calls, planning, the sink (``addBatch``: the stateful operators
-    and the batch sink), the write-ahead log and commit, plus the state operators' own
-    update and commit times. Logged (INFO, ``processor.timing``) with each batch."""
+    sources' offset and batch calls, planning, the sink (``addBatch``: the scan and the batch
+    sink; the plan has no stateful operator), the write-ahead log and commit. Logged (INFO,
+    ``processor.timing``) with each batch."""
     durations = progress.get("durationMs") or {}
     parts = [f"batch={progress.get('batchId')}"]
     for key in (
@@ -256,12 +256,6 @@ def timing_line(progress: Mapping[str, Any]) -> str:
     ):
         if key in durations:
             parts.append(f"{key}={durations[key]}")
-    for op in progress.get("stateOperators") or []:
-        name = str(op.get("operatorName", "state"))
-        parts.append(
-            f"{name}:rows={op.get('numRowsUpdated', 0)} update_ms={op.get('allUpdatesTimeMs', 0)}"
-            f" commit_ms={op.get('commitTimeMs', 0)}"
-        )
     return " ".join(parts)
 
 

@@ -170,17 +170,6 @@ def test_timing_line_says_where_a_batch_went() -> None:
     progress = {
         "batchId": 7,
         "durationMs": {"triggerExecution": 900, "addBatch": 600, "walCommit": 40, "other": 1},
-        "stateOperators": [
-            {
-                "operatorName": "transformWithStateExec",
-                "numRowsUpdated": 12,
-                "allUpdatesTimeMs": 300,
-                "commitTimeMs": 25,
-            }
-        ],
     }
-    assert timing_line(progress) == (
-        "batch=7 triggerExecution=900 addBatch=600 walCommit=40 "
-        "transformWithStateExec:rows=12 update_ms=300 commit_ms=25"
-    )
+    assert timing_line(progress) == "batch=7 triggerExecution=900 addBatch=600 walCommit=40"
     assert timing_line({}) == "batch=None"
