@@ -9,6 +9,7 @@ clone needs no AWS configuration.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import boto3
@@ -60,3 +61,11 @@ def client(
     )
     sess = boto_session or session(settings)
     return sess.client(service, endpoint_url=endpoint_for(service, settings), config=config)
+
+
+def s3_location(location: str) -> tuple[str, str] | None:
+    """(bucket, key prefix without surrounding slashes) of an ``s3://`` or ``s3a://``
+    location, or None for anything else (a local path): the checkpoint and state folders may
+    be either."""
+    match = re.match(r"^s3a?://([^/]+)/?(.*)$", location)
+    return (match.group(1), match.group(2).strip("/")) if match else None

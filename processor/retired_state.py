@@ -12,11 +12,11 @@ goes back to the older version can move it back.
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 from pathlib import Path
 
 from fraudstream import aws
+from fraudstream.lake.tables import SPARK_QUERY_FOLDER
 from fraudstream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,20 +27,22 @@ RETIRED = "retired-spark-state"
 def retire(settings: Settings) -> int:
     """Move ``<checkpoint>/query/state`` aside if it exists; how many files were moved."""
     root = settings.checkpoint_dir.rstrip("/")
-    source, target = f"{root}/query/state", f"{root}/{RETIRED}"
-    match = re.match(r"^s3a?://([^/]+)/?(.*)$", root)
-    moved = (
-        _move_s3(settings, match.group(1), source, target)
-        if match
-        else _move_local(Path(source.removeprefix("file:")), Path(target.removeprefix("file:")))
-    )
+    source, target = f"{SPARK_QUERY_FOLDER}/state", RETIRED
+    s3 = aws.s3_location(root)
+    if s3 is None:
+        local = Path(root.removeprefix("file:"))
+        moved = _move_local(local / source, local / target)
+    else:
+        bucket, prefix = s3
+        base = f"{prefix}/" if prefix else ""
+        moved = _move_s3(settings, bucket, f"{base}{source}/", f"{base}{target}/")
     if moved:
         log.warning(
             "checkpoint %s was written before the sink de-duplicated (ADR 0016): Spark's "
             "de-duplication state (%d files) moved to %s; it is not used any more",
             root,
             moved,
-            target,
+            f"{root}/{target}",
         )
     return moved
 
@@ -55,11 +57,9 @@ def _move_local(source: Path, target: Path) -> int:
     return files
 
 
-def _move_s3(settings: Settings, bucket: str, source: str, target: str) -> int:
-    """Copy each object under the source prefix to the target prefix, then delete it (S3 has
-    no rename); a copy interrupted half way is finished by the next start."""
-    key = re.compile(r"^s3a?://[^/]+/?")
-    prefix, destination = key.sub("", source) + "/", key.sub("", target) + "/"
+def _move_s3(settings: Settings, bucket: str, prefix: str, destination: str) -> int:
+    """Copy each object under ``prefix`` to ``destination``, then delete it (S3 has no rename);
+    a move interrupted half way is finished by the next start."""
     s3 = aws.client("s3", settings)
     moved = 0
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):

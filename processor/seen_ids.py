@@ -117,12 +117,13 @@ class SeenIds:
         return pa.table({"transaction_id": ids, "ms": pa.array(self._ms, pa.int64())})
 
     @classmethod
-    def from_arrow(cls, table: pa.Table, window_ms: int, newest_ms: int | None) -> SeenIds:
-        """The set :meth:`to_arrow` saved; ``newest_ms`` None when nothing was ever seen."""
+    def from_arrow(cls, table: pa.Table | None, window_ms: int, newest_ms: int | None) -> SeenIds:
+        """The set :meth:`to_arrow` saved (None: no ids were saved); ``newest_ms`` None when
+        nothing was ever seen."""
         seen = cls(window_ms)
         if newest_ms is not None:
             seen.newest_ms = newest_ms
-        if table.num_rows:
+        if table is not None and table.num_rows:
             column = table.column("transaction_id").combine_chunks()
             if pa.types.is_fixed_size_binary(column.type):
                 width = column.type.byte_width

@@ -203,15 +203,16 @@ class SinkState:
         if meta.get("sink_format") not in READABLE_FORMATS:
             raise ValueError(f"unknown sink state format {meta.get('sink_format')!r}")
         spec = WindowSpec(*meta["window_spec"])
-        seen = tables.get("transactions_seen")
-        if seen is None:  # format 5 and older: Spark kept these ids; late still means late
-            seen = pa.table(
-                {"transaction_id": pa.array([], pa.string()), "ms": pa.array([], pa.int64())}
-            )
+        # format 5 and older saved no transaction ids (Spark kept them): the set starts empty,
+        # the windows' newest event time standing in for its own, so late still means late
         newest = meta.get("transactions_newest_ms", meta["window_max_event_ms"])
         return cls(
             from_tables(meta, tables),
-            SeenIds.from_arrow(seen, spec.delay_ms, None if newest is None else int(newest)),
+            SeenIds.from_arrow(
+                tables.get("transactions_seen"),
+                spec.delay_ms,
+                None if newest is None else int(newest),
+            ),
             SeenIds.from_arrow(tables["labels"], spec.delay_ms, int(meta["labels_newest_ms"])),
             Windows.from_arrow(
                 tables["windows"], spec, meta["window_max_event_ms"], meta["window_next_start"]

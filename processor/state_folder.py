@@ -8,7 +8,6 @@ file per micro-batch here and find them again by name after a restart.
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from pathlib import Path
 
@@ -28,11 +27,10 @@ class StateFolder:
 
     def __init__(self, location: str, settings: Settings) -> None:
         self.location = location
-        match = re.match(r"^s3a?://([^/]+)/?(.*)$", location)
-        if match:
-            self._bucket: str | None = match.group(1)
-            prefix = match.group(2).strip("/")
-            self._prefix = prefix + "/" if prefix else ""
+        s3 = aws.s3_location(location)
+        if s3 is not None:
+            self._bucket: str | None = s3[0]
+            self._prefix = s3[1] + "/" if s3[1] else ""
             self._s3 = aws.client("s3", settings)
             self._dir: Path | None = None
         else:

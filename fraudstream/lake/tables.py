@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,11 +52,11 @@ def spark_query_id(settings: Settings) -> str | None:
     for a new checkpoint, whose batch ids start again at 0: the right key for the lake's
     application transactions."""
     location = settings.checkpoint_dir.rstrip("/") + "/" + SPARK_QUERY_FOLDER + "/metadata"
-    match = re.match(r"^s3a?://([^/]+)/(.*)$", location)
+    s3_object = aws.s3_location(location)
     try:
-        if match:
+        if s3_object is not None:
             s3 = aws.client("s3", settings)
-            text = s3.get_object(Bucket=match.group(1), Key=match.group(2))["Body"].read()
+            text = s3.get_object(Bucket=s3_object[0], Key=s3_object[1])["Body"].read()
         else:
             text = Path(location).read_bytes()
     except (OSError, ClientError):

@@ -60,3 +60,13 @@ def test_max_attempts_counts_every_attempt(
             StreamName=fresh_streams.stream_name, Records=[{"Data": b"x", "PartitionKey": "k"}]
         )
     assert faults.status()["injected"]["PutRecords:error"] == attempts  # type: ignore[attr-defined]
+
+
+def test_s3_locations_are_split_and_local_paths_are_not() -> None:
+    assert aws.s3_location("s3a://bucket/checkpoints/processor/") == (
+        "bucket",
+        "checkpoints/processor",
+    )
+    assert aws.s3_location("s3://bucket") == ("bucket", "")
+    assert aws.s3_location("/var/lib/fraudstream/checkpoints") is None
+    assert aws.s3_location("file:/tmp/checkpoints") is None
