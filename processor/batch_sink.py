@@ -12,8 +12,8 @@ For the batch's rows (transactions, labels, quarantined records), as Arrow colum
    event hours, rules, then the anomaly signal's part of the budget:
    :mod:`processor.decisions.anomaly`);
 4. count the decisions in the sliding windows and take the windows that closed;
-5. write every transaction, new label, quarantined record and closed window to the lake,
-   review/block decisions to the alerts table;
+5. write every transaction, new label, quarantined record and closed window to the lake and,
+   at the same time on a thread of its own, review/block decisions to the alerts table;
 6. save the batch's log (and now and then a snapshot) of the state, then report metrics.
 
 Each step's end is a mark (``sink.timings`` names them) and, in the reliability tests only, a
@@ -30,6 +30,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -142,7 +143,8 @@ def engine_inputs(rows: pa.Table) -> pa.Table:
 
 
 class BatchSink:
-    """Callable as ``writeStream.foreachBatch(sink)``; :meth:`process` takes Arrow directly."""
+    """One micro-batch at a time through :meth:`process`, in Arrow (Spark calls it through
+    :class:`~processor.sink_pipeline.PipelinedSink`)."""
 
     def __init__(
         self,
@@ -171,6 +173,7 @@ class BatchSink:
         self.cpu_timings: dict[str, float] = {}  # this process's CPU seconds (all threads)
         self.on_batch = on_batch
         self.crash = from_setting(settings.crash_at)  # test only; None in production
+        self._alerts = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-alerts")
         # in-process, like the shadow challenger: a forest of 100 trees costs ~2 µs a row
         # (docs/model.md), less than a second network call, and needs nothing but the bundle
         self.anomaly = model.anomaly if settings.anomaly_signal else None
@@ -186,9 +189,6 @@ class BatchSink:
             )
         elif parts.metrics is not None:
             export_start(parts.metrics, self.monitor)
-
-    def __call__(self, frame: Any, batch_id: int) -> None:
-        self.process(frame.toArrow(), batch_id)
 
     def _state_for(self, batch_id: int) -> SinkState:
         """The state after batch ``batch_id - 1``: in memory when this sink ran that batch,
@@ -250,9 +250,14 @@ class BatchSink:
             tables["model_monitoring"] = window.lake_rows(self.model.version, self.clock())
         if shadow is not None:
             tables["shadow_scores"] = shadow
-        lake = self.parts.lake.write_tables(batch_id, tables)
+        # the alert items beside the lake's files and commits: two writers waiting on requests
+        alerts = self._alerts.submit(self.parts.alerts.write, transactions)
+        try:
+            lake = self.parts.lake.write_tables(batch_id, tables)
+        finally:
+            wait([alerts])  # a failed lake never leaves an alert write running into a replay
         mark("lake")
-        self.parts.alerts.write(transactions)
+        alerts.result()
         mark("alerts")
         logged = log_table(tx, fraud, fresh, scored.scores, candidates, *(counted or (None, None)))
         self.parts.store.save(batch_id, state, logged)
@@ -279,7 +284,7 @@ class BatchSink:
         self.last = summary
         if self.on_batch is not None:
             self.on_batch(summary)
-        if self.crash is not None:  # the last moment before Spark's commit log
+        if self.crash is not None:  # the batch's last moment in the sink
             self.crash.reached("commit", batch_id)
         return summary
 

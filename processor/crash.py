@@ -2,17 +2,19 @@
 
 The exactly-once guarantee rests on what a restart finds after a death at any moment of the
 batch sink: scored but nothing written, a table's files stored but not committed, some lake
-tables committed and others not, the lake written but not the alerts, everything written but
-Spark's commit log not. Killing the process from outside lands at a random moment, so the
-reliability tests name the moment instead: ``FRAUDSTREAM_CRASH_AT=<step>:<batch id>``
-(:attr:`~fraudstream.settings.Settings.crash_at`) makes the processor kill its own driver when
-batch ``<batch id>`` finishes ``<step>`` (:data:`STEPS`).
+tables committed and others not, the lake written but not the alerts, everything written and
+Spark's commit log written or not (the sink runs a batch behind Spark, ADR 0017, so Spark may
+have committed the batch, and planned the next, before the sink finished it). Killing the
+process from outside lands at a random moment, so the reliability tests name the moment instead:
+``FRAUDSTREAM_CRASH_AT=<step>:<batch id>`` (:attr:`~fraudstream.settings.Settings.crash_at`)
+makes the processor kill its own driver when batch ``<batch id>`` finishes ``<step>``
+(:data:`STEPS`).
 
 Most steps are the batch sink's (:mod:`processor.batch_sink`); two are inside the lake writer
 (:mod:`processor.sinks.lake`), which writes the tables in parallel: ``lake-files`` fires when
 the first table's Parquet files are stored, before any table's Delta commit; ``lake-commit``
 when the first table's commit is put, the other tables' commits put or not. ``commit`` is the
-end of the sink, just before Spark writes its commit log.
+end of the sink's batch.
 
 The death is real: ``SIGKILL`` to the driver's own process, so no ``finally``, no ``atexit``,
 no buffered write is flushed, as after an out-of-memory kill or a lost node. The driver's JVM

@@ -4,10 +4,16 @@ The processor needs the transactions and the labels of a micro-batch together, a
 rows typed, so this source wraps two of the project's Kinesis readers (:mod:`processor.
 kinesis.source`: planning, exactly-once offsets, replay) and does the rest in the executors'
 ``read()``, in Arrow: it validates each record against the contract
-(:mod:`processor.validation.arrow`) and yields rows of :data:`ROW_SCHEMA`, where ``kind`` says
+(:mod:`processor.validation.arrow`) into rows of :data:`ROW_SCHEMA`, where ``kind`` says
 whether a row is a transaction, a label or a quarantined record. One source means one Python
 scan per micro-batch (two Kinesis sources and a validation UDF were three), one offset and one
 AvailableNow decision for both streams.
+
+The rows reach the sink packed: Spark's rows are :data:`PACKED_SCHEMA`, one binary value per
+validated read holding its rows as an Arrow IPC stream, which :func:`unpack` turns back into
+one :data:`ROW_SCHEMA` table in the driver. Nothing between the executors' validation and the
+sink looks inside a row (the plan has no operator but ``foreachBatch``), and a row per event
+cost the JVM a conversion from Arrow to its rows and back for every event (ADR 0017).
 
 Options: ``transactions.<option>`` and ``labels.<option>``, each a Kinesis source option
 (:data:`processor.kinesis.options.OPTION_DOCS`), and ``tasks``: how many Spark tasks read a
@@ -20,10 +26,12 @@ streams) did that eight times (docs/reliability.md, "After an outage").
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
@@ -72,10 +80,45 @@ ROW_SCHEMA = pa.schema(
 ``raw``, ``reason`` and ``detail``."""
 
 
+PACKED_SCHEMA = pa.schema([pa.field("rows", pa.binary())])
+"""Spark's rows of the source: each value an Arrow IPC stream of :data:`ROW_SCHEMA` rows."""
+PACK_ROWS = 500
+"""Rows per packed value: ~240 KB of simulated transactions, under half a region of the JVM's
+G1 heap (1 MiB regions for heaps of 1-2 GiB), so a value is an ordinary young allocation, not a
+humongous one (whole regions, collected apart)."""
+
+
 def spark_schema() -> StructType:
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    return from_arrow_schema(ROW_SCHEMA)
+    return from_arrow_schema(PACKED_SCHEMA)
+
+
+def pack(rows: pa.RecordBatch) -> pa.RecordBatch:
+    """``rows`` as one :data:`PACKED_SCHEMA` row (the IPC bytes are not copied again)."""
+    out = pa.BufferOutputStream()
+    with pa.ipc.new_stream(out, rows.schema) as writer:
+        writer.write_batch(rows)
+    data = out.getvalue()
+    offsets = pa.py_buffer(np.array([0, data.size], dtype=np.int32).tobytes())
+    packed = pa.Array.from_buffers(pa.binary(), 1, [None, offsets, data])
+    return pa.RecordBatch.from_arrays([packed], schema=PACKED_SCHEMA)
+
+
+def unpack(packed: pa.Table) -> pa.Table:
+    """The :data:`ROW_SCHEMA` table of a micro-batch's packed rows (a loop over the packed
+    values, a few per task, never over events; the rows are read in place)."""
+    tables = []
+    for chunk in packed.column("rows").chunks:
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32)[
+            chunk.offset : chunk.offset + len(chunk) + 1
+        ]
+        data = chunk.buffers()[2]
+        for start, end in itertools.pairwise(offsets.tolist()):
+            tables.append(pa.ipc.open_stream(data.slice(start, end - start)).read_all())
+    if not tables:
+        return ROW_SCHEMA.empty_table()
+    return pa.concat_tables(tables)
 
 
 @dataclass(frozen=True)
@@ -229,7 +272,9 @@ class EventStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             shape = transaction_rows if stream == "transactions" else label_rows
             for raw in self.readers[stream].read(inner):
                 if raw.num_rows:
-                    yield shape(raw)
+                    rows = shape(raw)
+                    for start in range(0, rows.num_rows, PACK_ROWS):
+                        yield pack(rows.slice(start, PACK_ROWS))
 
 
 class EventDataSource(DataSource):

@@ -3,8 +3,9 @@
     transactions ─┐   format("fraudstream"): read, validate in Arrow     ┌─ tx rows
                   ├──►  (valid transactions typed; labels parsed;       ─┼─ label rows
     labels ───────┘      anything else a quarantine row with a reason)  └─ quarantine rows
-        └──► foreachBatch: de-duplication and the watermark, features, scoring, decisions,
-             windows, lake, alerts
+        └──► packed as Arrow IPC values ──► foreachBatch, a batch behind Spark (ADR 0017):
+             de-duplication and the watermark, features, scoring, decisions, windows, lake,
+             alerts
 
 One query, so both streams are read once per micro-batch and one checkpoint covers both.
 Spark keeps what it is best at: reading offsets and the checkpoint. The plan has no shuffle

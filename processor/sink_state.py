@@ -326,7 +326,9 @@ class SinkStore:
             state = SinkState.empty(config, spec)
         replay = [b for b in logs if snap < b < batch_id]
         for b in replay:
-            state.replay(decode(self.folder.read(_name("log", b))))
+            logged = decode(self.folder.read(_name("log", b)))
+            if logged.num_rows:  # a batch with nothing to apply leaves an empty log
+                state.replay(logged)
         if older or replay:
             log.info(
                 "sink state restored: snapshot of batch %s and %d logged batch(es) up to %s",
@@ -336,9 +338,15 @@ class SinkStore:
             )
         return state
 
+    def last_batch(self) -> int | None:
+        """The last batch saved (every batch leaves a log, empty or not), or None."""
+        snaps, logs = self._files()
+        return max([*snaps, *logs], default=None)
+
     def save(self, batch_id: int, state: SinkState, logged: pa.Table) -> None:
-        """Persist batch ``batch_id``: its log, and a snapshot when one is due. A crashed
-        attempt's files for this batch or later are replaced or removed first."""
+        """Persist batch ``batch_id``: its log (empty when the batch had nothing to apply: the
+        log also says the batch is done, :mod:`processor.rewind`), and a snapshot when one is
+        due. A crashed attempt's files for this batch or later are replaced or removed first."""
         snaps, logs = self._files()
         for b in logs:
             if b >= batch_id:
@@ -347,8 +355,7 @@ class SinkStore:
         for name in self.folder.names():
             if _batch_of(name) in stale and name.startswith("snap-"):
                 self.folder.delete(name)
-        if logged.num_rows:
-            self.folder.write(_name("log", batch_id), encode(logged))
+        self.folder.write(_name("log", batch_id), encode(logged))
         last = max([s for s in snaps if s < batch_id], default=-1)
         since = [b for b in logs if last < b < batch_id] + ([batch_id] if logged.num_rows else [])
         listing = self.folder.listing()

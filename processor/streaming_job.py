@@ -24,7 +24,7 @@ from fraudstream.settings import Settings, load_settings
 from ml_model.artifact import ModelBundle, load_model
 from ml_model.errors import ArtifactError
 from ml_model.scoring.client import ScoringClient
-from processor import cell_checkpoint, retired_state
+from processor import cell_checkpoint, retired_state, rewind
 from processor.batch_sink import BatchSink, SinkParts
 from processor.decisions import RulesFile
 from processor.heap import FreezeAfterStartUp
@@ -38,6 +38,7 @@ from processor.metrics import (
 )
 from processor.progress import ProgressPoller
 from processor.shadow import ShadowScorer
+from processor.sink_pipeline import PipelinedSink
 from processor.sink_state import SinkStore
 from processor.sinks.alerts import AlertWriter
 from processor.sinks.cloudwatch import ModelMetricsPublisher
@@ -59,6 +60,7 @@ class JobHandle:
     sink: BatchSink
     metrics: ProcessorMetrics
     server: MetricsServer | None
+    pipeline: PipelinedSink
     poller: ProgressPoller | None = None
     stopped: threading.Event = field(default_factory=threading.Event)
 
@@ -68,7 +70,14 @@ class JobHandle:
         self.finish()
 
     def finish(self) -> None:
-        """After the query ended: its last progress reports handled, the poller gone."""
+        """After the query ended: the sink's last batch written (its failure raised), its last
+        progress reports handled, the poller gone."""
+        try:
+            self.pipeline.close()
+        finally:
+            self._stop_reporting()
+
+    def _stop_reporting(self) -> None:
         if self.poller is not None:
             self.poller.stop()
         if self.server is not None:
@@ -136,11 +145,13 @@ def start(
     metrics = ProcessorMetrics()
     server = serve_from_settings(metrics, settings)
     parts = make_parts(settings, model, metrics)
+    rewind.rewind(settings, parts.store)
     sink = BatchSink(settings, model, parts, on_batch=FreezeAfterStartUp(on_batch))
+    behind = PipelinedSink(sink.process)
     stream = pipeline.build(spark, settings)
     writer = (
         stream.writeStream.queryName("fraudstream")
-        .foreachBatch(sink)
+        .foreachBatch(behind)
         .option("checkpointLocation", settings.checkpoint_dir.rstrip("/") + "/query")
     )
     if available_now:
@@ -157,7 +168,7 @@ def start(
         settings.checkpoint_dir,
         server.url if server else "off",
     )
-    return JobHandle(query, sink, metrics, server, poller)
+    return JobHandle(query, sink, metrics, server, behind, poller)
 
 
 def progress_line(summary: BatchSummary, metrics: ProcessorMetrics, total: int) -> str:

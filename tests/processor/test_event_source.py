@@ -13,7 +13,7 @@ import pytest
 from fraudstream import aws
 from fraudstream.settings import Settings
 from processor import event_source
-from processor.event_source import ROW_SCHEMA, EventDataSource, options_from_settings
+from processor.event_source import ROW_SCHEMA, EventDataSource, options_from_settings, unpack
 from processor.kinesis.errors import InvalidOptionError
 from producer.generator import TransactionGenerator
 from producer.simulated import simulated_config
@@ -40,7 +40,7 @@ def run_available_now(spark: Any, settings: Settings, checkpoint: Path) -> list[
         spark.readStream.format("fraudstream")
         .options(**options)
         .load()
-        .writeStream.foreachBatch(lambda frame, _id: batches.append(frame.toArrow()))
+        .writeStream.foreachBatch(lambda frame, _id: batches.append(unpack(frame.toArrow())))
         .option("checkpointLocation", str(checkpoint))
         .trigger(availableNow=True)
         .start()
@@ -126,3 +126,23 @@ def test_the_tasks_option_is_checked() -> None:
     assert EventDataSource({**both, "tasks": "3"}).tasks == 3
     with pytest.raises(InvalidOptionError, match="tasks must be a positive integer"):
         EventDataSource({**both, "tasks": "0"})
+
+
+def test_packed_rows_unpack_to_the_same_table_whatever_the_chunking() -> None:
+    rows = [
+        {"kind": "tx", "transaction_id": "t1", "event_ms": 5, "shard_id": "s"},
+        {"kind": "label", "transaction_id": "t1", "is_fraud": True},
+        {"kind": "quarantine", "raw": "{not json", "reason": "bad_json"},
+    ]
+    first = pa.RecordBatch.from_pylist(rows, schema=ROW_SCHEMA)
+    second = pa.RecordBatch.from_pylist(rows[:1], schema=ROW_SCHEMA)
+    packed = [event_source.pack(first), event_source.pack(second), event_source.pack(first)]
+    assert all(p.schema == event_source.PACKED_SCHEMA and p.num_rows == 1 for p in packed)
+    expected = rows + rows[:1] + rows
+    as_chunks = pa.Table.from_batches(packed)
+    assert unpack(as_chunks).to_pylist() == pa.Table.from_pylist(expected, ROW_SCHEMA).to_pylist()
+    # one chunk, sliced: what Spark's collect may hand over
+    sliced = as_chunks.combine_chunks().slice(1)
+    assert unpack(sliced).column("kind").to_pylist() == ["tx", "tx", "label", "quarantine"]
+    empty = unpack(event_source.PACKED_SCHEMA.empty_table())
+    assert empty.schema == ROW_SCHEMA and empty.num_rows == 0
