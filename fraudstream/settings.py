@@ -206,8 +206,8 @@ class Settings(BaseSettings):
         "1g",
         pattern=r"^[1-9][0-9]*[mgMG]$",
         description=(
-            "Heap of Spark's driver JVM when run locally, fixed at that size from the start "
-            "(spark-submit sets its own)."
+            "Heap of Spark's driver JVM when run locally, fixed at that size and touched from "
+            "the start, so the JVM holds it all at once (spark-submit sets its own)."
         ),
     )
     rules_path: Path | None = Field(
