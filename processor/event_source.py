@@ -110,7 +110,9 @@ def unpack(packed: pa.Table) -> pa.Table:
     values, a few per task, never over events; the rows are read in place)."""
     tables = []
     for chunk in packed.column("rows").chunks:
-        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32)[
+        # large_binary when spark.sql.execution.arrow.useLargeVarTypes is on
+        width = np.int64 if pa.types.is_large_binary(chunk.type) else np.int32
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=width)[
             chunk.offset : chunk.offset + len(chunk) + 1
         ]
         data = chunk.buffers()[2]

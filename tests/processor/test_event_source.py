@@ -144,5 +144,7 @@ def test_packed_rows_unpack_to_the_same_table_whatever_the_chunking() -> None:
     # one chunk, sliced: what Spark's collect may hand over
     sliced = as_chunks.combine_chunks().slice(1)
     assert unpack(sliced).column("kind").to_pylist() == ["tx", "tx", "label", "quarantine"]
+    large = sliced.cast(pa.schema([pa.field("rows", pa.large_binary())]))
+    assert unpack(large).column("kind").to_pylist() == ["tx", "tx", "label", "quarantine"]
     empty = unpack(event_source.PACKED_SCHEMA.empty_table())
     assert empty.schema == ROW_SCHEMA and empty.num_rows == 0
