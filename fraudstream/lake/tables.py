@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +22,7 @@ import pyarrow as pa
 from botocore.exceptions import ClientError
 
 from fraudstream import aws, lake_tables
-from fraudstream.lake.delta_log import LOG_FOLDER, PARTITION_COLUMNS, log_key
+from fraudstream.lake.delta_log import LOG_FOLDER, PARTITION_COLUMNS
 from fraudstream.lake.errors import LakeReadError, LegacyLayoutError
 from fraudstream.settings import Settings
 
@@ -171,37 +170,21 @@ def ensure_table(settings: Settings, name: str, *, s3: Any | None = None) -> Non
         return
     if has_legacy_objects(s3 or aws.client("s3", settings), settings.bucket, name):
         raise _legacy(settings.bucket, name)
-    _create(settings, name, s3 or aws.client("s3", settings))
-
-
-def _create(settings: Settings, name: str, s3: Any) -> None:
-    """Put the table's version 0 only if no other writer has: two cells starting at once both
-    find no table, and deltalake's own create, losing that race, commits its creation again at
-    version 1. The commit is written by deltalake into a local folder, then put conditionally."""
-    from deltalake import DeltaTable
-
     spec = lake_tables.table(name)
-    with tempfile.TemporaryDirectory(prefix="fraudstream-create-") as folder:
+    try:
         DeltaTable.create(
-            folder,
+            uri,
             lake_tables.arrow_schema(name, with_partitions=True),
+            mode="ignore",
             partition_by=list(PARTITION_COLUMNS),
             name=name,
             description=spec.comment,
             configuration=TABLE_PROPERTIES,
+            storage_options=options,
         )
-        body = (Path(folder) / LOG_FOLDER / f"{0:020d}.json").read_bytes()
-    key = log_key(table_prefix(name), 0)
-    try:
-        s3.put_object(Bucket=settings.bucket, Key=key, Body=body, IfNoneMatch="*")
-    except ClientError as error:
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        code = error.response.get("Error", {}).get("Code")
-        if code not in ("PreconditionFailed", "ConditionalRequestConflict") and status not in (
-            409,
-            412,
-        ):
-            raise  # else another writer created the table first: its version 0 stands
+    except Exception:  # another process created it first: its version 0 won the put
+        if not DeltaTable.is_deltatable(uri, options):
+            raise
 
 
 def open_uri(
