@@ -161,7 +161,7 @@ def add_missing_columns(uri: str, options: dict[str, str], name: str) -> list[st
 def ensure_table(settings: Settings, name: str, *, s3: Any | None = None) -> None:
     """Create table ``name`` (empty, partitioned by dt/hour) unless it exists, else add the
     contract's columns it lacks (:func:`add_missing_columns`); safe to race."""
-    from deltalake import DeltaTable
+    from deltalake import CommitProperties, DeltaTable
 
     options = storage_options(settings)
     uri = table_uri(settings.bucket, name)
@@ -181,6 +181,7 @@ def ensure_table(settings: Settings, name: str, *, s3: Any | None = None) -> Non
             description=spec.comment,
             configuration=TABLE_PROPERTIES,
             storage_options=options,
+            commit_properties=CommitProperties(max_commit_retries=0),
         )
     except Exception:  # another process created it first: its version 0 won the put
         if not DeltaTable.is_deltatable(uri, options):
