@@ -10,10 +10,11 @@ scan per micro-batch (two Kinesis sources and a validation UDF were three), one 
 AvailableNow decision for both streams.
 
 The rows reach the sink packed: Spark's rows are :data:`PACKED_SCHEMA`, one binary value per
-validated read holding its rows as an Arrow IPC stream, which :func:`unpack` turns back into
-one :data:`ROW_SCHEMA` table in the driver. Nothing between the executors' validation and the
-sink looks inside a row (the plan has no operator but ``foreachBatch``), and a row per event
-cost the JVM a conversion from Arrow to its rows and back for every event (ADR 0017).
+:data:`PACK_ROWS` validated rows holding them as an Arrow IPC stream, which :func:`unpack`
+turns back into one :data:`ROW_SCHEMA` table in the driver. Nothing between the executors'
+validation and the sink looks inside a row (the plan has no operator but ``foreachBatch``), and
+a row per event cost the JVM a conversion from Arrow to its rows and back for every event
+(ADR 0017).
 
 Options: ``transactions.<option>`` and ``labels.<option>``, each a Kinesis source option
 (:data:`processor.kinesis.options.OPTION_DOCS`), and ``tasks``: how many Spark tasks read a
