@@ -6,7 +6,9 @@ number, then (a) finds the last sequence number on every put with
 ``list(self.records.keys())[-1]`` and (b) answers every GetRecords by scanning the shard from
 its first record. Both make throughput fall as a shard fills (about 9k -> 135 records/s by 50k
 records per shard). The patch keeps a sorted list of the shard's sequence numbers beside the
-dict and answers with ``bisect``; results are identical to moto's.
+dict and answers with ``bisect``; results are moto's, except that a GetRecords answer stops at
+10 MiB as AWS's does (moto returns all ``Limit`` records: up to 10,000 aggregated records of
+~32 KB, the first read of a backlog could be hundreds of MiB, which no reader meets on AWS).
 
 Second, moto 5.2.5 serialises every response through its generic, model-driven serializer,
 which costs ~85 us per record of a PutRecords or GetRecords response (profiled: 70 % of the
@@ -51,7 +53,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fraudstream.stack import s3_listing
-from fraudstream.stack.shard_limits import ShardLimits
+from fraudstream.stack.shard_limits import GET_RESPONSE_MAX_BYTES, ShardLimits
 
 _APPLIED = False
 _PUT_LOCK = threading.Lock()  # one for all shards: a put holds it for microseconds
@@ -91,7 +93,14 @@ def _get_records(self: Any, last_sequence_id: str, limit: int | None) -> tuple[l
     last = int(last_sequence_id)
     start = bisect_right(keys, last)
     stop = len(keys) if limit is None else min(len(keys), start + limit)
-    results = [self.records[k] for k in keys[start:stop]]
+    results: list[Any] = []
+    size = 0
+    for key in keys[start:stop]:  # AWS answers at most 10 MiB, whatever the Limit
+        record = self.records[key]
+        size += _decoded_size(record.data) + len(record.partition_key)
+        if results and size > GET_RESPONSE_MAX_BYTES:
+            break
+        results.append(record)
     millis_behind = 0
     if results:
         last = results[-1].sequence_number

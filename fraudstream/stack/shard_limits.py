@@ -25,6 +25,9 @@ PUT_RECORDS_PER_S = 1_000
 PUT_BYTES_PER_S = 1024 * 1024
 GET_CALLS_PER_S = 5
 GET_BYTES_PER_S = 2 * 1024 * 1024
+#: One GetRecords answer holds at most 10 MiB, whatever its Limit (an API rule, not a throughput
+#: limit: the emulator keeps it with the limits off too).
+GET_RESPONSE_MAX_BYTES = 10 * 1024 * 1024
 
 
 @dataclass

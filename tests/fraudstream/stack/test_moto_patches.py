@@ -219,3 +219,23 @@ def test_responses_are_enriched_as_stock_moto_does(body: str | bytes) -> None:
     else:
         assert patched_body is body
         assert stock_body == body
+
+
+@pytest.mark.usefixtures("patched")
+def test_an_answer_stops_at_ten_mib_as_on_aws() -> None:
+    """Stock moto returns every record the Limit allows; AWS stops at 10 MiB (data plus
+    partition keys), so a reader of aggregated records gets a bounded answer here too."""
+    shard = models.Shard(0, 0, 2**128)
+    data = base64.b64encode(b"x" * (600 * 1024)).decode()
+    for _ in range(40):
+        shard.put_record("pk", data, "")
+    first, last, _ = shard.get_records("0", 10_000)
+    assert len(first) == 17  # 17 x (600 KiB + 2 bytes) <= 10 MiB < 18 x
+    rest, _, _ = shard.get_records(str(last), 10_000)
+    assert [r.sequence_number for r in rest] == list(range(18, 35))
+    assert len(STOCK["get_records"](shard, "0", 10_000)[0]) == 40
+    huge = base64.b64encode(b"y" * (11 * 1024 * 1024)).decode()
+    shard.put_record("pk", huge, "")
+    shard.put_record("pk", data, "")
+    tail, _, _ = shard.get_records("40", 10)  # one record over the cap still comes alone
+    assert [r.sequence_number for r in tail] == [41]
