@@ -10,6 +10,7 @@ fails the batch.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -48,10 +49,14 @@ class ShardCursor:
     millis_behind: int | None = None
     caught_up_at_ms: int | None = None  # wall time the shard was last seen at its tip
     units: int = 0  # rows (user records) in ``buffer``
+    rows_per_record: float | None = None  # user records per Kinesis record, last fetch
 
     def add(self, records: Sequence[Record]) -> None:
         self.buffer.extend(records)
-        self.units += sum(units(r) for r in records)
+        added = sum(units(r) for r in records)
+        self.units += added
+        if records:
+            self.rows_per_record = added / len(records)
 
     def take(self, count: int) -> list[Record]:
         """Remove and return the first ``count`` buffered records."""
@@ -86,6 +91,25 @@ class FillStats:
         )
 
 
+#: The first GetRecords of a shard asks for at most this many records: until one answer shows
+#: how many rows a record carries (one, or ~100 KPL-aggregated), a Limit counted in rows could
+#: fetch a hundred times the rows wanted.
+FIRST_CALL_RECORDS = 10
+
+
+def call_limit(cursor: ShardCursor, want: int | None, limit_per_call: int) -> int:
+    """GetRecords' ``Limit`` (Kinesis records) for ``want`` rows in ``cursor``'s buffer: the rows
+    missing over the rows per record the shard's last answer carried, so an aggregated stream
+    fetches about what a batch needs rather than 10 MiB at a time (and pays back the 2 MiB/s of
+    reads it took for 5 s)."""
+    if want is None:
+        return limit_per_call
+    missing = want - cursor.units
+    if cursor.rows_per_record is None:
+        return max(1, min(limit_per_call, missing, FIRST_CALL_RECORDS))
+    return max(1, min(limit_per_call, math.ceil(missing / cursor.rows_per_record)))
+
+
 def fill(
     cursor: ShardCursor,
     shards: KinesisShards,
@@ -114,9 +138,7 @@ def fill(
         try:
             if cursor.iterator is None:
                 cursor.iterator = shards.iterator(cursor.shard_id, cursor.fetched_to, start)
-            limit = limit_per_call
-            if want is not None:
-                limit = max(1, min(limit_per_call, want - cursor.units))
+            limit = call_limit(cursor, want, limit_per_call)
             stats.calls += 1
             fetch = shards.get_records(cursor.iterator, limit)
         except Throttled:

@@ -429,6 +429,29 @@ def test_aggregated_records_are_admitted_whole_and_replayed_whole(double: Double
     assert metrics.records >= metrics.kinesis_records
 
 
+def test_an_aggregated_backlog_is_fetched_about_a_batch_at_a_time(double: Double) -> None:
+    """GetRecords' Limit counts Kinesis records, admission counts rows: a Limit of the rows
+    wanted would fetch 100 times them from 100-row records (on AWS 10 MiB a call, then five
+    seconds of throttling). The reader sizes each call from the rows a record carried."""
+    from fraudstream import kpl
+
+    for n in range(400):  # 40,000 rows in 400 aggregated records, one shard
+        members = [kpl.UserRecord(f"card{k}", f"{n}:{k}".encode()) for k in range(100)]
+        double.clock.advance(0.001)
+        double.fake.put(STREAM, "card0", kpl.encode(members), 0)
+    planner = double.planner(prefetch=False)
+    start = planner.initial_offset()
+    end = planner.latest_offset(start, 1_000)
+    shard = next(iter(planner.cursors.values()))
+    admitted = planner.last_metrics.records
+    assert 1_000 <= admitted <= 1_099  # whole records, one batch's worth
+    assert admitted + shard.units <= 1_100  # a first call of at most 10 records ...
+    assert shard.rows_per_record == 100
+    planner.commit(end)
+    planner.latest_offset(end, 1_000)
+    assert planner.last_metrics.records + shard.units <= 2_200  # ... then what is missing
+
+
 def test_a_byte_budget_cuts_a_batch_of_large_records(double: Double) -> None:
     """Records of ~10 KB each: 100 KB a batch admits about ten, never all of the backlog."""
     for n in range(60):
