@@ -42,7 +42,7 @@ variable "labels_stream_name" {
 variable "labels_stream_shards" {
   description = "Shards of the labels stream (FRAUDSTREAM_LABELS_STREAM_SHARDS)."
   type        = number
-  default     = 1
+  default     = 3
 }
 
 variable "bucket" {
