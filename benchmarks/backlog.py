@@ -206,9 +206,15 @@ def run_backlog(base: Settings, settings: Settings, events: int, gc_logs: Path) 
     stages: dict[str, float] = {}
     lock = threading.Lock()
     handle_box: list[Any] = []
+    python_peaks: dict[str, int | None] = {}
+
+    def note_peaks(jvm: int | None) -> None:
+        for name, peak in children_peaks(jvm).items():
+            python_peaks[name] = max(filter(None, (peak, python_peaks.get(name))), default=None)
 
     def collect(summary: BatchSummary) -> None:
         jvm = jvm_pid()
+        note_peaks(jvm)  # the source's runner ends with the query: read it while it runs
         with lock:
             batches.append((time.monotonic(), summary))
             sample: dict[str, Any] = {
@@ -216,6 +222,8 @@ def run_backlog(base: Settings, settings: Settings, events: int, gc_logs: Path) 
                 "rows": summary.rows,
                 "driver_rss_mb": proc_mb(os.getpid(), "VmRSS"),
                 "jvm_rss_mb": proc_mb(jvm, "VmRSS"),
+                "sink_s": round(summary.batch_seconds, 3),
+                "at_s": round(time.monotonic() - began, 2),
             }
             if handle_box:
                 sample |= sink_state(handle_box[0].sink)
@@ -244,9 +252,14 @@ def run_backlog(base: Settings, settings: Settings, events: int, gc_logs: Path) 
     ended = time.monotonic()
     after = cpu.sample(others)
     progress = [json.loads(p.json) for p in handle.query.recentProgress]
+    spark_ms = {p["batchId"]: p.get("durationMs", {}) for p in progress}
+    for sample in samples:  # Spark's own seconds for the batch beside the sink's
+        durations = spark_ms.get(sample["batch"], {})
+        sample["spark_s"] = round(durations.get("triggerExecution", 0) / 1000, 3)
+        sample["latest_offset_s"] = round(durations.get("latestOffset", 0) / 1000, 3)
     jvm = jvm_pid()
     jvm_peak = proc_mb(jvm, "VmHWM")
-    python_children = children_peaks(jvm)
+    note_peaks(jvm)
     handle.stop()
     rows = sum(s.rows for _, s in batches)
     trigger_ms = [p.get("durationMs", {}).get("triggerExecution", 0) for p in progress]
@@ -274,7 +287,7 @@ def run_backlog(base: Settings, settings: Settings, events: int, gc_logs: Path) 
         "catch_up_events_per_s": round(rows / max(ended - began, 1e-9)),
         "driver_peak_rss_mb": proc_mb(os.getpid(), "VmHWM"),
         "jvm_peak_rss_mb": jvm_peak,
-        **python_children,
+        **python_peaks,
         "jvm_heap_after_gc_mb": {
             "max": max(heap, default=0),
             "max_first_quarter": max(heap[:quarter], default=0),
