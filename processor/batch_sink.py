@@ -190,6 +190,11 @@ class BatchSink:
         elif parts.metrics is not None:
             export_start(parts.metrics, self.monitor)
 
+    def close(self) -> None:
+        """Stop the alert writer's and the scoring requests' threads (no batch comes after)."""
+        self._alerts.shutdown(wait=True)
+        self.parts.scorer.close()
+
     def _state_for(self, batch_id: int) -> SinkState:
         """The state after batch ``batch_id - 1``: in memory when this sink ran that batch,
         else from the store (a restart, or a re-run of a batch that failed half way)."""

@@ -75,6 +75,7 @@ class JobHandle:
         try:
             self.pipeline.close()
         finally:
+            self.sink.close()
             self._stop_reporting()
 
     def _stop_reporting(self) -> None:
@@ -141,11 +142,11 @@ def start(
     model = load_job_model(settings)
     cell_checkpoint.check(settings)
     retired_state.retire(settings)
-    spark = build_session(settings)
     metrics = ProcessorMetrics()
-    server = serve_from_settings(metrics, settings)
     parts = make_parts(settings, model, metrics)
-    rewind.rewind(settings, parts.store)
+    rewind.rewind(settings, parts.store)  # a checkpoint it refuses fails before Spark starts
+    spark = build_session(settings)
+    server = serve_from_settings(metrics, settings)
     sink = BatchSink(settings, model, parts, on_batch=FreezeAfterStartUp(on_batch))
     behind = PipelinedSink(sink.process)
     stream = pipeline.build(spark, settings)

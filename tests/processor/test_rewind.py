@@ -105,3 +105,28 @@ def test_an_s3_checkpoint_is_rewound_the_same_way(local_stack: Settings) -> None
     found = s3.list_objects_v2(Bucket=settings.bucket, Prefix=f"{prefix}/query/")["Contents"]
     keys = sorted(o["Key"].removeprefix(f"{prefix}/query/") for o in found)
     assert keys == ["commits/0", "commits/1", "offsets/0", "offsets/1", "offsets/2"]
+
+
+@pytest.mark.integration
+def test_a_refused_checkpoint_fails_the_start_before_spark_starts(
+    local_stack: Settings,
+    generator_model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An operator pointing the job at another run's checkpoint gets the error at once, not
+    after a JVM and a metrics server were started for nothing."""
+    from processor import spark_session, streaming_job
+
+    settings = local_stack.model_copy(
+        update={"checkpoint_location": str(tmp_path / "cp"), "model_dir": generator_model_dir}
+    )
+    store = store_at(settings, [0, 1])
+    rewind(settings, store)  # the folder is marked: compared from now on
+    spark_log(Path(settings.checkpoint_dir), "offsets", range(5))
+    spark_log(Path(settings.checkpoint_dir), "commits", range(5))
+    started: list[Settings] = []
+    monkeypatch.setattr(spark_session, "build_session", started.append)
+    with pytest.raises(CheckpointMismatchError, match="committed batch 4"):
+        streaming_job.start(settings)
+    assert started == []
