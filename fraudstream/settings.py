@@ -132,6 +132,15 @@ class Settings(BaseSettings):
     model_retries: int = Field(
         2, ge=0, le=10, description="Retries of a failed scoring request before the fallback."
     )
+    model_concurrent_requests: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description=(
+            "Scoring requests of one micro-batch in flight at once (a batch is cut into "
+            "requests of at most 5,000 rows and 6 MB); 1 sends them one after another."
+        ),
+    )
     model_breaker_failures: int = Field(
         5, ge=1, le=1000, description="Consecutive endpoint failures that open the breaker."
     )

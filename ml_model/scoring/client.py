@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -130,6 +132,7 @@ class ScoringClient:
         max_backoff_seconds: float = 1.0,
         max_payload_bytes: int = MAX_PAYLOAD_BYTES,
         max_rows_per_request: int = 5_000,
+        concurrent_requests: int = 4,
         reasons: Reasons = "flagged",
         top_reasons: int = 3,
         sleep: Callable[[float], None] = time.sleep,
@@ -143,6 +146,11 @@ class ScoringClient:
         self.backoff = Backoff(base=backoff_seconds, cap=max_backoff_seconds)
         self.max_payload_bytes = max_payload_bytes
         self.max_rows_per_request = max_rows_per_request
+        if concurrent_requests < 1:
+            raise ValueError("concurrent_requests must be at least 1")
+        self.concurrent_requests = concurrent_requests
+        self._requests: ThreadPoolExecutor | None = None  # made on the first batch of parts
+        self._count_lock = threading.Lock()
         self.reasons = reasons
         self.top_reasons = top_reasons
         self._sleep = sleep
@@ -165,6 +173,7 @@ class ScoringClient:
             read_timeout=settings.model_request_timeout_seconds,
         )
         kwargs.setdefault("retries", settings.model_retries)
+        kwargs.setdefault("concurrent_requests", settings.model_concurrent_requests)
         kwargs.setdefault(
             "breaker",
             CircuitBreaker(
@@ -222,7 +231,7 @@ class ScoringClient:
 
     def _call_with_retries(self, body: bytes, rows: int) -> tuple[np.ndarray, str]:
         def once() -> tuple[np.ndarray, str]:
-            self.counts["requests"] += 1
+            self._count("requests")
             scores, version = self._invoke(body)
             if len(scores) != rows:
                 raise EndpointFailure(
@@ -231,7 +240,7 @@ class ScoringClient:
             return scores, version
 
         def counted(attempt: int, error: BaseException) -> None:
-            self.counts["retries"] += 1
+            self._count("retries")
 
         try:
             return retry(
@@ -244,6 +253,58 @@ class ScoringClient:
             )
         except GaveUp as gave_up:
             raise gave_up.last from gave_up.last.__cause__
+
+    def _count(self, name: str, n: int = 1) -> None:
+        with self._count_lock:  # requests run on several threads
+            self.counts[name] += n
+
+    def _results(
+        self, body: bytes, ends: np.ndarray, plan: list[tuple[int, int]]
+    ) -> Iterator[tuple[np.ndarray, str] | EndpointFailure | None]:
+        """Each part's scores and model version, its failure, or None when the breaker held it
+        back, in plan order. With ``concurrent_requests`` > 1 the parts the breaker allows go
+        out together (a batch's parts wait on the endpoint at once, not one after another);
+        with 1 each part is sent once the one before it is recorded, so a failure that opens
+        the breaker holds back the rest."""
+
+        def part(start: int, end: int) -> bytes:
+            return body[int(ends[start - 1]) if start else 0 : int(ends[end - 1])]
+
+        if self.concurrent_requests == 1:
+            for start, end in plan:
+                if not self.breaker.allow():
+                    yield None
+                    continue
+                try:
+                    yield self._call_with_retries(part(start, end), end - start)
+                except EndpointFailure as failure:
+                    yield failure
+            return
+        if self._requests is None:
+            self._requests = ThreadPoolExecutor(
+                max_workers=self.concurrent_requests, thread_name_prefix="scoring"
+            )
+        pool = self._requests
+        sent = [
+            pool.submit(self._call_with_retries, part(start, end), end - start)
+            if self.breaker.allow()
+            else None
+            for start, end in plan
+        ]
+        for future in sent:
+            if future is None:
+                yield None
+                continue
+            try:
+                yield future.result()
+            except EndpointFailure as failure:
+                yield failure
+
+    def close(self) -> None:
+        """Stop the request threads (a later :meth:`score` starts them again)."""
+        if self._requests is not None:
+            self._requests.shutdown(wait=True)
+            self._requests = None
 
     # --- the batch API ---------------------------------------------------------------------
     def score(self, rows: Any) -> ScoredBatch:
@@ -271,25 +332,20 @@ class ScoringClient:
         elif n:
             body, ends = codec.encode_csv_body(matrix)
             plan = plan_requests(ends, self.max_payload_bytes, self.max_rows_per_request)
-            for start, end in plan:
+            for (start, end), result in zip(plan, self._results(body, ends, plan), strict=True):
                 done = False
-                if self.breaker.allow():
-                    first = int(ends[start - 1]) if start else 0
-                    try:
-                        part, version = self._call_with_retries(
-                            body[first : int(ends[end - 1])], end - start
-                        )
-                    except EndpointFailure as failure:
-                        self.breaker.record_failure()
-                        errors.append(str(failure))
-                        log.warning("endpoint failed, scoring in-process: %s", failure)
-                    else:
-                        self.breaker.record_success()
-                        scores[start:end] = part
-                        versions[start:end] = version
-                        paths[start:end] = ENDPOINT
-                        self.counts[ENDPOINT] += end - start
-                        done = True
+                if isinstance(result, EndpointFailure):
+                    self.breaker.record_failure()
+                    errors.append(str(result))
+                    log.warning("endpoint failed, scoring in-process: %s", result)
+                elif result is not None:
+                    part, version = result
+                    self.breaker.record_success()
+                    scores[start:end] = part
+                    versions[start:end] = version
+                    paths[start:end] = ENDPOINT
+                    self.counts[ENDPOINT] += end - start
+                    done = True
                 if not done:
                     local = local or self.local_model()
                     if local is None:

@@ -38,18 +38,30 @@ class Faults:
         self.stall_seconds = 0.0
         self.requests = 0
         self.bodies: list[int] = []
+        self.in_flight = 0
+        self.most_in_flight = 0  # the most invocations the server held at once
+        self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start: Callable[..., Any]) -> Any:
-        if environ["PATH_INFO"].endswith("/invocations"):
+        if not environ["PATH_INFO"].endswith("/invocations"):
+            return self.app(environ, start)
+        with self._lock:
             self.requests += 1
             self.bodies.append(int(environ.get("CONTENT_LENGTH") or 0))
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            fail = self.fail_next > 0
+            self.fail_next -= fail
+        try:
             if self.stall_seconds:
                 time.sleep(self.stall_seconds)
-            if self.fail_next > 0:
-                self.fail_next -= 1
+            if fail:
                 start(self.fail_status, [("Content-Type", "application/json")])
                 return [b'{"message": "injected failure"}']
-        return self.app(environ, start)
+            return self.app(environ, start)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
 
 
 class Server:
@@ -266,3 +278,56 @@ def test_unreadable_endpoint_answers_fall_back(
     scored = client.score(batch.head(7))
     assert set(scored.scored_by) == {"fallback"}
     assert "unreadable response" in scored.endpoint_errors[0]
+
+
+def test_a_batchs_requests_wait_on_the_endpoint_together(
+    server: Server, bundle: ModelBundle, batch: pd.DataFrame
+) -> None:
+    """Four parts of one batch are in the server at once, and come back in row order."""
+    server.faults.stall_seconds = 0.3
+    client = make_client(server.url, bundle, max_rows_per_request=len(batch) // 4 + 1)
+    scored = client.score(batch)
+    assert server.faults.requests == 4
+    assert server.faults.most_in_flight >= 2
+    assert set(scored.scored_by) == {"endpoint"}
+    assert np.array_equal(scored.scores, bundle.predict(to_matrix(batch)))
+    client.close()
+
+
+def test_one_request_at_a_time_stops_at_the_failure_that_opens_the_breaker(
+    server: Server, bundle: ModelBundle, batch: pd.DataFrame
+) -> None:
+    rows = len(batch) // 4 + 1
+    breaker = CircuitBreaker(failure_threshold=1, reset_seconds=30, clock=Clock())
+    client = make_client(
+        server.url,
+        bundle,
+        retries=0,
+        breaker=breaker,
+        max_rows_per_request=rows,
+        concurrent_requests=1,
+        reasons="none",
+    )
+    server.faults.stall_seconds = 0.05
+    server.faults.fail_next = 1
+    scored = client.score(batch)
+    assert server.faults.requests == 1 and server.faults.most_in_flight == 1
+    assert set(scored.scored_by) == {"fallback"}  # the rest held back by the open breaker
+    assert np.array_equal(scored.scores, bundle.predict(to_matrix(batch)))
+    # Together, the parts went out before the failure was known: only the failed one falls back.
+    together = make_client(
+        server.url,
+        bundle,
+        retries=0,
+        breaker=CircuitBreaker(failure_threshold=1, reset_seconds=30, clock=Clock()),
+        max_rows_per_request=rows,
+        reasons="none",
+    )
+    server.faults.fail_next = 1
+    scored = together.score(batch)
+    assert server.faults.requests == 1 + 4
+    fell_back = np.flatnonzero(scored.scored_by == "fallback")
+    assert len(fell_back) in (rows, len(batch) - 3 * rows)  # one part, whichever failed
+    assert fell_back[0] % rows == 0 and np.all(np.diff(fell_back) == 1)
+    assert np.array_equal(scored.scores, bundle.predict(to_matrix(batch)))
+    together.close()
