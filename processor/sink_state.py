@@ -29,6 +29,7 @@ import dataclasses
 import json
 import logging
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +41,7 @@ import pyarrow.ipc as ipc
 from fraudstream.settings import Settings
 from ml_model.features import FeatureConfig, FeatureEngine
 from ml_model.features.engine import TX_COLUMNS, TX_OPTIONAL
-from ml_model.features.snapshot import from_tables, to_tables
+from ml_model.features.snapshot import from_tables, to_pieces
 from processor.decisions.budget import HourlyScores
 from processor.seen_ids import SeenIds
 from processor.state_folder import StateFolder
@@ -87,6 +88,23 @@ def encode(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     with ipc.new_file(sink, table.schema, options=_OPTIONS) as writer:
         writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def _built_when_read(build: Callable[[], pa.Table]) -> Iterator[pa.Table]:
+    yield build()
+
+
+def encode_pieces(pieces: Iterator[pa.Table]) -> bytes:
+    """One IPC file of the tables ``pieces`` yields (same schema, at least one), each written
+    and dropped before the next is built."""
+    first = next(pieces)
+    sink = pa.BufferOutputStream()
+    with ipc.new_file(sink, first.schema, options=_OPTIONS) as writer:
+        writer.write_table(first)
+        del first
+        for piece in pieces:
+            writer.write_table(piece)
     return bytes(sink.getvalue().to_pybytes())
 
 
@@ -181,12 +199,22 @@ class SinkState:
 
     # -- saved form ---------------------------------------------------------------------------
     def to_tables(self) -> tuple[dict[str, Any], dict[str, pa.Table]]:
-        meta, tables = to_tables(self.engine)
-        tables["transactions_seen"] = self.transactions.to_arrow()
-        tables["labels"] = self.labels.to_arrow()
-        tables["windows"] = self.windows.to_arrow()
-        tables["scores"] = self.scores.to_arrow()
-        tables["anomalies"] = self.anomalies.to_arrow()
+        meta, pieces = self.to_pieces()
+        return meta, {name: pa.concat_tables(list(parts)) for name, parts in pieces.items()}
+
+    def to_pieces(self) -> tuple[dict[str, Any], dict[str, Iterator[pa.Table]]]:
+        """The state's tables as pieces built as they are read (:func:`to_pieces` of the
+        feature engine): a snapshot holds one piece at a time."""
+        meta, pieces = to_pieces(self.engine)
+        own = {
+            "transactions_seen": self.transactions.to_arrow,
+            "labels": self.labels.to_arrow,
+            "windows": self.windows.to_arrow,
+            "scores": self.scores.to_arrow,
+            "anomalies": self.anomalies.to_arrow,
+        }
+        for name, build in own.items():
+            pieces[name] = _built_when_read(build)
         spec = self.windows.spec
         meta |= {
             "sink_format": FORMAT,
@@ -196,7 +224,7 @@ class SinkState:
             "window_max_event_ms": self.windows.max_event_ms,
             "window_next_start": self.windows.next_start,
         }
-        return meta, tables
+        return meta, pieces
 
     @classmethod
     def from_tables(cls, meta: dict[str, Any], tables: dict[str, pa.Table]) -> SinkState:
@@ -364,11 +392,11 @@ class SinkStore:
             self._snapshot(batch_id, state, previous=last)
 
     def _snapshot(self, batch_id: int, state: SinkState, *, previous: int) -> None:
-        meta, tables = state.to_tables()
+        meta, pieces = state.to_pieces()
         files = {}
-        for name, table in tables.items():
+        for name, parts in pieces.items():  # one table, one piece of it, in memory at a time
             file = f"snap-{batch_id:012d}-{name}.arrow"
-            self.folder.write(file, encode(table))
+            self.folder.write(file, encode_pieces(parts))
             files[name] = file
         manifest = {"meta": meta, "tables": files}
         self.folder.write(_name("snap", batch_id, "json"), json.dumps(manifest).encode())
