@@ -29,7 +29,7 @@ import dataclasses
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +41,7 @@ import pyarrow.ipc as ipc
 from fraudstream.settings import Settings
 from ml_model.features import FeatureConfig, FeatureEngine
 from ml_model.features.engine import TX_COLUMNS, TX_OPTIONAL
-from ml_model.features.snapshot import from_tables, to_pieces
+from ml_model.features.snapshot import built_when_read, from_tables, joined, to_pieces
 from processor.decisions.budget import HourlyScores
 from processor.seen_ids import SeenIds
 from processor.state_folder import StateFolder
@@ -85,14 +85,7 @@ def _name(kind: str, batch_id: int, suffix: str = "arrow") -> str:
 
 
 def encode(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    with ipc.new_file(sink, table.schema, options=_OPTIONS) as writer:
-        writer.write_table(table)
-    return bytes(sink.getvalue().to_pybytes())
-
-
-def _built_when_read(build: Callable[[], pa.Table]) -> Iterator[pa.Table]:
-    yield build()
+    return encode_pieces(iter((table,)))
 
 
 def encode_pieces(pieces: Iterator[pa.Table]) -> bytes:
@@ -200,7 +193,7 @@ class SinkState:
     # -- saved form ---------------------------------------------------------------------------
     def to_tables(self) -> tuple[dict[str, Any], dict[str, pa.Table]]:
         meta, pieces = self.to_pieces()
-        return meta, {name: pa.concat_tables(list(parts)) for name, parts in pieces.items()}
+        return meta, joined(pieces)
 
     def to_pieces(self) -> tuple[dict[str, Any], dict[str, Iterator[pa.Table]]]:
         """The state's tables as pieces built as they are read (:func:`to_pieces` of the
@@ -214,7 +207,7 @@ class SinkState:
             "anomalies": self.anomalies.to_arrow,
         }
         for name, build in own.items():
-            pieces[name] = _built_when_read(build)
+            pieces[name] = built_when_read(build)
         spec = self.windows.spec
         meta |= {
             "sink_format": FORMAT,

@@ -50,6 +50,16 @@ PIECE_ROWS = 256
 Pieces = dict[str, Iterator[pa.Table]]
 
 
+def built_when_read(build: Callable[[], pa.Table]) -> Iterator[pa.Table]:
+    """A table as a one-piece iterator that builds it only when read."""
+    yield build()
+
+
+def joined(pieces: Pieces) -> dict[str, pa.Table]:
+    """Each table of ``pieces`` whole."""
+    return {name: pa.concat_tables(list(parts)) for name, parts in pieces.items()}
+
+
 def _slot_pieces(
     slots: np.ndarray, build: Callable[[np.ndarray], dict[str, Any]]
 ) -> Iterator[pa.Table]:
@@ -82,19 +92,16 @@ def to_pieces(engine: FeatureEngine) -> tuple[dict[str, Any], Pieces]:
                 columns |= _ring_columns(prefix, ring, slots)
         return columns
 
-    def whole(build: Callable[[], pa.Table]) -> Iterator[pa.Table]:
-        yield build()
-
     def pairs() -> pa.Table:
         keys, days = cards.pairs.items()
         return pa.table({"key": keys, "day": days})
 
     pieces: Pieces = {
         "cards": _slot_pieces(cards.keys.live_slots(), card_columns),
-        "card_entries": whole(lambda: pa.table(cards.entries.all_entries())),
-        "card_pairs": whole(pairs),
+        "card_entries": built_when_read(lambda: pa.table(cards.entries.all_entries())),
+        "card_pairs": built_when_read(pairs),
         "merchants": _slot_pieces(merchants.keys.live_slots(), merchant_columns),
-        "merchant_pending": whole(lambda: pa.table(merchants.pending)),
+        "merchant_pending": built_when_read(lambda: pa.table(merchants.pending)),
     }
     meta = {
         "format": FORMAT,
@@ -113,7 +120,7 @@ def to_pieces(engine: FeatureEngine) -> tuple[dict[str, Any], Pieces]:
 def to_tables(engine: FeatureEngine) -> tuple[dict[str, Any], dict[str, pa.Table]]:
     """(meta, tables) describing ``engine`` completely."""
     meta, pieces = to_pieces(engine)
-    return meta, {name: pa.concat_tables(list(parts)) for name, parts in pieces.items()}
+    return meta, joined(pieces)
 
 
 def from_tables(meta: dict[str, Any], tables: dict[str, pa.Table]) -> FeatureEngine:
