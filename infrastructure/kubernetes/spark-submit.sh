@@ -106,7 +106,7 @@ submit_cell() {
     --conf spark.kubernetes.driver.limit.cores=2
     --conf spark.driver.memory=2g
     --conf spark.driver.memoryOverhead=2g
-    --conf "spark.driver.extraJavaOptions=-XX:+ExplicitGCInvokesConcurrent -Xms2g -XX:+AlwaysPreTouch"
+    --conf "spark.driver.extraJavaOptions=-XX:+ExplicitGCInvokesConcurrent -XX:TieredStopAtLevel=1 -Xms2g -XX:+AlwaysPreTouch"
     --conf spark.executor.cores=2
     --conf spark.kubernetes.executor.limit.cores=2
     --conf spark.executor.memory=4g

@@ -44,7 +44,7 @@ def test_the_cleaners_collections_are_concurrent_and_the_heap_fixed_here_and_on_
     config = session_config(load_settings())
     assert config["spark.cleaner.periodicGC.interval"] == "10s"
     assert driver_java_options("1g") == (
-        "-XX:+ExplicitGCInvokesConcurrent -Xms1g -XX:+AlwaysPreTouch"
+        "-XX:+ExplicitGCInvokesConcurrent -XX:TieredStopAtLevel=1 -Xms1g -XX:+AlwaysPreTouch"
     )
     script = (Path(__file__).parents[2] / "infrastructure/kubernetes/spark-submit.sh").read_text()
     heap = re.search(r"spark\.driver\.memory=(\w+)", script)
