@@ -27,7 +27,7 @@ from fraudstream.settings import Settings
 from ml_model.artifact import ModelBundle, load_model
 from ml_model.features import FEATURE_NAMES, build
 from ml_model.scoring.client import ScoringClient
-from processor.batch_sink import BatchSink, SinkParts
+from processor.batch_sink import BatchSink, SinkParts, features_map
 from processor.crash import STEPS, CrashPoint
 from processor.decisions import RulesFile
 from processor.shadow import ShadowScorer
@@ -78,6 +78,15 @@ def lake_matrix(table: pa.Table) -> np.ndarray:
     maps = ordered["features"].combine_chunks()
     values = maps.items.to_numpy(zero_copy_only=False)
     return values.reshape(ordered.num_rows, len(FEATURE_NAMES))
+
+
+def test_features_map_holds_each_rows_features_under_their_names() -> None:
+    matrix = np.arange(3 * len(FEATURE_NAMES), dtype=np.float32).reshape(3, -1)
+    rows = features_map(matrix).to_pylist()
+    assert [dict(row) for row in rows] == [
+        dict(zip(FEATURE_NAMES, values.tolist(), strict=True)) for values in matrix
+    ]
+    assert features_map(matrix[:0]).to_pylist() == []
 
 
 @pytest.fixture(scope="module")
