@@ -97,6 +97,10 @@ class SinkParts:
     shadow: ShadowScorer | None = None  # a challenger scoring beside the champion
 
 
+EVERY_BATCH = ("transactions", "labels", "quarantine", "aggregates")
+"""The lake tables every batch writes (model monitoring and shadow scores only some)."""
+
+
 def _rows(table: pa.Table, kind: str) -> pa.Table:
     return table.filter(pc.equal(table[KIND], kind))
 
@@ -197,6 +201,11 @@ class BatchSink:
         self._alerts.shutdown(wait=True)
         self.parts.scorer.close()
 
+    def open_lake(self, app_id: str) -> None:
+        """Open the lake tables every batch writes, in the background: called as the query
+        starts, so the first batch finds them open (``app_id``: the query's id)."""
+        self.parts.lake.open_tables(app_id, EVERY_BATCH)
+
     def _state_for(self, batch_id: int) -> SinkState:
         """The state after batch ``batch_id - 1``: in memory when this sink ran that batch,
         else from the store (a restart, or a re-run of a batch that failed half way)."""
@@ -247,12 +256,13 @@ class BatchSink:
         shadow = self.parts.shadow.rows(transactions, matrix) if self.parts.shadow else None
         mark("decisions")
         quarantine = _rows(table, QUARANTINE)
-        tables = {
-            "transactions": transactions,
-            "labels": lake_labels(label_rows),
-            "quarantine": quarantine,
-            "aggregates": closed,
-        }
+        tables = dict(
+            zip(
+                EVERY_BATCH,
+                (transactions, lake_labels(label_rows), quarantine, closed),
+                strict=True,
+            )
+        )
         if window is not None:
             tables["model_monitoring"] = window.lake_rows(self.model.version, self.clock())
         if shadow is not None:

@@ -160,6 +160,7 @@ def start(
     elif settings.trigger_seconds > 0:
         writer = writer.trigger(processingTime=f"{settings.trigger_seconds} seconds")
     query = writer.start()
+    sink.open_lake(str(query.id))  # beside the first batch's scan
     poller = ProgressPoller(query, progress_handler(metrics)).start()
     log.info(
         "processor running (query %s): cell %s, model %s, checkpoint %s, metrics %s",

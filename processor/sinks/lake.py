@@ -29,7 +29,7 @@ import io
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -248,6 +248,12 @@ def encode(rows: pa.Table) -> bytes:
     return buffer.getvalue()
 
 
+def _log_open_failure(name: str, done: Future[Any]) -> None:
+    error = done.exception()
+    if error is not None:
+        log.info("lake: opening table %s ahead of the first batch failed (%s)", name, error)
+
+
 @dataclass
 class _TableState:
     """What the writer knows of one table: its latest log version and this app's last batch."""
@@ -347,6 +353,21 @@ class LakeWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def open_tables(self, app_id: str, names: Iterable[str]) -> list[Future[_TableState]]:
+        """Open tables ``names`` now, in the background: create any that is missing, read its
+        version and ``app_id``'s last batch, as the first write to it would. Started beside the
+        query's first scan, so its first batch does not wait for it. Nothing is opened when this
+        writer records another id than ``app_id``; a failure is logged, and the first write
+        tries again."""
+        if app_id != self.app_id:
+            return []
+        futures = []
+        for name in names:
+            future = self._tables.submit(self._table_state, name, app_id)
+            future.add_done_callback(functools.partial(_log_open_failure, name))
+            futures.append(future)
+        return futures
 
     def write(
         self, table_name: str, batch_id: int, data: pa.Table | pd.DataFrame

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -212,6 +213,29 @@ def test_one_commit_per_table_and_batch_and_a_replay_is_skipped(lake: Settings) 
     assert len(commits(lake, "transactions")) == 3  # creation, batch 42, batch 43
     data = [k for k in keys(lake, "transactions/") if "/_delta_log/" not in k]
     assert all(k.endswith(".zstd.parquet") and "/dt=2026-11-22/hour=" in k for k in data)
+
+
+@pytest.mark.integration
+def test_tables_opened_ahead_are_created_and_then_written(
+    lake: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    with LakeWriter(lake, query="q") as writer:
+        assert writer.open_tables("another query", ["transactions"]) == []
+        assert commits(lake, "transactions") == []
+        for future in writer.open_tables("q", ["transactions", "quarantine"]):
+            assert future.result().version == 0
+        assert len(commits(lake, "transactions")) == len(commits(lake, "quarantine")) == 1
+        assert writer.write("transactions", 0, transactions(3)).commits == {"transactions": 1}
+    missing_bucket = lake.model_copy(update={"bucket": f"absent-{uuid.uuid4().hex[:8]}"})
+    with (
+        caplog.at_level(logging.INFO, logger="processor.sinks.lake"),
+        LakeWriter(missing_bucket, query="q", sleep=lambda s: None, max_attempts=1) as writer,
+    ):
+        (future,) = writer.open_tables("q", ["labels"])
+        assert isinstance(future.exception(), SinkError)
+        assert "opening table labels ahead of the first batch failed" in caplog.text
+        with pytest.raises(SinkError, match="open table labels"):  # the write tries again
+            writer.write("labels", 0, labels_rows(2))
 
 
 @pytest.mark.integration
