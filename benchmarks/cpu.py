@@ -1,4 +1,5 @@
-"""CPU time by role (driver, Spark's JVM, Python workers, producer, emulator, model server),
+"""CPU time by role (driver, Spark's JVM, the streaming source's runner, Python workers,
+producer, emulator, model server),
 read from ``/proc``, so a benchmark can report CPU per transaction of every process.
 
 Only this process and its descendants are counted, plus pids named explicitly (the emulator
@@ -15,7 +16,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROLES = ("driver", "jvm", "python_workers", "producer", "emulator", "model_server", "other")
+ROLES = (
+    "driver",
+    "jvm",
+    "source_runner",
+    "python_workers",
+    "producer",
+    "emulator",
+    "model_server",
+    "other",
+)
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -52,6 +62,8 @@ def role_of(pid: int, command: str, driver: int) -> str:
         return "driver"
     if "java" in command.split(" ", 1)[0] or "org.apache.spark" in command:
         return "jvm"
+    if "python_streaming_source_runner" in command:  # the streaming source's planner
+        return "source_runner"
     if "pyspark.daemon" in command or "pyspark.worker" in command:
         return "python_workers"
     if " produce" in command or "replay" in command:

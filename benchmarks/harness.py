@@ -107,6 +107,11 @@ class ModelServer:
         self.child.wait_until(lambda: http_ok(self.url + "/ping"), timeout, "ready")
         return self
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process (its workers are its children), while it runs."""
+        return self.child.process.pid if self.child is not None else None
+
     def running(self) -> bool:
         return self.child is not None and self.child.running
 

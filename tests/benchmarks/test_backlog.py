@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from benchmarks.backlog import heap_after_gc, parse_histogram
+from benchmarks import cpu
+from benchmarks.backlog import heap_after_gc, parse_histogram, split_runner
 
 GC_LOG = """\
 [0.012s][info][gc] Using G1
@@ -38,3 +42,29 @@ def test_a_class_histogram_gives_the_live_heap_and_its_largest_classes() -> None
         {"class": "[B", "instances": 117982, "mb": 27.0},
         {"class": "[I", "instances": 8809, "mb": 2.8},
     ]
+
+
+def test_the_source_runner_is_its_own_role() -> None:
+    command = "/x/.venv/bin/python -m pyspark.sql.streaming.python_streaming_source_runner"
+    assert cpu.role_of(7, command, driver=1) == "source_runner"
+    assert cpu.role_of(7, "/x/python -m pyspark.daemon pyspark.worker", 1) == "python_workers"
+
+
+def test_an_exited_runners_cpu_is_moved_from_the_jvm_to_it() -> None:
+    per_tx = {"jvm": 40.0, "source_runner": 0.0, "driver": 50.0}
+    exited = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    gone = int(exited.stdout)
+    # 3 s over 1,000,000 transactions: 3 µs each, counted by the JVM once the runner exited
+    assert split_runner(per_tx, [gone, 3.0], 1_000_000) == {
+        "jvm": 37.0,
+        "source_runner": 3.0,
+        "driver": 50.0,
+    }
+    alive = os.getpid()  # still running: the role already counts it, nothing moves
+    assert split_runner(per_tx, [alive, 3.0], 1_000_000) == per_tx
+    assert split_runner(per_tx, [], 1_000_000) == per_tx
