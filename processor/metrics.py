@@ -216,9 +216,7 @@ class ProcessorMetrics:
         self.metric("fraudstream_lake_files_total").inc(summary.lake_files)
         self.metric("fraudstream_lake_bytes_total").inc(summary.lake_bytes)
         self.metric("fraudstream_batch_seconds").observe(summary.batch_seconds)
-        latency = self.metric("fraudstream_end_to_end_latency_seconds")
-        for seconds in summary.latencies.tolist():
-            latency.observe(seconds)
+        observe_all(self.metric("fraudstream_end_to_end_latency_seconds"), summary.latencies)
         self.metric("fraudstream_last_batch_id").set(summary.batch_id)
         self.catch_up.processed(summary.rows)
 
@@ -236,6 +234,27 @@ class ProcessorMetrics:
             eta = self.catch_up.eta_s()
             self.metric("fraudstream_backlog_records").set(-1 if backlog is None else backlog)
             self.metric("fraudstream_catch_up_eta_seconds").set(-1 if eta is None else eta)
+
+
+def observe_all(histogram: Any, values: np.ndarray) -> None:
+    """``histogram.observe(v)`` for every ``v`` of ``values``, counted per bucket at once.
+
+    A batch's end-to-end latencies are one value per transaction: observed one at a time they
+    cost the sink ~50 ms of Python a 20,000-row batch. This fills the buckets prometheus_client
+    keeps (each value in the first bucket whose bound is at least it, as ``observe`` does; a
+    value in none, NaN, only in the sum) with one ``searchsorted`` and one ``bincount``. It
+    reads the library's histogram internals, so the tests compare it with ``observe``."""
+    values = np.asarray(values, dtype=np.float64)
+    if not len(values):
+        return
+    histogram._raise_if_not_observable()
+    bounds = np.asarray(histogram._upper_bounds, dtype=np.float64)
+    index = np.searchsorted(bounds, values, side="left")
+    counts = np.bincount(index[index < len(bounds)], minlength=len(bounds))
+    histogram._sum.inc(float(values.sum()))
+    for bucket, count in zip(histogram._buckets, counts.tolist(), strict=True):
+        if count:
+            bucket.inc(count)
 
 
 def timing_line(progress: Mapping[str, Any]) -> str:

@@ -10,12 +10,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from fraudstream.metric_names import PROCESSOR_METRICS
 from fraudstream.settings import load_settings
 from processor.metrics import (
     ProcessorMetrics,
     format_line,
+    observe_all,
     report,
     serve,
     serve_from_settings,
@@ -173,3 +175,23 @@ def test_timing_line_says_where_a_batch_went() -> None:
     }
     assert timing_line(progress) == "batch=7 triggerExecution=900 addBatch=600 walCommit=40"
     assert timing_line({}) == "batch=None"
+
+
+def _exposition(registry: CollectorRegistry) -> list[str]:
+    text = generate_latest(registry).decode()
+    return [line for line in text.splitlines() if "_created" not in line]
+
+
+def test_observe_all_counts_as_observing_each_value() -> None:
+    bounds = (0.1, 0.5, 1.0, 2.5)
+    values = np.array([0.0, 0.1, 0.1000001, 0.5, 0.7, 2.5, 3.0, -1.0, np.inf, 1.0, 0.3])
+    one, many = CollectorRegistry(), CollectorRegistry()
+    each = Histogram("latency_seconds", "h", registry=one, buckets=bounds)
+    for value in values.tolist():
+        each.observe(value)
+    at_once = Histogram("latency_seconds", "h", registry=many, buckets=bounds)
+    observe_all(at_once, values[:4])
+    observe_all(at_once, values[4:])
+    observe_all(at_once, np.empty(0))
+    assert _exposition(many) == _exposition(one)
+    assert 'latency_seconds_bucket{le="0.1"} 3.0' in _exposition(many)  # 0.1 <= 0.1: that bucket
