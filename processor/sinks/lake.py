@@ -360,7 +360,8 @@ class LakeWriter:
         query's first scan, so its first batch does not wait for it. Nothing is opened when this
         writer records another id than ``app_id``; a failure is logged, and the first write
         tries again."""
-        if app_id != self.app_id:
+        # resolved as the first write will, but not kept: that write resolves it again
+        if app_id != (self._app_id or self.query or tables.default_app_id(self.settings)):
             return []
         futures = []
         for name in names:
