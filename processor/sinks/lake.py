@@ -248,12 +248,6 @@ def encode(rows: pa.Table) -> bytes:
     return buffer.getvalue()
 
 
-def _log_open_failure(name: str, done: Future[Any]) -> None:
-    error = done.exception()
-    if error is not None:
-        log.info("lake: opening table %s ahead of the first batch failed (%s)", name, error)
-
-
 @dataclass
 class _TableState:
     """What the writer knows of one table: its latest log version and this app's last batch."""
@@ -363,12 +357,14 @@ class LakeWriter:
         # resolved as the first write will, but not kept: that write resolves it again
         if app_id != (self._app_id or self.query or tables.default_app_id(self.settings)):
             return []
-        futures = []
-        for name in names:
-            future = self._tables.submit(self._table_state, name, app_id)
-            future.add_done_callback(functools.partial(_log_open_failure, name))
-            futures.append(future)
-        return futures
+        return [self._tables.submit(self._open_ahead, name, app_id) for name in names]
+
+    def _open_ahead(self, name: str, app_id: str) -> _TableState:
+        try:
+            return self._table_state(name, app_id)
+        except Exception as error:  # said before the future holds it, so callers see both
+            log.info("lake: opening table %s ahead of the first batch failed (%s)", name, error)
+            raise
 
     def write(
         self, table_name: str, batch_id: int, data: pa.Table | pd.DataFrame
