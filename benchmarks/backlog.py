@@ -93,10 +93,10 @@ def jvm_pid() -> int | None:
     return None
 
 
-def children_peaks(jvm: int | None) -> dict[str, int | None]:
-    """Peak resident sets (MiB) of the JVM's Python descendants: the streaming source's runner
-    (the planner and its buffers, on the driver's machine) and the largest Python worker."""
-    runner, workers = jvm_children(jvm)
+def children_peaks(runner: int | None, workers: list[int]) -> dict[str, int | None]:
+    """Peak resident sets (MiB) of the JVM's Python descendants (:func:`jvm_children`): the
+    streaming source's runner (the planner and its buffers, on the driver's machine) and the
+    largest Python worker."""
     worker_peaks = [p for p in (proc_mb(w, "VmHWM") for w in workers) if p is not None]
     return {
         "source_runner_peak_rss_mb": proc_mb(runner, "VmHWM"),
@@ -216,19 +216,21 @@ def run_backlog(base: Settings, settings: Settings, events: int, gc_logs: Path) 
     lock = threading.Lock()
     handle_box: list[Any] = []
     python_peaks: dict[str, int | None] = {}
-    runner_cpu: list[float] = []  # the source's runner: its pid and CPU seconds at the last batch
+    runner_cpu: list[tuple[int, float]] = []  # the source's runner: pid, CPU s at the last batch
 
-    def note_peaks(jvm: int | None) -> None:
-        for name, peak in children_peaks(jvm).items():
+    def note_peaks(jvm: int | None) -> int | None:
+        """Note the JVM's Python descendants' peaks; the source's runner, if it runs."""
+        runner, workers = jvm_children(jvm)
+        for name, peak in children_peaks(runner, workers).items():
             python_peaks[name] = max(filter(None, (peak, python_peaks.get(name))), default=None)
+        return runner
 
     def collect(summary: BatchSummary) -> None:
         jvm = jvm_pid()
-        note_peaks(jvm)  # the source's runner ends with the query: read it while it runs
-        runner, _ = jvm_children(jvm)
+        runner = note_peaks(jvm)  # the source's runner ends with the query: read it while it runs
         seconds = cpu.own(runner) if runner is not None else None
         if runner is not None and seconds is not None:
-            runner_cpu[:] = [runner, seconds]
+            runner_cpu[:] = [(runner, seconds)]
         with lock:
             batches.append((time.monotonic(), summary))
             sample: dict[str, Any] = {
@@ -312,15 +314,19 @@ def run_backlog(base: Settings, settings: Settings, events: int, gc_logs: Path) 
         },
         "jvm_live_heap": histograms,
         "per_batch": samples,
-        "cpu_us_per_tx": split_runner(cpu.per_transaction(before, after, rows), runner_cpu, rows),
+        "cpu_us_per_tx": split_runner(
+            cpu.per_transaction(before, after, rows), runner_cpu[0] if runner_cpu else None, rows
+        ),
     }
 
 
-def split_runner(per_tx: dict[str, float], runner_cpu: list[float], rows: int) -> dict[str, float]:
+def split_runner(
+    per_tx: dict[str, float], runner_cpu: tuple[int, float] | None, rows: int
+) -> dict[str, float]:
     """``per_tx`` with the source's runner apart from the JVM: the runner exits with the query,
     and the JVM, its parent, then counts its CPU as its own children's; the runner's CPU as of
     the last batch is moved back to it (what it spent after that batch stays with the JVM)."""
-    if not runner_cpu or cpu.own(int(runner_cpu[0])) is not None:
+    if runner_cpu is None or cpu.own(runner_cpu[0]) is not None:
         return per_tx  # never seen, or still running: counted in its own role
     moved = round(runner_cpu[1] / max(rows, 1) * 1e6, 1)
     return per_tx | {

@@ -331,8 +331,11 @@ class LakeWriter:
     def app_id(self) -> str:
         """The id this writer's commits record (resolved once, at the first write)."""
         if self._app_id is None:
-            self._app_id = self.query or tables.default_app_id(self.settings)
+            self._app_id = self._resolve_app_id()
         return self._app_id
+
+    def _resolve_app_id(self) -> str:
+        return self._app_id or self.query or tables.default_app_id(self.settings)
 
     def close(self) -> None:
         """Wait for background checkpoints, then stop the threads."""
@@ -355,7 +358,7 @@ class LakeWriter:
         writer records another id than ``app_id``; a failure is logged, and the first write
         tries again."""
         # resolved as the first write will, but not kept: that write resolves it again
-        if app_id != (self._app_id or self.query or tables.default_app_id(self.settings)):
+        if app_id != self._resolve_app_id():
             return []
         return [self._tables.submit(self._open_ahead, name, app_id) for name in names]
 

@@ -60,11 +60,11 @@ def test_an_exited_runners_cpu_is_moved_from_the_jvm_to_it() -> None:
     )
     gone = int(exited.stdout)
     # 3 s over 1,000,000 transactions: 3 µs each, counted by the JVM once the runner exited
-    assert split_runner(per_tx, [gone, 3.0], 1_000_000) == {
+    assert split_runner(per_tx, (gone, 3.0), 1_000_000) == {
         "jvm": 37.0,
         "source_runner": 3.0,
         "driver": 50.0,
     }
     alive = os.getpid()  # still running: the role already counts it, nothing moves
-    assert split_runner(per_tx, [alive, 3.0], 1_000_000) == per_tx
-    assert split_runner(per_tx, [], 1_000_000) == per_tx
+    assert split_runner(per_tx, (alive, 3.0), 1_000_000) == per_tx
+    assert split_runner(per_tx, None, 1_000_000) == per_tx
