@@ -17,6 +17,7 @@ Run: ``python -m benchmarks.produce_throughput [--rate R] [--duration S] [--no-e
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -166,6 +167,24 @@ def measure(stock: bool, records: int, budget: float) -> dict[str, Any]:
     }
 
 
+def earlier_engines() -> dict[str, Any]:
+    """The engines part of the results file, kept when only the producer part is re-run
+    (``--no-engines``), with the machine and commit it was measured on."""
+    path = results.RESULTS / "produce_throughput.json"
+    if not path.exists():
+        return {}
+    earlier = json.loads(path.read_text())
+    if "runs" not in earlier:
+        return {}
+    return {
+        "target_records": earlier.get("target_records"),
+        "runs": earlier["runs"],
+        "engines_measured_on": earlier.get("engines_measured_on", earlier.get("machine")),
+        "note": "the producer part re-run with --no-engines; the engines part (runs) is from "
+        "the earlier run described by engines_measured_on",
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=200_000)
@@ -197,6 +216,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
     out: dict[str, Any] = {"shards": SHARDS, "producer": producer}
     if not args.engines:
+        out |= earlier_engines()
         path = results.write("produce_throughput", out)
         print(f"wrote {path}")
         return out

@@ -18,11 +18,13 @@ put lands elsewhere (the stream was resharded), the shard map is listed again.
 Size policy: an aggregate is closed before it would pass ``max_aggregate_bytes`` (default
 1,024,000 bytes: 40 PUT payload units of 25 KiB, under Kinesis's 1 MiB record limit with room
 for the partition key), and every aggregate is sent at each :meth:`flush` (the producer
-flushes every 50 ms tick, so an event waits at most one tick). At 10,000 events/s of ~260
-bytes on 4 shards that is ~32 KB aggregates, 80 Kinesis records/s in all instead of 10,000,
-and 650 KB/s per shard, under its 1 MiB/s. Each shard's aggregates go out in their own
-PutRecords calls, the shards in parallel, so a throttled shard backs off alone; a flush holding
-more than a shard takes in a second is paced at 1 MiB/s per shard.
+flushes every 100 ms tick, so an event waits at most one tick). At 10,000 events/s of ~260
+bytes on 4 shards that is ~65 KB aggregates, 40 Kinesis records/s in all instead of 10,000,
+and 650 KB/s per shard, under its 1 MiB/s. A tick's aggregates of all shards share one
+PutRecords call (10 calls a second, not 40: a call's cost hardly depends on how much it
+carries), and a throttled shard's records fail and are retried alone; a flush holding more
+than a shard takes in a second goes out shard by shard, in parallel, paced at 1 MiB/s per
+shard.
 
 The boto3 client should be made with ``max_attempts=1`` so botocore does not retry whole
 batches behind our back (see :func:`fraudstream.aws.client`).
@@ -280,12 +282,22 @@ class KinesisWriter:
         self._send(batch)
 
     def _send_by_shard(self, entries: list[_Entry]) -> None:
-        """Each shard's entries in their own calls; the shards in parallel."""
+        """What a tick holds (no shard more than it takes in a second) in shared calls, as few
+        as PutRecords allows: a call costs the same whether it carries one shard's aggregate or
+        all of them, and a throttled shard's records fail and are retried alone anyway. More
+        than a second's worth for some shard: each shard's entries in their own paced calls,
+        the shards in parallel."""
         if not entries:
             return
         groups: dict[str | None, list[_Entry]] = {}
+        pending: dict[str | None, int] = {}
         for entry in entries:
             groups.setdefault(entry.shard_id, []).append(entry)
+            pending[entry.shard_id] = pending.get(entry.shard_id, 0) + entry.size
+        if max(pending.values()) <= SHARD_BYTES_PER_S:
+            for batch in batches(entries):
+                self._send(batch)
+            return
         if len(groups) == 1 or self.threads == 1:
             for group in groups.values():
                 self._send_batches(group)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -83,6 +84,42 @@ def test_aggregated_records_carry_every_event_on_its_cards_shard(fresh_streams: 
         assert low <= kpl.hash_key(record.partition_key) <= high
     with pytest.raises(ValueError, match="max_aggregate_bytes"):
         writer(fresh_streams, aggregate=True, max_aggregate_bytes=100)
+
+
+def test_a_tick_of_every_shard_goes_out_in_one_call(fresh_streams: Settings) -> None:
+    """A flush's aggregates share a PutRecords call: one call, not one a shard (the call's
+    overhead, not its size, is what a producer and the emulator pay), each aggregate still
+    on its cards' shard."""
+    out = writer(fresh_streams, aggregate=True)
+    keys = [f"card-{i % 200}" for i in range(2_000)]
+    out.put_many([f"event-{i}".encode() for i in range(2_000)], keys)
+    out.flush()
+    out.close()
+    assert out.stats.requests == 1 and out.stats.sent == 2_000
+    assert out.stats.kinesis_records == fresh_streams.stream_shards and out.stats.misrouted == 0
+    records = list(read_stream(aws.client("kinesis", fresh_streams), fresh_streams.stream_name))
+    assert len({r.shard_id for r in records}) == fresh_streams.stream_shards
+
+
+def test_more_than_a_shard_takes_in_a_second_is_paced(fresh_streams: Settings) -> None:
+    """A flush holding more than a shard's 1 MiB a second for one shard goes out shard by
+    shard, a second's worth at a time, so the emulator (limits on, as AWS) refuses nothing."""
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    client = aws.client("kinesis", fresh_streams, max_attempts=1)
+    out = KinesisWriter(client, fresh_streams.stream_name, aggregate=True, sleep=sleep)
+    big = [bytes([i % 251]) * 10_000 for i in range(170)]  # 1.7 MB on one card's shard
+    out.put_many(big, ["card-hot"] * len(big))
+    out.put_many([b"small"] * 50, [f"card-{i}" for i in range(50)])
+    out.flush()
+    out.close()
+    assert slept == [1.0] and out.stats.retried == 0 and out.stats.sent == 220
+    records = read_stream(aws.client("kinesis", fresh_streams), fresh_streams.stream_name)
+    assert [r.data for r in records if r.partition_key == "card-hot"] == big
 
 
 def test_partial_failures_are_retried_until_delivered_exactly_once(
