@@ -126,7 +126,10 @@ def _column(data: pa.Table | pd.DataFrame, name: str, target: pa.DataType) -> pa
             return pa.array(series, type=target, from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
             return pa.array(list(series), type=target, from_pandas=True)
-    column = data.column(name).combine_chunks()
+    chunked = data.column(name)
+    # one chunk (the sink's tables): that array as it is; combining copies even a single
+    # chunk, and the ``features`` map's copy cost 35 ms a 20,000-row batch
+    column = chunked.chunk(0) if chunked.num_chunks == 1 else chunked.combine_chunks()
     if column.type == target:
         return column
     if pa.types.is_timestamp(target) and pa.types.is_timestamp(column.type):
@@ -173,6 +176,25 @@ def partition_of(hour_bucket: int | None) -> tuple[str, str]:
     return moment.strftime("%Y-%m-%d"), moment.strftime("%H")
 
 
+_MAX_RUNS = 64  # beyond this many runs a row copy (take) is cheaper than so many slices
+
+
+def _gather(rows: pa.Table, chosen: np.ndarray) -> pa.Table:
+    """``rows`` at the ascending indices ``chosen``: zero-copy slices of the runs of
+    consecutive rows when there are few (a micro-batch is a few time-ordered shard runs, so an
+    hour's rows are a few runs), else one ``take``. Taking copied every row, the ``features``
+    map's ~40 keys included: 8 % of the driver's CPU in a catch-up."""
+    if len(chosen) == rows.num_rows:
+        return rows  # every row, in order (ascending and complete)
+    breaks = np.flatnonzero(np.diff(chosen) != 1) + 1
+    if len(breaks) >= _MAX_RUNS:
+        return rows.take(pa.array(chosen))
+    starts = [0, *breaks.tolist()]
+    stops = [*breaks.tolist(), len(chosen)]
+    pieces = [rows.slice(int(chosen[a]), b - a) for a, b in zip(starts, stops, strict=True)]
+    return pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
+
+
 def plan(
     table_name: str,
     rows: pa.Table,
@@ -196,8 +218,7 @@ def plan(
     objects = []
     for index, bucket in enumerate(unique.tolist()):
         dt, hour = partition_of(None if bucket == np.iinfo(np.int64).min else int(bucket))
-        chosen = order[bounds[index] : bounds[index + 1]]
-        part_rows = rows.take(pa.array(chosen))
+        part_rows = _gather(rows, order[bounds[index] : bounds[index + 1]])
         for part, start in enumerate(range(0, part_rows.num_rows, max_rows_per_object)):
             path = delta_log.data_file_path(dt, hour, batch_id, app_id, part)
             chunk = part_rows.slice(start, max_rows_per_object)

@@ -6,12 +6,13 @@ import io
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -110,6 +111,26 @@ def test_plan_partitions_by_event_hour_with_names_from_the_batch() -> None:
         "0001.zstd.parquet",
     ]
     assert plan("transactions", rows.slice(0, 0), 1, "query-a") == []
+
+
+@pytest.mark.parametrize("shards", [4, 80])
+def test_an_hours_rows_are_gathered_in_order_from_interleaved_shard_runs(shards: int) -> None:
+    """A micro-batch is shard runs one after another, each in time order across the hour: an
+    hour's rows are gathered in batch order, whether as slices of the runs (4 shards) or by
+    a copy (80 shards: more runs than slices are worth)."""
+    per_shard = 8
+    frame = transactions(shards * per_shard, step=timedelta(seconds=30))
+    runs = [frame.iloc[s::shards] for s in range(shards)]  # each shard: 09:58 onwards
+    rows = conform("transactions", pd.concat(runs, ignore_index=True), batch_id=7)
+    hours = pc.hour(rows.column("event_time")).to_numpy()
+    objects = plan("transactions", rows, 7, "query-a")
+    assert [o.hour for o in objects] == sorted(set(f"{h:02d}" for h in hours))
+    for obj in objects:
+        expected = rows.filter(pa.array(hours == int(obj.hour)))
+        assert obj.rows.equals(expected)
+        assert pq.read_table(io.BytesIO(encode(obj.rows))).equals(
+            pq.read_table(io.BytesIO(encode(expected)))
+        )
 
 
 def test_quarantine_partitions_by_arrival_and_nulls_go_to_the_epoch() -> None:
