@@ -228,8 +228,7 @@ def run_backlog(base: Settings, settings: Settings, events: int, gc_logs: Path) 
     def collect(summary: BatchSummary) -> None:
         jvm = jvm_pid()
         runner = note_peaks(jvm)  # the source's runner ends with the query: read it while it runs
-        seconds = cpu.own(runner) if runner is not None else None
-        if runner is not None and seconds is not None:
+        if runner is not None and (seconds := cpu.own(runner)) is not None:
             runner_cpu[:] = [(runner, seconds)]
         with lock:
             batches.append((time.monotonic(), summary))

@@ -289,15 +289,16 @@ class KinesisWriter:
         the shards in parallel."""
         if not entries:
             return
-        groups: dict[str | None, list[_Entry]] = {}
         pending: dict[str | None, int] = {}
         for entry in entries:
-            groups.setdefault(entry.shard_id, []).append(entry)
             pending[entry.shard_id] = pending.get(entry.shard_id, 0) + entry.size
         if max(pending.values()) <= SHARD_BYTES_PER_S:
             for batch in batches(entries):
                 self._send(batch)
             return
+        groups: dict[str | None, list[_Entry]] = {}
+        for entry in entries:
+            groups.setdefault(entry.shard_id, []).append(entry)
         if len(groups) == 1 or self.threads == 1:
             for group in groups.values():
                 self._send_batches(group)
